@@ -1,0 +1,321 @@
+//! Parameter domains and their encoding to the unit interval.
+//!
+//! Every domain maps to one coordinate in `[0, 1]` and back. Model-based
+//! searchers (TPE, GP, Sobol) work only on these coordinates, so the domain
+//! alone decides what "near" means: log domains are encoded in log space,
+//! integers and stepped floats get equal-width buckets per admissible value,
+//! normal domains are encoded through their CDF (so a uniform coordinate is a
+//! draw from the prior), categoricals by the centre of their index bucket.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::special::{norm_cdf, norm_ppf};
+
+/// The set of values one parameter can take, with its prior.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Domain {
+    /// A real number in `[low, high]`, uniform (or log-uniform when `log`),
+    /// optionally restricted to `low + k * step`.
+    Float {
+        /// Lower bound, inclusive.
+        low: f64,
+        /// Upper bound, inclusive.
+        high: f64,
+        /// Search in log space; requires `low > 0`.
+        #[serde(default)]
+        log: bool,
+        /// Admissible values are `low + k * step` (W&B's `q`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<f64>,
+    },
+    /// An integer in `[low, high]`, optionally log-scaled and stepped.
+    Int {
+        /// Lower bound, inclusive.
+        low: i64,
+        /// Upper bound, inclusive.
+        high: i64,
+        /// Search in log space; requires `low >= 1`.
+        #[serde(default)]
+        log: bool,
+        /// Admissible values are `low + k * step`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<i64>,
+    },
+    /// An unbounded real with a normal prior N(mu, sigma²) (W&B's `normal`);
+    /// with `log`, the value's logarithm is normal (`log_normal`); with `q`,
+    /// values are rounded to multiples of `q` (`q_normal`).
+    Normal {
+        /// Mean of the normal (of the log when `log`).
+        mu: f64,
+        /// Standard deviation, > 0.
+        sigma: f64,
+        /// The value is `exp` of a normal draw.
+        #[serde(default)]
+        log: bool,
+        /// Round to multiples of `q`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        q: Option<f64>,
+    },
+    /// One of a list of JSON values, with optional prior probabilities.
+    Categorical {
+        /// The choices; any JSON values.
+        choices: Vec<Value>,
+        /// Prior probability of each choice (sums to 1), uniform when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        probabilities: Option<Vec<f64>>,
+    },
+    /// A fixed value.
+    Const {
+        /// The value.
+        value: Value,
+    },
+}
+
+/// Keeps decoded coordinates off the exact ends of the unit interval, where a
+/// normal domain's inverse CDF is infinite.
+const UNIT_MARGIN: f64 = 1e-12;
+
+impl Domain {
+    /// Number of distinct values, if finite.
+    pub fn cardinality(&self) -> Option<usize> {
+        match self {
+            Domain::Int {
+                low, high, step, ..
+            } => Some(((high - low) / step.unwrap_or(1)) as usize + 1),
+            Domain::Float {
+                low,
+                high,
+                step: Some(step),
+                ..
+            } => Some(((high - low) / step + 1e-9).floor() as usize + 1),
+            Domain::Categorical { choices, .. } => Some(choices.len()),
+            Domain::Const { .. } => Some(1),
+            Domain::Float { .. } | Domain::Normal { .. } => None,
+        }
+    }
+
+    /// True for categorical and constant domains (no order between values).
+    pub fn is_categorical(&self) -> bool {
+        matches!(self, Domain::Categorical { .. } | Domain::Const { .. })
+    }
+
+    /// Maps a value of this domain to its coordinate in `[0, 1]`; `None` when
+    /// the value does not belong to the domain's type.
+    pub fn encode(&self, value: &Value) -> Option<f64> {
+        let u = match self {
+            Domain::Float {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                let x = value.as_f64()?;
+                match step {
+                    Some(step) => bucket_coordinate((x - low) / step, self.cardinality()?),
+                    None if *log => (x.ln() - low.ln()) / (high.ln() - low.ln()),
+                    None if high > low => (x - low) / (high - low),
+                    None => 0.5,
+                }
+            }
+            Domain::Int {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                let x = value.as_f64()?;
+                let (low, high) = (*low as f64, *high as f64);
+                match step {
+                    Some(step) => bucket_coordinate((x - low) / *step as f64, self.cardinality()?),
+                    None if *log => {
+                        ((x).ln() - (low - 0.5).ln()) / ((high + 0.5).ln() - (low - 0.5).ln())
+                    }
+                    None => (x - low + 0.5) / (high - low + 1.0),
+                }
+            }
+            Domain::Normal { mu, sigma, log, .. } => {
+                let x = value.as_f64()?;
+                let x = if *log { x.ln() } else { x };
+                norm_cdf((x - mu) / sigma)
+            }
+            Domain::Categorical { choices, .. } => {
+                let i = choices.iter().position(|c| c == value)?;
+                bucket_coordinate(i as f64, choices.len())
+            }
+            Domain::Const { .. } => 0.5,
+        };
+        Some(u.clamp(0.0, 1.0))
+    }
+
+    /// Maps a coordinate in `[0, 1]` to a value of the domain, applying log
+    /// scale, rounding and steps. Coordinates outside are clamped.
+    pub fn decode(&self, u: f64) -> Value {
+        let u = if u.is_nan() { 0.5 } else { u.clamp(0.0, 1.0) };
+        match self {
+            Domain::Float {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                let x = match step {
+                    Some(step) => {
+                        let k = bucket_index(u, self.cardinality().unwrap_or(1));
+                        low + k as f64 * step
+                    }
+                    None if *log => (low.ln() + u * (high.ln() - low.ln())).exp(),
+                    None => low + u * (high - low),
+                };
+                float_value(x.clamp(*low, *high))
+            }
+            Domain::Int {
+                low,
+                high,
+                log,
+                step,
+            } => {
+                let x = match step {
+                    Some(step) => {
+                        low + bucket_index(u, self.cardinality().unwrap_or(1)) as i64 * step
+                    }
+                    None if *log => {
+                        let (l, h) = ((*low as f64 - 0.5).ln(), (*high as f64 + 0.5).ln());
+                        (l + u * (h - l)).exp().round() as i64
+                    }
+                    None => (*low as f64 - 0.5 + u * ((high - low) as f64 + 1.0)).round() as i64,
+                };
+                Value::from(x.clamp(*low, *high))
+            }
+            Domain::Normal { mu, sigma, log, q } => {
+                let z = norm_ppf(u.clamp(UNIT_MARGIN, 1.0 - UNIT_MARGIN));
+                let mut x = mu + sigma * z;
+                if *log {
+                    x = x.exp();
+                }
+                if let Some(q) = q {
+                    x = (x / q).round() * q;
+                }
+                float_value(x)
+            }
+            Domain::Categorical { choices, .. } => choices[bucket_index(u, choices.len())].clone(),
+            Domain::Const { value } => value.clone(),
+        }
+    }
+
+    /// True when `value` is one this domain can produce (within float
+    /// tolerance for steps).
+    pub fn contains(&self, value: &Value) -> bool {
+        match self {
+            Domain::Float {
+                low, high, step, ..
+            } => value.as_f64().is_some_and(|x| {
+                let tol = 1e-9 * (1.0 + high.abs().max(low.abs()));
+                x >= low - tol
+                    && x <= high + tol
+                    && step.is_none_or(|s| {
+                        let k = (x - low) / s;
+                        (k - k.round()).abs() < 1e-6
+                    })
+            }),
+            Domain::Int {
+                low, high, step, ..
+            } => value.as_i64().is_some_and(|x| {
+                x >= *low && x <= *high && step.is_none_or(|s| (x - low) % s == 0)
+            }),
+            Domain::Normal { log, q, .. } => value.as_f64().is_some_and(|x| {
+                x.is_finite()
+                    && (!log || x >= 0.0)
+                    && q.is_none_or(|q| {
+                        let k = x / q;
+                        (k - k.round()).abs() < 1e-6
+                    })
+            }),
+            Domain::Categorical { choices, .. } => choices.contains(value),
+            Domain::Const { value: v } => v == value,
+        }
+    }
+}
+
+/// Centre of bucket `k` of `n` equal buckets of the unit interval.
+fn bucket_coordinate(k: f64, n: usize) -> f64 {
+    (k.round() + 0.5) / n as f64
+}
+
+/// Index of the bucket (of `n` equal ones) that holds `u`.
+fn bucket_index(u: f64, n: usize) -> usize {
+    ((u * n as f64).floor() as usize).min(n.saturating_sub(1))
+}
+
+/// A float as a JSON number; a stepped float is cleaned of representation
+/// noise (0.30000000000000004 -> 0.3) by a round trip through 12 significant
+/// digits.
+fn float_value(x: f64) -> Value {
+    let cleaned: f64 = format!("{x:.12e}").parse().unwrap_or(x);
+    serde_json::Number::from_f64(cleaned).map_or(Value::Null, Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn int_buckets_have_equal_width() {
+        let d = Domain::Int {
+            low: 1,
+            high: 4,
+            log: false,
+            step: None,
+        };
+        let mut counts = [0; 4];
+        for i in 0..4000 {
+            let v = d.decode((i as f64 + 0.5) / 4000.0).as_i64().unwrap();
+            counts[(v - 1) as usize] += 1;
+        }
+        assert_eq!(counts, [1000; 4]);
+    }
+
+    #[test]
+    fn stepped_float_round_trips() {
+        let d = Domain::Float {
+            low: 0.1,
+            high: 1.0,
+            log: false,
+            step: Some(0.1),
+        };
+        assert_eq!(d.cardinality(), Some(10));
+        for k in 0..10 {
+            let v = float_value(0.1 + k as f64 * 0.1);
+            let u = d.encode(&v).unwrap();
+            assert_eq!(d.decode(u), v);
+        }
+        assert_eq!(d.decode(1.0), json!(1.0));
+    }
+
+    #[test]
+    fn categorical_keeps_json_values() {
+        let d = Domain::Categorical {
+            choices: vec![json!("a"), json!([1, 2]), json!({"k": true})],
+            probabilities: None,
+        };
+        let u = d.encode(&json!([1, 2])).unwrap();
+        assert_eq!(d.decode(u), json!([1, 2]));
+        assert_eq!(d.encode(&json!("zzz")), None);
+    }
+
+    #[test]
+    fn normal_decodes_through_the_cdf() {
+        let d = Domain::Normal {
+            mu: 2.0,
+            sigma: 3.0,
+            log: false,
+            q: None,
+        };
+        assert!((d.decode(0.5).as_f64().unwrap() - 2.0).abs() < 1e-12);
+        let u = d.encode(&json!(5.0)).unwrap();
+        assert!((u - norm_cdf(1.0)).abs() < 1e-12);
+        assert!(d.decode(0.0).as_f64().unwrap().is_finite());
+    }
+}

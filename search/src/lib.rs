@@ -1,0 +1,35 @@
+//! The pure core of hypersweep: search spaces, sweep files and searchers.
+//!
+//! Nothing in this crate does I/O, spawns threads or reads a clock. A searcher
+//! sees a [`SearchSpace`], the [`History`] of a study and a seeded RNG, and
+//! proposes [`Params`]; the same three inputs always give the same proposal.
+//! That is what makes a resumed sweep continue exactly where it stopped and lets
+//! many workers share one study: no progress state lives only in memory.
+#![warn(missing_docs)]
+
+pub mod domain;
+mod error;
+pub mod gp;
+pub mod grid;
+mod history;
+mod params;
+pub mod random;
+mod searcher;
+pub mod sobol;
+mod space;
+pub mod special;
+pub mod sweep;
+pub mod tpe;
+
+pub use domain::Domain;
+pub use error::SearchError;
+pub use history::{Direction, History, Observation, TrialState};
+pub use params::{ParamError, Params};
+pub use searcher::{Method, Searcher, SearcherOptions, build_searcher};
+pub use space::{Condition, Param, SearchSpace};
+
+/// The JSON value type used for parameter values and categorical choices.
+pub use serde_json::Value;
+
+/// The RNG every searcher draws from; seeded by the caller.
+pub use rand::rngs::StdRng;

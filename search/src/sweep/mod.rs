@@ -1,0 +1,174 @@
+//! Sweep files: the W&B sweep configuration plus hypersweep's additions, and
+//! NNI search spaces; parsed and validated once into a [`SweepSpec`].
+//!
+//! PLACEHOLDER for the parser (issue 2); the types below are the contract the
+//! scheduler and CLI build on.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::history::Direction;
+use crate::searcher::{Method, SearcherOptions};
+use crate::space::SearchSpace;
+
+/// A parsed, validated sweep file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSpec {
+    /// `name`: the study name unless overridden.
+    pub name: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `method`.
+    pub method: Method,
+    /// `metric`.
+    pub metric: Metric,
+    /// `parameters`, flattened and validated.
+    pub space: SearchSpace,
+    /// `early_terminate`, kept for the pruners.
+    pub early_terminate: Option<EarlyTerminate>,
+    /// `run` (and W&B's `run_cap` as `run.trials`).
+    pub run: RunConfig,
+    /// `command`, argv with `{name}` placeholders and W&B `${...}` macros.
+    pub command: Option<Vec<String>>,
+    /// `program` (W&B): the script the default command runs.
+    pub program: Option<String>,
+    /// `tpe: {...}`, `gp: {...}`.
+    pub searcher: SearcherOptions,
+    /// Other top-level keys W&B knows (`project`, `entity`, ...), kept as
+    /// written.
+    pub extra: Map<String, Value>,
+}
+
+/// The objective: which reported key to read and which way is better.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Key read from the trial's JSON lines.
+    pub name: String,
+    /// `goal`: minimize or maximize.
+    pub goal: Direction,
+    /// `target`: stop the sweep once a trial reaches it.
+    pub target: Option<f64>,
+}
+
+impl Default for Metric {
+    fn default() -> Self {
+        Metric {
+            name: "loss".to_owned(),
+            goal: Direction::Minimize,
+            target: None,
+        }
+    }
+}
+
+/// Which pruner `early_terminate` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrunerKind {
+    /// W&B's hyperband (several ASHA brackets).
+    Hyperband,
+    /// Asynchronous successive halving.
+    Asha,
+    /// Median stopping rule.
+    Median,
+    /// No early stopping.
+    None,
+}
+
+/// `early_terminate`, with W&B's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyTerminate {
+    /// `type`.
+    pub kind: PrunerKind,
+    /// `min_iter`.
+    pub min_iter: Option<u64>,
+    /// `max_iter`.
+    pub max_iter: Option<u64>,
+    /// `eta` (default 3).
+    pub eta: f64,
+    /// `s`: number of brackets.
+    pub s: Option<u64>,
+    /// `strict`.
+    pub strict: bool,
+}
+
+/// Where trials run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Devices {
+    /// Every slot on the CPU.
+    #[default]
+    Cpu,
+    /// One slot per GPU found by `nvidia-smi -L` (CPU when none).
+    Auto,
+    /// These GPU indices.
+    List(Vec<u32>),
+}
+
+/// The `run` section: budget and execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Trial budget (Complete + Pruned + Failed-without-retry); none = until
+    /// stopped.
+    pub trials: Option<u64>,
+    /// Trials at once.
+    pub parallel: usize,
+    /// Wall-clock limit of the sweep.
+    pub timeout: Option<Duration>,
+    /// Seed of every searcher draw.
+    pub seed: Option<u64>,
+    /// Device per worker slot.
+    pub devices: Devices,
+    /// Slots per device.
+    pub trials_per_device: usize,
+    /// Re-runs of a failed trial's params.
+    pub retry_failed: u32,
+    /// Limit of one trial's run time.
+    pub trial_timeout: Option<Duration>,
+    /// Stop the sweep after this many failures in a row.
+    pub max_consecutive_failures: u32,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            trials: None,
+            parallel: 1,
+            timeout: None,
+            seed: None,
+            devices: Devices::Cpu,
+            trials_per_device: 1,
+            retry_failed: 0,
+            trial_timeout: None,
+            max_consecutive_failures: 10,
+        }
+    }
+}
+
+/// A sweep file that could not be read: names the file, the JSON path and
+/// what was expected.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{file}: {path}: {message}")]
+pub struct SpecError {
+    /// The file, as given.
+    pub file: String,
+    /// JSON path (`parameters.lr.max`), or `line L, column C` for syntax
+    /// errors.
+    pub path: String,
+    /// What was expected.
+    pub message: String,
+}
+
+/// Parses a sweep file's text. `file` names it in errors and its extension
+/// picks YAML (`.yaml`, `.yml`) over JSON; an NNI search space is recognised
+/// by its shape (`_type`/`_value`).
+pub fn parse_sweep(text: &str, file: &str) -> Result<SweepSpec, SpecError> {
+    let _ = text;
+    Err(SpecError {
+        file: file.to_owned(),
+        path: String::new(),
+        message: "sweep parser not written yet".to_owned(),
+    })
+}

@@ -1,0 +1,144 @@
+//! How one trial is run: the [`Runner`] trait and what it is handed.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use hypersweep_search::Params;
+use tokio::sync::watch;
+
+/// A boxed, sendable future (what [`Runner::run`] returns).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Where a trial runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// The CPU.
+    Cpu,
+    /// GPU `i`, exposed to a trial process as `CUDA_VISIBLE_DEVICES=i`.
+    Cuda(u32),
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+/// The pruner's answer to a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Keep training.
+    Continue,
+    /// Stop: the trial is worse than its peers at this step.
+    Prune,
+}
+
+/// How a runner says a trial ended. The scheduler turns this into the stored
+/// state (a non-finite `Complete` value becomes Failed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// Finished with this value.
+    Complete(f64),
+    /// Stopped after a `Prune` decision.
+    Pruned,
+    /// Failed, with the reason.
+    Failed(String),
+}
+
+/// Hands a trial's intermediate values to the scheduler (which records them
+/// and asks the pruner) and tells the trial when it must stop.
+#[derive(Clone)]
+pub struct Reporter {
+    sink: Arc<dyn Fn(u64, f64) -> Decision + Send + Sync>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporter")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl Reporter {
+    /// A reporter that passes reports to `sink` and watches `cancel`.
+    pub fn new(
+        sink: Arc<dyn Fn(u64, f64) -> Decision + Send + Sync>,
+        cancel: watch::Receiver<bool>,
+    ) -> Self {
+        Reporter { sink, cancel }
+    }
+
+    /// A reporter that records nothing, never prunes and is never cancelled
+    /// (for running an objective outside a study).
+    pub fn detached() -> Self {
+        let (tx, rx) = watch::channel(false);
+        // Keep the sender alive so `cancelled()` never resolves.
+        std::mem::forget(tx);
+        Reporter::new(Arc::new(|_, _| Decision::Continue), rx)
+    }
+
+    /// Records `value` at `step`; answers whether to go on. Synchronous and
+    /// cheap: callable from a training loop on any thread.
+    pub fn report(&self, step: u64, value: f64) -> Decision {
+        if self.is_cancelled() {
+            return Decision::Prune;
+        }
+        (self.sink)(step, value)
+    }
+
+    /// True once the scheduler wants the trial stopped (second Ctrl-C,
+    /// timeout).
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Resolves when the trial must stop.
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancel.clone();
+        // An Err means the sender is gone: nobody can cancel any more.
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Everything a runner gets for one trial.
+#[derive(Debug, Clone)]
+pub struct TrialContext {
+    /// Study name.
+    pub study: String,
+    /// Trial number.
+    pub number: u64,
+    /// Retry count.
+    pub attempt: u32,
+    /// The configuration to evaluate.
+    pub params: Params,
+    /// Where to run.
+    pub device: Device,
+    /// Where the runner may put the trial's log file, if anywhere.
+    pub log_dir: Option<PathBuf>,
+    /// Intermediate values go here.
+    pub reporter: Reporter,
+}
+
+impl TrialContext {
+    /// Shorthand for `self.reporter.report(step, value)`.
+    pub fn report(&self, step: u64, value: f64) -> Decision {
+        self.reporter.report(step, value)
+    }
+}
+
+/// Runs trials. One runner serves every slot of a sweep, concurrently.
+pub trait Runner: Send + Sync + 'static {
+    /// Runs one trial to its end. Must return (not hang) once the reporter is
+    /// cancelled.
+    fn run(&self, ctx: TrialContext) -> BoxFuture<RunOutcome>;
+}

@@ -1,0 +1,191 @@
+//! The trial record, as stored and exported.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hypersweep_search::{Observation, Params, TrialState};
+use serde::{Deserialize, Serialize};
+
+/// One trial of a study, with everything that happened to it.
+///
+/// Non-finite values (NaN, ±inf) are stored faithfully: floats are written
+/// through [`float_repr`], which keeps finite values as JSON numbers and
+/// writes the others as the strings `"NaN"`, `"inf"`, `"-inf"` (serde_json
+/// would write `null` and lose the difference between "no value" and "NaN").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Study name.
+    pub study: String,
+    /// Number, unique in the study, assigned atomically from 0.
+    pub number: u64,
+    /// The configuration.
+    pub params: Params,
+    /// State.
+    pub state: TrialState,
+    /// Final value.
+    #[serde(default, with = "float_repr::option")]
+    pub value: Option<f64>,
+    /// Intermediate values as (step, value), ascending by step.
+    #[serde(default, with = "float_repr::steps")]
+    pub intermediate: Vec<(u64, f64)>,
+    /// Creation time, ms since the Unix epoch.
+    pub started_ms: u64,
+    /// End time, ms since the Unix epoch.
+    #[serde(default)]
+    pub finished_ms: Option<u64>,
+    /// Last heartbeat of the process running it, ms since the epoch.
+    #[serde(default)]
+    pub heartbeat_ms: u64,
+    /// 0 for a first run; n for the n-th retry of the same params.
+    #[serde(default)]
+    pub attempt: u32,
+    /// The trial this one retries.
+    #[serde(default)]
+    pub retry_of: Option<u64>,
+    /// Device it ran on (`cpu`, `cuda:0`).
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Why it failed or was pruned.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Log file of its process.
+    #[serde(default)]
+    pub log_path: Option<PathBuf>,
+    /// Process that ran it (`host:pid`), to tell live owners from dead ones.
+    #[serde(default)]
+    pub worker: Option<String>,
+}
+
+/// How a trial ended, as given to [`crate::Storage::finish_trial`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialOutcome {
+    /// Final state (not Running).
+    pub state: TrialState,
+    /// Final value.
+    pub value: Option<f64>,
+    /// Failure or pruning reason.
+    pub error: Option<String>,
+}
+
+impl Trial {
+    /// The searcher's view of this trial.
+    pub fn observation(&self) -> Observation {
+        Observation {
+            number: self.number,
+            params: self.params.clone(),
+            state: self.state,
+            value: self.value,
+            intermediate: self.intermediate.clone(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Serde encoding of floats that keeps NaN and infinities.
+pub mod float_repr {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    fn to_repr(x: f64) -> Repr {
+        if x.is_finite() {
+            Repr::Number(x)
+        } else if x.is_nan() {
+            Repr::Text("NaN".to_owned())
+        } else if x > 0.0 {
+            Repr::Text("inf".to_owned())
+        } else {
+            Repr::Text("-inf".to_owned())
+        }
+    }
+
+    fn from_repr<E: serde::de::Error>(r: Repr) -> Result<f64, E> {
+        match r {
+            Repr::Number(x) => Ok(x),
+            Repr::Text(t) => match t.as_str() {
+                "NaN" | "nan" => Ok(f64::NAN),
+                "inf" | "Infinity" => Ok(f64::INFINITY),
+                "-inf" | "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => Err(E::custom(format!(
+                    "expected a number, NaN, inf or -inf, got {other:?}"
+                ))),
+            },
+        }
+    }
+
+    /// `Option<f64>`.
+    pub mod option {
+        use super::*;
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            v.map(to_repr).serialize(s)
+        }
+
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            Option::<Repr>::deserialize(d)?.map(from_repr).transpose()
+        }
+    }
+
+    /// `Vec<(u64, f64)>`.
+    pub mod steps {
+        use super::*;
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(v: &[(u64, f64)], s: S) -> Result<S::Ok, S::Error> {
+            let reprs: Vec<(u64, Repr)> = v.iter().map(|&(k, x)| (k, to_repr(x))).collect();
+            reprs.serialize(s)
+        }
+
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u64, f64)>, D::Error> {
+            Vec::<(u64, Repr)>::deserialize(d)?
+                .into_iter()
+                .map(|(k, r)| from_repr(r).map(|x| (k, x)))
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_values_survive_json() {
+        let t = Trial {
+            study: "s".into(),
+            number: 3,
+            params: Params::new(),
+            state: TrialState::Complete,
+            value: Some(f64::NAN),
+            intermediate: vec![(1, f64::INFINITY), (2, -1.5)],
+            started_ms: 1,
+            finished_ms: None,
+            heartbeat_ms: 1,
+            attempt: 0,
+            retry_of: None,
+            device: None,
+            error: None,
+            log_path: None,
+            worker: None,
+        };
+        let text = serde_json::to_string(&t).unwrap();
+        let back: Trial = serde_json::from_str(&text).unwrap();
+        assert!(back.value.unwrap().is_nan());
+        assert_eq!(back.intermediate[0].1, f64::INFINITY);
+        assert_eq!(back.intermediate[1], (2, -1.5));
+    }
+}
