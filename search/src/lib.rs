@@ -13,6 +13,7 @@ pub mod gp;
 pub mod grid;
 mod history;
 mod params;
+pub mod problems;
 pub mod random;
 mod searcher;
 pub mod sobol;

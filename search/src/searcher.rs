@@ -89,13 +89,16 @@ pub struct SearcherOptions {
     pub gp: GpOptions,
 }
 
-/// Builds the searcher named by `method`.
-pub fn build_searcher(method: Method, options: &SearcherOptions) -> Box<dyn Searcher> {
+/// Builds the searcher named by `method`. `seed` is the study's seed, for
+/// searchers that need one fixed draw across all suggestions (the Sobol
+/// scramble); per-suggestion randomness comes from the RNG passed to
+/// [`Searcher::suggest`].
+pub fn build_searcher(method: Method, options: &SearcherOptions, seed: u64) -> Box<dyn Searcher> {
     match method {
         Method::Grid => Box::new(GridSearcher::new()),
         Method::Random => Box::new(RandomSearcher::new()),
-        Method::Sobol => Box::new(SobolSearcher::new()),
-        Method::Tpe => Box::new(TpeSearcher::new(options.tpe.clone())),
-        Method::Gp => Box::new(GpSearcher::new(options.gp.clone())),
+        Method::Sobol => Box::new(SobolSearcher::new(seed)),
+        Method::Tpe => Box::new(TpeSearcher::new(options.tpe.clone(), seed)),
+        Method::Gp => Box::new(GpSearcher::new(options.gp.clone(), seed)),
     }
 }

@@ -8,7 +8,8 @@ pub struct SobolSearcher {}
 
 impl SobolSearcher {
     /// A new searcher.
-    pub fn new() -> Self {
+    pub fn new(seed: u64) -> Self {
+        let _ = seed;
         Self::default()
     }
 }

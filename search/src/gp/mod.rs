@@ -20,7 +20,8 @@ pub struct GpSearcher {
 
 impl GpSearcher {
     /// A new searcher.
-    pub fn new(options: GpOptions) -> Self {
+    pub fn new(options: GpOptions, seed: u64) -> Self {
+        let _ = seed;
         Self { options }
     }
 }

@@ -20,7 +20,8 @@ pub struct TpeSearcher {
 
 impl TpeSearcher {
     /// A new searcher.
-    pub fn new(options: TpeOptions) -> Self {
+    pub fn new(options: TpeOptions, seed: u64) -> Self {
+        let _ = seed;
         Self { options }
     }
 }
