@@ -167,21 +167,16 @@ pub(crate) fn number(v: &Value, path: &str) -> Res<f64> {
 /// A whole number within ±2^53 (a float such as `3.0` counts: YAML files
 /// often write bounds that way).
 pub(crate) fn integer(v: &Value, path: &str) -> Res<i64> {
-    if let Some(i) = v.as_i64() {
-        if (i as f64).abs() <= MAX_EXACT_INT {
-            return Ok(i);
-        }
-    } else if let Some(x) = v.as_f64() {
-        if x.fract() == 0.0 && x.abs() <= MAX_EXACT_INT {
-            return Ok(x as i64);
-        }
+    let whole = match v.as_i64() {
+        Some(i) => Some(i as f64),
+        None => v.as_f64().filter(|x| x.fract() == 0.0),
+    };
+    if let Some(x) = whole.filter(|x| x.abs() <= MAX_EXACT_INT) {
+        return Ok(x as i64);
     }
     Err(fault(
         path,
-        format!(
-            "expected an integer within ±2^53, got {}",
-            describe(v)
-        ),
+        format!("expected an integer within ±2^53, got {}", describe(v)),
     ))
 }
 
