@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::distributions::parse_domain;
-use super::fields::{Fields, Res, describe, fault, join, unsigned};
+use super::fields::{Fields, Res, describe, did_you_mean, fault, join, unsigned};
 use crate::error::SearchError;
 use crate::space::{Condition, Param, SearchSpace};
 
@@ -160,7 +160,11 @@ fn resolve_when(p: &Pending, all: &[Pending]) -> Res<Option<Condition>> {
             } else {
                 format!("`{relative}` or `{key}`")
             };
-            fault(&key_path, format!("no parameter named {tried}"))
+            let names = all.iter().map(|q| q.param.name.as_str());
+            fault(
+                &key_path,
+                format!("no parameter named {tried}{}", did_you_mean(key, names)),
+            )
         })?;
     if !parent.param.domain.is_categorical() {
         return Err(fault(

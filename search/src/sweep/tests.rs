@@ -460,6 +460,30 @@ run: {trials: 20, timeout: 1h30m}
     .unwrap();
     assert_eq!(from_yaml, from_json);
     assert_eq!(from_yaml.run.timeout, Some(Duration::from_secs(5400)));
+    let anchors = "
+defaults: &lr {distribution: log_uniform_values, min: 0.0001}
+";
+    let err = parse_sweep(anchors, "s.yaml").unwrap_err();
+    assert_eq!(err.path, "defaults");
+    let merged = "
+parameters:
+  lr: &lr {distribution: log_uniform_values, min: 0.0001, max: 0.1}
+  head_lr:
+    <<: *lr
+    max: 0.01
+";
+    let spec = parse_sweep(merged, "s.yaml").unwrap();
+    assert_eq!(
+        spec.space.get("head_lr").unwrap().domain,
+        Domain::Float {
+            low: 0.0001,
+            high: 0.01,
+            log: true,
+            step: None
+        }
+    );
+    let err = parse_sweep("parameters:\n  ? [1, 2]\n  : {value: 2}\n", "s.yaml").unwrap_err();
+    assert!(err.message.contains("strings"), "{err}");
     let err = parse_sweep("parameters:\n  lr: [1, 2\n", "s.yaml").unwrap_err();
     assert!(err.path.starts_with("line "), "{err}");
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{Fields, Res, describe, fault, list, string};
+use super::fields::{Fields, Res, describe, did_you_mean, fault, list, string};
 use super::parameters::{Flat, build_space, parse_parameters};
 use super::run::{parse_early_terminate, parse_run};
 use super::{Metric, SweepSpec};
@@ -49,7 +49,8 @@ pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
         return Err(fault(
             key.as_str(),
             format!(
-                "unknown top-level key `{key}`; expected one of {}",
+                "unknown top-level key `{key}`{}; expected one of {}",
+                did_you_mean(key, known.iter().copied()),
                 list(&known)
             ),
         ));
@@ -60,7 +61,8 @@ pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
             fault(
                 "method",
                 format!(
-                    "unknown method `{name}`; expected one of {}",
+                    "unknown method `{name}`{}; expected one of {}",
+                    did_you_mean(name, Method::NAMES.iter().copied()),
                     list(Method::NAMES)
                 ),
             )
