@@ -207,7 +207,8 @@ fn error_messages_say_what_was_expected() {
     };
     assert!(stderr("unknown_distribution.json").contains("log_uniform_values"));
     assert!(stderr("unknown_method.json").contains("`bayes`"));
-    assert!(stderr("unknown_top_key.json").contains("`early_terminate`"));
+    assert!(stderr("unknown_top_key.json").contains("(did you mean `early_terminate`?)"));
+    assert!(stderr("when_missing_parent.json").contains("(did you mean `optimizer`?)"));
     assert!(stderr("wrong_type.json").contains("expected a number, got the string \"abc\""));
     assert!(stderr("cyclic_conditions.json").contains("cycle"));
     assert!(stderr("probabilities_sum.json").contains("sum to 1"));

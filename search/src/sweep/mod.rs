@@ -185,7 +185,11 @@ pub struct SpecError {
 
 /// Parses a sweep file's text. `file` names it in errors and its extension
 /// picks YAML (`.yaml`, `.yml`) over JSON; an NNI search space is recognised
-/// by its shape (`_type`/`_value`).
+/// by its shape (`_type`/`_value`) and gets method `tpe` and metric
+/// `default` (minimised), since such a file holds only the space.
+///
+/// A W&B file without `method` gets `tpe`, without `metric` gets `loss`
+/// minimised. Never panics: any text gives a spec or a [`SpecError`].
 pub fn parse_sweep(text: &str, file: &str) -> Result<SweepSpec, SpecError> {
     let in_file = |f: Fault| SpecError {
         file: file.to_owned(),
