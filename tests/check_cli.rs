@@ -222,3 +222,34 @@ fn unreadable_file_exits_2_with_its_name() {
     assert!(stderr.contains("no_such_sweep.json"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Every good file's space, as the library parses it, decodes any point of
+/// the unit cube into a configuration the space admits: the mapped domains
+/// are usable by a searcher, not merely printable.
+#[test]
+fn good_files_decode_into_admissible_configurations() {
+    let good = [
+        "examples/sweeps/wandb_mnist_nested.json",
+        "examples/sweeps/wandb_cifar_hyperband.yaml",
+        "examples/sweeps/nni_search_space.json",
+        "tests/fixtures/wandb_probabilities.json",
+        "tests/fixtures/wandb_grid.json",
+        "tests/fixtures/nni_flat.json",
+    ];
+    for relative in good {
+        let path = repo_file(relative);
+        let text = std::fs::read_to_string(&path).expect("fixture is readable");
+        let spec = hypersweep::search::sweep::parse_sweep(&text, relative)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let n = spec.space.len();
+        for k in 0..=20 {
+            // A different coordinate per parameter, sweeping the whole cube.
+            let coords: Vec<f64> = (0..n).map(|i| ((k * (i + 3)) % 21) as f64 / 20.0).collect();
+            let params = spec.space.decode(&coords);
+            assert!(
+                spec.space.admits(&params),
+                "{relative}: {coords:?} -> {params:?}"
+            );
+        }
+    }
+}
