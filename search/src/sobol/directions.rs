@@ -14,7 +14,7 @@
 /// `(degree, inner polynomial coefficients, initial direction integers)`
 /// of Sobol dimensions 2, 3, ... (index 0 is dimension 2).
 #[rustfmt::skip]
-pub(super) const DIRECTIONS: [(u32, u32, &[u32]); 1023] = [
+pub(super) static DIRECTIONS: [(u32, u32, &[u32]); 1023] = [
     (1, 0, &[1]),
     (2, 1, &[1, 3]),
     (3, 1, &[1, 3, 1]),

@@ -54,7 +54,7 @@ def main(folder):
     out.write("/// `(degree, inner polynomial coefficients, initial direction integers)`\n")
     out.write("/// of Sobol dimensions 2, 3, ... (index 0 is dimension 2).\n")
     out.write("#[rustfmt::skip]\n")
-    out.write("pub(super) const DIRECTIONS: [(u32, u32, &[u32]); %d] = [\n" % (DIMS - 1))
+    out.write("pub(super) static DIRECTIONS: [(u32, u32, &[u32]); %d] = [\n" % (DIMS - 1))
     for dim in range(1, DIMS):
         p = poly[dim]
         degree = p.bit_length() - 1
