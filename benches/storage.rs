@@ -2,10 +2,13 @@
 //!
 //! `create_finish` is the per-trial cost a sweep pays (create, then finish;
 //! on sled both flush), `report` the per-step cost of an intermediate value
-//! (never flushed), and `list` the cost of reading a whole study back, which
-//! a caller pays whenever it rebuilds a history from the store.
+//! (never flushed) into trials of 10 and 1,000 steps, and `list` the cost of
+//! reading a whole study of 1,000 or 10,000 trials back, which a caller pays
+//! whenever it rebuilds a history from the store (so a scheduler should keep
+//! its history up to date itself rather than list the study per trial).
 //!
-//! Run: `cargo bench --bench storage`.
+//! Run: `cargo bench --bench storage` (one group: `cargo bench --bench
+//! storage -- report`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -112,23 +115,28 @@ fn bench_create_finish(c: &mut Criterion) {
 }
 
 fn bench_report(c: &mut Criterion) {
-    each_backend(c, "report", |c, name, s| {
-        let mut group = c.benchmark_group(name);
-        group.throughput(Throughput::Elements(1));
-        let t = s.create_trial("bench", new_trial(0)).expect("create");
-        let mut step = 0u64;
-        // A long training run: the trial grows by one value per report, as
-        // it does in a sweep; 1,000 steps bound the record like an epoch
-        // count would.
-        group.bench_function("step", |b| {
-            b.iter(|| {
-                s.report("bench", t.number, step % 1000, 0.5)
-                    .expect("report");
-                step += 1;
-            })
+    // Cost per report into a trial that already holds `steps` values (the
+    // value at one step is replaced, as a repeated step would be): the
+    // record is rewritten whole, so this grows with the training length.
+    for steps in [10u64, 1_000] {
+        each_backend(c, "report", |c, name, s| {
+            let t = s.create_trial("bench", new_trial(0)).expect("create");
+            for step in 0..steps {
+                s.report("bench", t.number, step, 0.5).expect("report");
+            }
+            let mut group = c.benchmark_group(name);
+            group.throughput(Throughput::Elements(1));
+            let mut step = 0u64;
+            group.bench_with_input(BenchmarkId::new("steps", steps), &steps, |b, &steps| {
+                b.iter(|| {
+                    s.report("bench", t.number, step % steps, 0.25)
+                        .expect("report");
+                    step += 1;
+                })
+            });
+            group.finish();
         });
-        group.finish();
-    });
+    }
 }
 
 fn bench_list(c: &mut Criterion) {
