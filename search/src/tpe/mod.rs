@@ -32,7 +32,7 @@ mod split;
 use rand::RngExt;
 
 pub use options::{Bandwidth, Startup, TpeOptions};
-pub use split::{Split, recency_weights, split_trials};
+pub use split::{Split, count_ranked, recency_weights, split_trials};
 
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
@@ -76,10 +76,10 @@ impl Searcher for TpeSearcher {
         rng: &mut StdRng,
     ) -> Result<Params, SearchError> {
         self.options.check()?;
-        let split = split_trials(history, &self.options);
-        if split.n_ranked < self.options.n_startup_trials.max(1) {
+        if count_ranked(history) < self.options.n_startup_trials.max(1) {
             return Ok(self.startup(space, history, rng));
         }
+        let split = split_trials(history, &self.options);
         Ok(suggest_tpe(space, history, &split, &self.options, rng))
     }
 }
@@ -200,6 +200,27 @@ fn model_value(domain: &Domain, u: f64) -> f64 {
     }
 }
 
+/// [`SearchSpace::encode`], faster when the configuration lists its
+/// parameters in the space's order (as every suggestion does): names are
+/// then matched by walking both lists together instead of hashing each one.
+fn encode_row(space: &SearchSpace, params: &Params) -> Vec<Option<f64>> {
+    let mut given = params.iter().peekable();
+    space
+        .params()
+        .iter()
+        .map(|p| {
+            let value = match given.peek() {
+                Some((name, value)) if **name == p.name => {
+                    given.next();
+                    Some(*value)
+                }
+                _ => params.get(&p.name),
+            };
+            value.and_then(|v| p.domain.encode(v))
+        })
+        .collect()
+}
+
 /// The TPE step proper, once there are enough finished trials.
 fn suggest_tpe(
     space: &SearchSpace,
@@ -212,7 +233,7 @@ fn suggest_tpe(
     let encoded: Vec<Option<Vec<Option<f64>>>> = {
         let mut rows = vec![None; history.trials.len()];
         for &i in split.below.iter().chain(&split.above) {
-            rows[i] = Some(space.encode(&history.trials[i].params));
+            rows[i] = Some(encode_row(space, &history.trials[i].params));
         }
         rows
     };
