@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use hypersweep_search::problems::{self, Problem};
-use hypersweep_search::tpe::{Bandwidth, TpeOptions, TpeSearcher};
+use hypersweep_search::tpe::{Bandwidth, Startup, TpeOptions, TpeSearcher};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
     TrialState,
@@ -392,17 +392,59 @@ fn tpe_variant_table() {
         ("flatweights", TpeOptions::default().recency_weights(false)),
         ("startup5", TpeOptions::default().n_startup_trials(5)),
         ("startup20", TpeOptions::default().n_startup_trials(20)),
+        ("sobol", TpeOptions::default().startup(Startup::Sobol)),
+        (
+            "endpoints",
+            TpeOptions::default()
+                .bandwidth(Bandwidth::Neighbor)
+                .consider_endpoints(true),
+        ),
+        (
+            "c48+g0.15",
+            TpeOptions::default().n_candidates(48).gamma(0.15),
+        ),
+        (
+            "c100+w",
+            TpeOptions::default()
+                .n_candidates(100)
+                .recency_weights(false),
+        ),
     ];
+    // Every (variant, problem, seed) run is independent: spread them over
+    // the cores.
+    let jobs: Vec<(usize, usize, u64)> = (0..variants.len())
+        .flat_map(|v| {
+            (0..TABLE_PROBLEMS.len()).flat_map(move |p| (0..seeds).map(move |s| (v, p, s)))
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![Vec::new(); variants.len() * TABLE_PROBLEMS.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(v, p, s)) = jobs.get(j) else { break };
+                    let r = best_regret(&TABLE_PROBLEMS[p], &variants[v].1, budget, s);
+                    results.lock().expect("no panics")[v * TABLE_PROBLEMS.len() + p].push(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("no panics");
     print!("{:<14}", "variant");
     for p in TABLE_PROBLEMS {
         print!("{:>12}", p.name);
     }
     println!("{:>10}", "mean");
-    for (name, options) in &variants {
+    for (v, (name, _)) in variants.iter().enumerate() {
         print!("{name:<14}");
         let mut sum = 0.0;
-        for p in TABLE_PROBLEMS {
-            let r = median_regret(p, options, budget, seeds).max(1e-12).log10();
+        for p in 0..TABLE_PROBLEMS.len() {
+            let r = median(results[v * TABLE_PROBLEMS.len() + p].clone())
+                .max(1e-12)
+                .log10();
             sum += r;
             print!("{r:>12.3}");
         }

@@ -29,11 +29,11 @@ mod options;
 pub mod parzen;
 mod split;
 
-use rand::RngExt;
-
 pub use options::{Bandwidth, Startup, TpeOptions};
 pub use split::{Split, count_ranked, recency_weights, split_trials};
 
+use crate::random::sample_params;
+use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
 use parzen::{DimSpec, EstimatorConfig, ParzenEstimator, parzen_estimator};
@@ -42,7 +42,9 @@ use parzen::{DimSpec, EstimatorConfig, ParzenEstimator, parzen_estimator};
 #[derive(Debug, Clone)]
 pub struct TpeSearcher {
     options: TpeOptions,
-    seed: u64,
+    /// The startup points when `startup` is `sobol`; its scramble comes
+    /// from the study seed.
+    sobol: SobolSearcher,
 }
 
 impl Default for TpeSearcher {
@@ -55,7 +57,10 @@ impl TpeSearcher {
     /// A new searcher. `seed` fixes the Sobol scramble of the startup
     /// points; all other randomness comes from the RNG given to `suggest`.
     pub fn new(options: TpeOptions, seed: u64) -> Self {
-        TpeSearcher { options, seed }
+        TpeSearcher {
+            options,
+            sobol: SobolSearcher::new(seed),
+        }
     }
 
     /// The options in use.
@@ -77,7 +82,7 @@ impl Searcher for TpeSearcher {
     ) -> Result<Params, SearchError> {
         self.options.check()?;
         if count_ranked(history) < self.options.n_startup_trials.max(1) {
-            return Ok(self.startup(space, history, rng));
+            return self.startup(space, history, rng);
         }
         let split = split_trials(history, &self.options);
         Ok(suggest_tpe(space, history, &split, &self.options, rng))
@@ -85,38 +90,16 @@ impl Searcher for TpeSearcher {
 }
 
 impl TpeSearcher {
-    fn startup(&self, space: &SearchSpace, history: &History, rng: &mut StdRng) -> Params {
-        let _ = (self.seed, history.trials.len());
-        let coords: Vec<f64> = space
-            .params()
-            .iter()
-            .map(|p| prior_coordinate(&p.domain, rng))
-            .collect();
-        space.decode(&coords)
-    }
-}
-
-/// One draw from a domain's prior, as a coordinate: a uniform coordinate is
-/// a prior draw for every domain (normal domains decode through their CDF)
-/// except categoricals with explicit probabilities.
-fn prior_coordinate(domain: &Domain, rng: &mut StdRng) -> f64 {
-    let u = rng.random::<f64>();
-    match domain {
-        Domain::Categorical {
-            choices,
-            probabilities: Some(p),
-        } => {
-            let mut acc = 0.0;
-            let k = p
-                .iter()
-                .position(|&pi| {
-                    acc += pi;
-                    u < acc
-                })
-                .unwrap_or(choices.len() - 1);
-            (k as f64 + 0.5) / choices.len() as f64
+    fn startup(
+        &mut self,
+        space: &SearchSpace,
+        history: &History,
+        rng: &mut StdRng,
+    ) -> Result<Params, SearchError> {
+        match self.options.startup {
+            Startup::Random => Ok(sample_params(space, rng)),
+            Startup::Sobol => self.sobol.suggest(space, history, rng),
         }
-        _ => u,
     }
 }
 
@@ -209,12 +192,9 @@ fn encode_row(space: &SearchSpace, params: &Params) -> Vec<Option<f64>> {
         .params()
         .iter()
         .map(|p| {
-            let value = match given.peek() {
-                Some((name, value)) if **name == p.name => {
-                    given.next();
-                    Some(*value)
-                }
-                _ => params.get(&p.name),
+            let value = match given.next_if(|(name, _)| **name == p.name) {
+                Some((_, value)) => Some(value),
+                None => params.get(&p.name),
             };
             value.and_then(|v| p.domain.encode(v))
         })
