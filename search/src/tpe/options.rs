@@ -22,11 +22,15 @@ pub enum Startup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Bandwidth {
-    /// One width for all kernels of a dimension, shrinking with the number
-    /// of observations as Scott's rule does: `0.2 * n^(-1/(d+4))` of the
-    /// unit range, `d` the number of dimensions modelled together.
+    /// Scott's rule: one width for all kernels of a dimension, the weighted
+    /// standard deviation of the observations times
+    /// `(4/(d+2))^(1/(d+4)) n^(-1/(d+4))`, `d` the number of dimensions
+    /// modelled together. As the good trials cluster, their kernels narrow.
     #[default]
     Scott,
+    /// Optuna's multivariate rule: `0.2 * n^(-1/(d+4))` of the range,
+    /// whatever the spread of the observations.
+    Optuna,
     /// Each kernel as wide as the larger gap to its sorted neighbours (the
     /// original TPE rule of Bergstra et al. 2011, Optuna's univariate rule).
     Neighbor,

@@ -138,7 +138,7 @@ pub fn parzen_estimator(
             column.extend((0..n_obs).map(|i| obs[i * d + j]));
             match spec {
                 DimSpec::Numerical { min_sigma } => {
-                    numerical_dim(&column, *min_sigma, scott_dims, config)
+                    numerical_dim(&column, weights, *min_sigma, scott_dims, config)
                 }
                 DimSpec::Categorical { prior } => {
                     let n_choices = prior.len();
@@ -186,6 +186,7 @@ pub fn parzen_estimator(
 /// last.
 fn numerical_dim(
     centres: &[f64],
+    weights: &[f64],
     min_sigma: f64,
     scott_dims: usize,
     config: &EstimatorConfig,
@@ -194,8 +195,12 @@ fn numerical_dim(
     let mut mu: Vec<f64> = centres.iter().map(|x| x.clamp(0.0, 1.0)).collect();
     mu.push(0.5);
     let mut sigma = match config.bandwidth {
-        Bandwidth::Scott => {
+        Bandwidth::Optuna => {
             let s = SCOTT_SCALE * (n.max(1) as f64).powf(-1.0 / (scott_dims as f64 + 4.0));
+            vec![s; n]
+        }
+        Bandwidth::Scott => {
+            let s = weighted_std(&mu[..n], weights) * scott_factor(n, scott_dims);
             vec![s; n]
         }
         Bandwidth::Neighbor => neighbor_widths(&mu, config.consider_endpoints),
@@ -232,6 +237,29 @@ fn numerical_dim(
         low_cdf,
         mass,
     }
+}
+
+/// Scott's rule factor `(4 / (d + 2))^(1 / (d + 4)) n^(-1 / (d + 4))`, the
+/// width of a Gaussian kernel per unit of sample standard deviation.
+fn scott_factor(n: usize, d: usize) -> f64 {
+    let d = d as f64;
+    (4.0 / (d + 2.0)).powf(1.0 / (d + 4.0)) * (n.max(1) as f64).powf(-1.0 / (d + 4.0))
+}
+
+/// The weighted standard deviation of `x`; 0 for fewer than two points.
+fn weighted_std(x: &[f64], weights: &[f64]) -> f64 {
+    let total: f64 = weights.iter().sum();
+    if x.len() < 2 || total <= 0.0 {
+        return 0.0;
+    }
+    let mean = x.iter().zip(weights).map(|(x, w)| x * w).sum::<f64>() / total;
+    let var = x
+        .iter()
+        .zip(weights)
+        .map(|(x, w)| w * (x - mean).powi(2))
+        .sum::<f64>()
+        / total;
+    var.sqrt()
 }
 
 /// The neighbour rule: each observed kernel is as wide as the larger gap to
