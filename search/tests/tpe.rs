@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use hypersweep_search::problems::{self, Problem};
-use hypersweep_search::tpe::{Bandwidth, Startup, TpeOptions, TpeSearcher};
+use hypersweep_search::tpe::{Bandwidth, TpeOptions, TpeSearcher};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
     TrialState,
@@ -99,7 +99,8 @@ fn beats_random_on_branin() {
     let budget = 60;
     let tpe = median_regret(&problems::BRANIN, &TpeOptions::default(), budget, 10);
     let random = median_regret(&problems::BRANIN, &random_options(budget), budget, 10);
-    assert!(tpe < random, "tpe {tpe} vs random {random}");
+    println!("branin: tpe {tpe} random {random}");
+    assert!(4.0 * tpe < random, "tpe {tpe} vs random {random}");
     assert!(tpe < 0.1, "tpe median regret {tpe}");
 }
 
@@ -108,7 +109,8 @@ fn beats_random_on_hartmann6() {
     let budget = 60;
     let tpe = median_regret(&problems::HARTMANN6, &TpeOptions::default(), budget, 10);
     let random = median_regret(&problems::HARTMANN6, &random_options(budget), budget, 10);
-    assert!(tpe < random, "tpe {tpe} vs random {random}");
+    println!("hartmann6: tpe {tpe} random {random}");
+    assert!(2.0 * tpe < random, "tpe {tpe} vs random {random}");
 }
 
 fn conditional_space() -> SearchSpace {

@@ -46,7 +46,9 @@ pub struct TpeOptions {
     pub n_startup_trials: usize,
     /// How the startup trials are drawn. Default `random`.
     pub startup: Startup,
-    /// Fraction of the ranked trials that form the good set. Default 0.1.
+    /// Fraction of the ranked trials that form the good set. Default 0.2
+    /// (Optuna uses 0.1; 0.2 gave clearly lower regret at 100 trials on the
+    /// synthetic problems, see `tpe_variant_table`).
     pub gamma: f64,
     /// Cap on the size of the good set. Default 25.
     pub max_below: usize,
@@ -85,7 +87,7 @@ impl Default for TpeOptions {
         TpeOptions {
             n_startup_trials: 10,
             startup: Startup::Random,
-            gamma: 0.1,
+            gamma: 0.2,
             max_below: 25,
             n_candidates: 24,
             multivariate: true,

@@ -448,6 +448,87 @@ mod tests {
         assert!((w[1] - 0.4).abs() < 1e-12);
     }
 
+    /// The truncated normal density on [0, 1], computed directly.
+    fn truncated_normal_pdf(x: f64, mu: f64, sigma: f64) -> f64 {
+        let z = (x - mu) / sigma;
+        let mass = norm_cdf((1.0 - mu) / sigma) - norm_cdf(-mu / sigma);
+        (-0.5 * z * z).exp() / ((2.0 * PI).sqrt() * sigma * mass)
+    }
+
+    #[test]
+    fn single_kernel_matches_the_truncated_normal() {
+        // No observations: the estimator is the prior kernel alone.
+        let pe = parzen_estimator(
+            &[],
+            &[],
+            &[DimSpec::Numerical { min_sigma: 0.0 }],
+            &config(true),
+        );
+        let mut scratch = Vec::new();
+        for x in [0.0, 0.1, 0.5, 0.93, 1.0] {
+            let direct = truncated_normal_pdf(x, 0.5, PRIOR_SIGMA).ln();
+            assert!((pe.log_pdf(&[x], &mut scratch) - direct).abs() < 1e-12);
+        }
+        // One observation at 0.3 with the neighbour rule: its gap to the
+        // prior centre is 0.2, clipped up to 1 / (1 + 1) = 0.5; two kernels
+        // of equal weight.
+        let cfg = EstimatorConfig {
+            bandwidth: Bandwidth::Neighbor,
+            ..config(false)
+        };
+        let pe = parzen_estimator(
+            &[0.3],
+            &[1.0],
+            &[DimSpec::Numerical { min_sigma: 0.0 }],
+            &cfg,
+        );
+        for x in [0.0, 0.3, 0.77, 1.0] {
+            let direct = 0.5 * truncated_normal_pdf(x, 0.3, 0.5)
+                + 0.5 * truncated_normal_pdf(x, 0.5, PRIOR_SIGMA);
+            assert!((pe.log_pdf(&[x], &mut scratch) - direct.ln()).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn density_integrates_to_one_over_the_box() {
+        let specs = [
+            DimSpec::Numerical { min_sigma: 0.0 },
+            DimSpec::Categorical {
+                prior: vec![0.2, 0.3, 0.5],
+            },
+            DimSpec::Numerical { min_sigma: 0.0 },
+        ];
+        // Rows: (x, choice, y), some close to the edges.
+        let obs = [
+            0.02, 0.0, 0.5, 0.4, 2.0, 0.97, 0.45, 2.0, 0.9, 0.99, 1.0, 0.1,
+        ];
+        for multivariate in [true, false] {
+            for bandwidth in [Bandwidth::Scott, Bandwidth::Optuna, Bandwidth::Neighbor] {
+                let cfg = EstimatorConfig {
+                    bandwidth,
+                    ..config(multivariate)
+                };
+                let pe = parzen_estimator(&obs, &[0.5, 1.0, 1.0, 1.0], &specs, &cfg);
+                let steps = 100;
+                let h = 1.0 / steps as f64;
+                let mut scratch = Vec::new();
+                let mut total = 0.0;
+                for i in 0..steps {
+                    for j in 0..steps {
+                        for c in 0..3 {
+                            let x = [(i as f64 + 0.5) * h, c as f64, (j as f64 + 0.5) * h];
+                            total += pe.log_pdf(&x, &mut scratch).exp() * h * h;
+                        }
+                    }
+                }
+                assert!(
+                    (total - 1.0).abs() < 1e-3,
+                    "{multivariate} {bandwidth:?}: {total}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn log_sum_exp_is_stable() {
         assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-9);

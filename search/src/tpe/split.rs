@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn optuna_gamma_rule() {
-        let o = TpeOptions::default();
+        let o = TpeOptions::default().gamma(0.1);
         assert_eq!(o.n_below(0), 0);
         assert_eq!(o.n_below(1), 1);
         assert_eq!(o.n_below(10), 1);
