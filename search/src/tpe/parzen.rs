@@ -210,7 +210,7 @@ fn numerical_dim(
     } else {
         MIN_SIGMA
     };
-    let low = clip_low.max(min_sigma).max(MIN_SIGMA).min(1.0);
+    let low = clip_low.max(min_sigma).clamp(MIN_SIGMA, 1.0);
     for s in &mut sigma {
         *s = s.clamp(low, 1.0);
     }
