@@ -19,10 +19,19 @@
 //!
 //! Cost per suggestion, `n` trials, `d` parameters, `m` candidates: encoding
 //! the history is `O(n d)`, building both estimators `O(n d)` (one `erfc`
-//! per kernel and dimension for the truncation mass), scoring `O(m n d)`
-//! multiply-adds plus `m` log-sum-exps over `n` kernels. With the defaults
-//! that is a few milliseconds at 3000 trials x 40 parameters; see the
-//! `tpe_suggest_latency` test in `search/tests/tpe.rs` for figures.
+//! pair per kernel and dimension for the truncation mass), scoring
+//! `O(m n d)` multiply-adds plus `m` log-sum-exps over `n` kernels; no
+//! allocation per candidate. Measured on-CPU (`tpe_suggest_latency`, release,
+//! defaults, 24 candidates): 0.1 ms at 100 trials x 10 parameters, 1.7 ms at
+//! 1000 x 10, 5.9 ms at 3000 x 10, 0.4 / 5.6 / 19 ms at 100 / 1000 / 3000
+//! trials x 40 parameters.
+//!
+//! The defaults differ from Optuna's where the synthetic problems said so
+//! (`tpe_variant_table`, median log10 regret after 100 trials over 40 seeds):
+//! gamma 0.2 instead of 0.1, and Scott's rule on the sample spread of the
+//! observations instead of a width fixed by the range, so the good density
+//! narrows as the good trials cluster. Branin reaches -2.3 (Optuna-like
+//! settings in this implementation: -1.5), Hartmann-6 -0.73 (-0.47).
 
 mod categorical;
 mod options;
