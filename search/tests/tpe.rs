@@ -319,6 +319,82 @@ fn options_parse_with_defaults_and_reject_unknown_fields() {
 }
 
 #[test]
+fn every_domain_kind_gets_admissible_values_and_steps_are_learnt() {
+    let space = SearchSpace::new(vec![
+        Param::new(
+            "z",
+            Domain::Normal {
+                mu: 1.0,
+                sigma: 2.0,
+                log: false,
+                q: Some(0.5),
+            },
+        ),
+        Param::new(
+            "w",
+            Domain::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false,
+                step: Some(0.25),
+            },
+        ),
+        Param::new(
+            "units",
+            Domain::Int {
+                low: 1,
+                high: 1024,
+                log: true,
+                step: None,
+            },
+        ),
+        Param::new(
+            "k",
+            Domain::Int {
+                low: 0,
+                high: 20,
+                log: false,
+                step: Some(5),
+            },
+        ),
+    ])
+    .expect("valid");
+    let loss = |p: &Params| {
+        (p.f64("z").expect("z") - 3.0).abs()
+            + (p.f64("w").expect("w") - 0.75).abs()
+            + (p.f64("units").expect("units").log2() - 6.0).abs() / 10.0
+            + (p.f64("k").expect("k") - 15.0).abs() / 5.0
+    };
+    // The loss is separable, which the univariate model exploits: it must
+    // settle on both best step values. The multivariate model must settle
+    // on `k`; on `w` it can stay on the neighbouring value 1.0 within this
+    // budget (a joint kernel moves all coordinates at once).
+    for (options, check_w) in [
+        (TpeOptions::default().multivariate(false), true),
+        (TpeOptions::default(), false),
+    ] {
+        let mut searcher = TpeSearcher::new(options, 4);
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut history = History::new(Direction::Minimize);
+        for n in 0..60u64 {
+            let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+            assert!(space.admits(&params), "{params:?}");
+            let y = loss(&params);
+            history.trials.push(complete(n, params, y));
+        }
+        let late = &history.trials[40..];
+        let count = |name: &str, v: serde_json::Value| {
+            late.iter()
+                .filter(|t| t.params.get(name) == Some(&v))
+                .count()
+        };
+        let (w, k) = (count("w", json!(0.75)), count("k", json!(15)));
+        assert!(k >= 8, "k = 15 only {k} of the last 20 times");
+        assert!(!check_w || w >= 8, "w = 0.75 only {w} of the last 20 times");
+    }
+}
+
+#[test]
 fn failed_and_pruned_trials_do_not_break_the_model() {
     let p = problems::BRANIN;
     let space = problem_space(&p);

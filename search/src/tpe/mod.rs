@@ -160,10 +160,11 @@ fn dim_spec(p: &Param) -> Option<DimSpec> {
         } => Some(DimSpec::Categorical {
             prior: categorical_prior(choices.len(), probabilities.as_deref()),
         }),
-        // Half a bucket: kernels stay wide enough to reach the neighbouring
-        // values, as the densities are compared at bucket centres.
+        // One bucket: once the good trials agree on one value their spread
+        // is zero, and a narrower kernel would all but stop the search from
+        // trying the neighbouring values (it did, at half a bucket).
         d => Some(DimSpec::Numerical {
-            min_sigma: d.cardinality().map_or(0.0, |c| 0.5 / c as f64),
+            min_sigma: d.cardinality().map_or(0.0, |c| 1.0 / c as f64),
         }),
     }
 }

@@ -41,7 +41,7 @@ const MIN_SIGMA: f64 = 1e-6;
 #[derive(Debug, Clone, PartialEq)]
 pub enum DimSpec {
     /// A coordinate in `[0, 1]`; kernels are never narrower than `min_sigma`
-    /// (half a bucket for integer and stepped domains).
+    /// (one bucket for integer and stepped domains).
     Numerical {
         /// Lower bound on the kernel width.
         min_sigma: f64,
