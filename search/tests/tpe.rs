@@ -10,6 +10,7 @@
 use std::time::Instant;
 
 use hypersweep_search::problems::{self, Problem};
+use hypersweep_search::sobol::SobolSearcher;
 use hypersweep_search::tpe::{Bandwidth, Startup, TpeOptions, TpeSearcher};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
@@ -391,6 +392,25 @@ fn every_domain_kind_gets_admissible_values_and_steps_are_learnt() {
         let (w, k) = (count("w", json!(0.75)), count("k", json!(15)));
         assert!(k >= 8, "k = 15 only {k} of the last 20 times");
         assert!(!check_w || w >= 8, "w = 0.75 only {w} of the last 20 times");
+    }
+}
+
+#[test]
+fn sobol_startup_gives_the_sobol_points() {
+    let space = problem_space(&problems::HARTMANN6);
+    let options = TpeOptions::default().startup(Startup::Sobol);
+    let mut tpe = TpeSearcher::new(options, 11);
+    let mut sobol = SobolSearcher::new(11);
+    let mut history = History::new(Direction::Minimize);
+    for n in 0..5u64 {
+        let a = tpe
+            .suggest(&space, &history, &mut StdRng::seed_from_u64(n))
+            .expect("ok");
+        let b = sobol
+            .suggest(&space, &history, &mut StdRng::seed_from_u64(n))
+            .expect("ok");
+        assert_eq!(a, b);
+        history.trials.push(complete(n, a, 0.0));
     }
 }
 
