@@ -126,7 +126,7 @@ fn top_level_sections() {
     assert_eq!(spec.run.devices, Devices::List(vec![0, 1]));
     assert_eq!(spec.run.trial_timeout, Some(Duration::from_secs(1800)));
     assert_eq!(spec.run.timeout, Some(Duration::from_secs(3600)));
-    assert_eq!(spec.searcher.tpe.n_startup_trials, Some(5));
+    assert_eq!(spec.searcher.tpe.n_startup_trials, 5);
     assert_eq!(
         spec.extra.keys().collect::<Vec<_>>(),
         ["project", "entity", "run_cap", "controller"]
