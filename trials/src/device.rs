@@ -88,9 +88,6 @@ mod tests {
             vec![Device::Cuda(0), Device::Cuda(1), Device::Cuda(0)]
         );
         // parallel above the device slots: capped, never oversubscribed.
-        assert_eq!(
-            slots(&Devices::List(vec![2]), 4, 1),
-            vec![Device::Cuda(2)]
-        );
+        assert_eq!(slots(&Devices::List(vec![2]), 4, 1), vec![Device::Cuda(2)]);
     }
 }

@@ -232,7 +232,11 @@ mod tests {
         assert!(!MedianPruner::new().should_prune(&bad, 1, &h), "startup");
         let p = MedianPruner::new().startup_trials(2).warmup_steps(2);
         assert!(!p.should_prune(&bad, 1, &h), "warm-up");
-        assert!(MedianPruner::new().startup_trials(2).should_prune(&bad, 1, &h));
+        assert!(
+            MedianPruner::new()
+                .startup_trials(2)
+                .should_prune(&bad, 1, &h)
+        );
     }
 
     #[test]
@@ -244,7 +248,11 @@ mod tests {
             &[&[1.0, 0.5], &[1.0, 0.6], &[1.0, 0.7]],
         );
         let t = obs(9, TrialState::Running, &[0.1, 0.9]);
-        assert!(!MedianPruner::new().startup_trials(3).should_prune(&t, 1, &h));
+        assert!(
+            !MedianPruner::new()
+                .startup_trials(3)
+                .should_prune(&t, 1, &h)
+        );
     }
 
     #[test]

@@ -316,7 +316,10 @@ impl Sweep {
             None => Vec::new(),
         };
         if !reaped.is_empty() {
-            tracing::info!(count = reaped.len(), "marked trials left running by a stopped process as failed");
+            tracing::info!(
+                count = reaped.len(),
+                "marked trials left running by a stopped process as failed"
+            );
         }
         let trials = s.storage.trials(&cfg.study)?;
         let budget = Budget::from_trials(&trials, cfg.budget, cfg.retry_failed);
@@ -427,7 +430,10 @@ impl Sweep {
 
     /// Starts trials while a slot is free and the budget allows.
     async fn fill_slots(&mut self) {
-        while self.proposing && !self.free_slots.is_empty() && self.budget.may_start(self.running.len()) {
+        while self.proposing
+            && !self.free_slots.is_empty()
+            && self.budget.may_start(self.running.len())
+        {
             let next = match self.budget.next_retry() {
                 Some(r) => Ok((r.params, r.attempt, Some(r.of))),
                 None => self.suggest().await.map(|p| (p, 0, None)),
@@ -463,7 +469,12 @@ impl Sweep {
         .map_err(SchedulerError::Search)
     }
 
-    fn launch(&mut self, params: Params, attempt: u32, retry_of: Option<u64>) -> Result<(), SchedulerError> {
+    fn launch(
+        &mut self,
+        params: Params,
+        attempt: u32,
+        retry_of: Option<u64>,
+    ) -> Result<(), SchedulerError> {
         let Some(slot) = self.free_slots.pop() else {
             return Ok(());
         };
@@ -539,7 +550,11 @@ impl Sweep {
                 let Some(number) = self.task_numbers.remove(&err.id()) else {
                     return;
                 };
-                (number, RunOutcome::Failed(format!("the runner panicked: {err}")), false)
+                (
+                    number,
+                    RunOutcome::Failed(format!("the runner panicked: {err}")),
+                    false,
+                )
             }
         };
         let Some(run) = self.running.remove(&number) else {
@@ -547,7 +562,11 @@ impl Sweep {
         };
         self.free_slots.push(run.slot);
         let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
-        let trial = match self.s.storage.finish_trial(&self.s.config.study, number, outcome) {
+        let trial = match self
+            .s
+            .storage
+            .finish_trial(&self.s.config.study, number, outcome)
+        {
             Ok(t) => t,
             Err(err) => {
                 self.fail(err.into());
@@ -632,7 +651,8 @@ impl Sweep {
             TrialState::Complete | TrialState::Pruned => self.consecutive_failures = 0,
             _ => {}
         }
-        if let (Some(target), Some(v), TrialState::Complete) = (cfg.target, trial.value, trial.state)
+        if let (Some(target), Some(v), TrialState::Complete) =
+            (cfg.target, trial.value, trial.state)
             && reaches_target(cfg.direction, v, target)
         {
             tracing::info!(trial = trial.number, value = v, target, "target reached");
@@ -673,7 +693,10 @@ fn tally(p: &mut Progress, t: &Trial, direction: Direction) {
 }
 
 /// The best complete trial of the study, read back from storage.
-fn snapshot_best(storage: &Arc<dyn Storage>, cfg: &SchedulerConfig) -> Result<Option<Trial>, SchedulerError> {
+fn snapshot_best(
+    storage: &Arc<dyn Storage>,
+    cfg: &SchedulerConfig,
+) -> Result<Option<Trial>, SchedulerError> {
     Ok(best_trial(&storage.trials(&cfg.study)?, cfg.direction))
 }
 
@@ -682,7 +705,11 @@ pub fn best_trial(trials: &[Trial], direction: Direction) -> Option<Trial> {
     trials
         .iter()
         .filter(|t| t.state == TrialState::Complete)
-        .filter_map(|t| t.value.filter(|v| v.is_finite()).map(|v| (t, direction.loss(v))))
+        .filter_map(|t| {
+            t.value
+                .filter(|v| v.is_finite())
+                .map(|v| (t, direction.loss(v)))
+        })
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(t, _)| t.clone())
 }

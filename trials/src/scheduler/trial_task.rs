@@ -104,7 +104,7 @@ pub(crate) async fn run_trial(
             cancel.send_replace(true);
             finish_within_grace(fut).await
         }
-        _ = cancelled.wait_for(|c| *c) => finish_within_grace(fut).await,
+        () = wait_cancelled(&mut cancelled) => finish_within_grace(fut).await,
     };
     TaskEnd {
         number,
@@ -113,9 +113,15 @@ pub(crate) async fn run_trial(
     }
 }
 
-async fn finish_within_grace(
-    fut: impl std::future::Future<Output = RunOutcome>,
-) -> RunOutcome {
+/// Resolves once the trial is cancelled (never, if the sender is gone).
+async fn wait_cancelled(rx: &mut watch::Receiver<bool>) {
+    let cancelled = rx.wait_for(|c| *c).await.is_ok();
+    if !cancelled {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn finish_within_grace(fut: impl std::future::Future<Output = RunOutcome>) -> RunOutcome {
     tokio::time::timeout(CANCEL_GRACE, fut)
         .await
         .unwrap_or_else(|_| RunOutcome::Failed("the runner did not stop when cancelled".into()))
