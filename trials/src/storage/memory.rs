@@ -45,18 +45,18 @@ impl MemoryStorage {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies `change` to a running trial.
-    fn update_running(
+    /// Applies `change` to a running trial and returns what it returns
+    /// (reports return nothing, so they never clone a long trial).
+    fn update_running<R>(
         &self,
         study: &str,
         number: u64,
-        change: impl FnOnce(&mut Trial),
-    ) -> Result<Trial, StorageError> {
+        change: impl FnOnce(&mut Trial) -> R,
+    ) -> Result<R, StorageError> {
         let mut studies = self.lock();
         let trial = trial_mut(&mut studies, study, number)?;
         rules::ensure_running(trial)?;
-        change(trial);
-        Ok(trial.clone())
+        Ok(change(trial))
     }
 }
 
@@ -112,18 +112,15 @@ impl Storage for MemoryStorage {
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
         let now = now_ms();
         self.update_running(study, number, |t| rules::apply_report(t, step, value, now))
-            .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
         self.update_running(study, number, |t| t.log_path = Some(path))
-            .map(drop)
     }
 
     fn heartbeat(&self, study: &str, number: u64) -> Result<(), StorageError> {
         let now = now_ms();
         self.update_running(study, number, |t| t.heartbeat_ms = now)
-            .map(drop)
     }
 
     fn finish_trial(
@@ -134,7 +131,10 @@ impl Storage for MemoryStorage {
     ) -> Result<Trial, StorageError> {
         rules::ensure_final(study, number, &outcome)?;
         let now = now_ms();
-        self.update_running(study, number, |t| rules::apply_finish(t, outcome, now))
+        self.update_running(study, number, |t| {
+            rules::apply_finish(t, outcome, now);
+            t.clone()
+        })
     }
 
     fn trial(&self, study: &str, number: u64) -> Result<Trial, StorageError> {

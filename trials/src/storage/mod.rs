@@ -7,6 +7,7 @@
 mod memory;
 mod owner;
 mod rules;
+mod sled_codec;
 mod sled_store;
 
 pub use memory::MemoryStorage;

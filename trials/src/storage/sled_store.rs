@@ -2,20 +2,26 @@
 //!
 //! Layout of the directory:
 //! - `owner.pid`: the pid of the process that has it open (see `owner.rs`);
-//! - `sled/`: the sled database, with three trees:
+//! - `sled/`: the sled database, with four trees:
 //!   - `meta`: `schema_version` -> the decimal version, written on creation;
 //!   - `studies`: study name -> [`StudyRecord`] as JSON;
 //!   - `trials`: `len(study) as u32 BE ++ study ++ number as u64 BE` ->
-//!     [`Trial`] as JSON. The length prefix makes keys unambiguous whatever
-//!     bytes a study name holds, and the big-endian number makes a study's
-//!     trials one contiguous range in number order, so listing them is a
-//!     prefix scan and the last number is one seek from the end.
+//!     [`Trial`] as JSON, without its intermediate values;
+//!   - `reports`: the trial's key `++ step as u64 BE` -> the value's 8 bytes.
 //!
-//! Numbers need no counter: `create_trial` inserts `last + 1` with a
-//! compare-and-swap that only succeeds when the key is absent, and retries
-//! on a lost race. Every number is therefore taken only after all smaller
-//! ones exist, which is "from 0, without gaps" even across a crash. Updates
-//! of a trial are read-modify-write loops closed by compare-and-swap too.
+//! The length prefix makes keys unambiguous whatever bytes a study name
+//! holds; big-endian numbers make a study's trials one contiguous range in
+//! number order (listing them is a prefix scan, the last number one seek from
+//! the end) and a trial's reports one range in step order. Keeping reports
+//! out of the trial record makes a report cost the same at step 10 and at
+//! step 10,000, instead of rewriting an ever longer record.
+//!
+//! Writes are serialised by one in-process lock: the store belongs to one
+//! process (the `owner.pid` lock), so that lock is all the coordination
+//! needed, and it makes "a finished trial never changes" hold between a
+//! report and a finish racing on two threads. Numbers are `last + 1` under
+//! that lock, so they start at 0 and have no gaps, even across a crash.
+//! Reads take no lock.
 //!
 //! Durability: `create_study`, `create_trial`, `finish_trial` and
 //! `reap_stale` flush before they return, so a trial that started is never
@@ -25,14 +31,17 @@
 //! them within half a second, and the trial's finish flushes them anyway.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::owner::{self, OwnerLock};
+use super::sled_codec::{
+    decode, decode_value, encode, encode_value, report_key, report_label, study_label,
+    study_prefix, trial_key, trial_label, u64_at,
+};
 use super::{NewTrial, Storage, StudyRecord, rules};
 use crate::error::StorageError;
 use crate::trial::{Trial, TrialOutcome, now_ms};
@@ -52,6 +61,9 @@ pub struct SledStorage {
     db: sled::Db,
     studies: sled::Tree,
     trials: sled::Tree,
+    reports: sled::Tree,
+    /// Held by every write (see the module docs).
+    write: Mutex<()>,
     // Last field: released only after sled has closed its files.
     _owner: OwnerLock,
 }
@@ -77,11 +89,14 @@ impl SledStorage {
         check_schema(&dir, &db)?;
         let studies = db.open_tree("studies").map_err(backend)?;
         let trials = db.open_tree("trials").map_err(backend)?;
+        let reports = db.open_tree("reports").map_err(backend)?;
         Ok(SledStorage {
             dir,
             db,
             studies,
             trials,
+            reports,
+            write: Mutex::new(()),
             _owner: owner,
         })
     }
@@ -95,6 +110,12 @@ impl SledStorage {
     /// `dir` open, if any; for status commands run beside a sweep.
     pub fn owner_pid(dir: impl AsRef<Path>) -> Option<u32> {
         owner::read_owner_pid(dir.as_ref())
+    }
+
+    fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        // The guarded data lives in sled; a panicking writer leaves nothing
+        // half-done in the mutex itself.
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn flush(&self) -> Result<(), StorageError> {
@@ -116,33 +137,51 @@ impl SledStorage {
         }
     }
 
-    /// Applies `change` to a running trial, atomically with respect to
-    /// other writers of the same trial.
+    /// The stored record of a trial, without its intermediate values.
+    fn record(&self, study: &str, number: u64) -> Result<Trial, StorageError> {
+        let bytes = self
+            .trials
+            .get(trial_key(study, number))
+            .map_err(backend)?
+            .ok_or_else(|| self.missing_trial(study, number))?;
+        decode(&bytes, || trial_label(study, number))
+    }
+
+    fn put_record(&self, trial: &Trial) -> Result<(), StorageError> {
+        let bytes = encode(trial, || trial_label(&trial.study, trial.number))?;
+        self.trials
+            .insert(trial_key(&trial.study, trial.number), bytes)
+            .map(drop)
+            .map_err(backend)
+    }
+
+    /// Fills a record's intermediate values from the `reports` tree.
+    fn with_reports(&self, mut trial: Trial) -> Result<Trial, StorageError> {
+        let prefix = trial_key(&trial.study, trial.number);
+        trial.intermediate.clear();
+        for entry in self.reports.scan_prefix(&prefix) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let step = u64_at(&key, prefix.len())?;
+            let value = decode_value(&bytes, || report_label(&trial.study, trial.number, step))?;
+            trial.intermediate.push((step, value));
+        }
+        Ok(trial)
+    }
+
+    /// Applies `change` to the record of a running trial, under the write
+    /// lock.
     fn update_running(
         &self,
         study: &str,
         number: u64,
-        mut change: impl FnMut(&mut Trial),
+        change: impl FnOnce(&mut Trial),
     ) -> Result<Trial, StorageError> {
-        let key = trial_key(study, number);
-        loop {
-            let old = self
-                .trials
-                .get(&key)
-                .map_err(backend)?
-                .ok_or_else(|| self.missing_trial(study, number))?;
-            let mut trial: Trial = decode(&old, || trial_label(study, number))?;
-            rules::ensure_running(&trial)?;
-            change(&mut trial);
-            let new = encode(&trial, || trial_label(study, number))?;
-            let swapped = self
-                .trials
-                .compare_and_swap(&key, Some(&old), Some(new))
-                .map_err(backend)?;
-            if swapped.is_ok() {
-                return Ok(trial);
-            }
-        }
+        let _guard = self.lock_writes();
+        let mut trial = self.record(study, number)?;
+        rules::ensure_running(&trial)?;
+        change(&mut trial);
+        self.put_record(&trial)?;
+        Ok(trial)
     }
 }
 
@@ -156,28 +195,20 @@ impl Drop for SledStorage {
 
 impl Storage for SledStorage {
     fn create_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError> {
+        let guard = self.lock_writes();
+        if let Some(existing) = self.load_study(name)? {
+            return Ok(existing);
+        }
         let record = StudyRecord {
             name: name.to_owned(),
             spec: spec.clone(),
             created_ms: now_ms(),
         };
         let bytes = encode(&record, || study_label(name))?;
-        let swapped = self
-            .studies
-            .compare_and_swap(name, None::<&[u8]>, Some(bytes))
-            .map_err(backend)?;
-        match swapped {
-            Ok(()) => {
-                self.flush()?;
-                Ok(record)
-            }
-            Err(existing) => match existing.current {
-                Some(current) => decode(&current, || study_label(name)),
-                // Studies are never removed, so a failed insert-if-absent
-                // always sees a value; answer the record we would have made.
-                None => Ok(record),
-            },
-        }
+        self.studies.insert(name, bytes).map_err(backend)?;
+        drop(guard);
+        self.flush()?;
+        Ok(record)
     }
 
     fn load_study(&self, name: &str) -> Result<Option<StudyRecord>, StorageError> {
@@ -207,35 +238,35 @@ impl Storage for SledStorage {
             return Err(StorageError::NoStudy(study.to_owned()));
         }
         let prefix = study_prefix(study);
-        let mut trial = rules::new_trial(study, 0, new, now_ms());
-        loop {
-            trial.number = match self.trials.scan_prefix(&prefix).next_back() {
-                None => 0,
-                Some(entry) => {
-                    let (key, _) = entry.map_err(backend)?;
-                    number_of_key(&key, prefix.len())? + 1
-                }
-            };
-            let bytes = encode(&trial, || trial_label(study, trial.number))?;
-            let swapped = self
-                .trials
-                .compare_and_swap(trial_key(study, trial.number), None::<&[u8]>, Some(bytes))
-                .map_err(backend)?;
-            if swapped.is_ok() {
-                self.flush()?;
-                return Ok(trial);
+        let guard = self.lock_writes();
+        let number = match self.trials.scan_prefix(&prefix).next_back() {
+            None => 0,
+            Some(entry) => {
+                let (key, _) = entry.map_err(backend)?;
+                u64_at(&key, prefix.len())? + 1
             }
-        }
+        };
+        let trial = rules::new_trial(study, number, new, now_ms());
+        self.put_record(&trial)?;
+        drop(guard);
+        self.flush()?;
+        Ok(trial)
     }
 
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
-        let now = now_ms();
-        self.update_running(study, number, |t| rules::apply_report(t, step, value, now))
+        let _guard = self.lock_writes();
+        let mut trial = self.record(study, number)?;
+        rules::ensure_running(&trial)?;
+        trial.heartbeat_ms = now_ms();
+        self.put_record(&trial)?;
+        self.reports
+            .insert(report_key(study, number, step), &encode_value(value))
             .map(drop)
+            .map_err(backend)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
-        self.update_running(study, number, |t| t.log_path = Some(path.clone()))
+        self.update_running(study, number, |t| t.log_path = Some(path))
             .map(drop)
     }
 
@@ -253,35 +284,43 @@ impl Storage for SledStorage {
     ) -> Result<Trial, StorageError> {
         rules::ensure_final(study, number, &outcome)?;
         let now = now_ms();
-        let trial = self.update_running(study, number, |t| {
-            rules::apply_finish(t, outcome.clone(), now);
-        })?;
+        let trial = self.update_running(study, number, |t| rules::apply_finish(t, outcome, now))?;
         self.flush()?;
-        Ok(trial)
+        self.with_reports(trial)
     }
 
     fn trial(&self, study: &str, number: u64) -> Result<Trial, StorageError> {
-        let bytes = self
-            .trials
-            .get(trial_key(study, number))
-            .map_err(backend)?
-            .ok_or_else(|| self.missing_trial(study, number))?;
-        decode(&bytes, || trial_label(study, number))
+        self.with_reports(self.record(study, number)?)
     }
 
     fn trials(&self, study: &str) -> Result<Vec<Trial>, StorageError> {
         let prefix = study_prefix(study);
-        let mut out = Vec::new();
+        let mut out: Vec<Trial> = Vec::new();
         for entry in self.trials.scan_prefix(&prefix) {
             let (key, bytes) = entry.map_err(backend)?;
-            let trial: Trial = decode(&bytes, || {
-                let number = number_of_key(&key, prefix.len()).unwrap_or(u64::MAX);
-                trial_label(study, number)
-            })?;
+            let number = u64_at(&key, prefix.len())?;
+            let mut trial: Trial = decode(&bytes, || trial_label(study, number))?;
+            trial.intermediate.clear();
             out.push(trial);
         }
         if out.is_empty() && !self.study_exists(study)? {
             return Err(StorageError::NoStudy(study.to_owned()));
+        }
+        // One pass over the study's reports, which come in (number, step)
+        // order like the trials; `out[number]` is the trial, as numbers
+        // have no gaps, but a lookup keeps a damaged store readable.
+        for entry in self.reports.scan_prefix(&prefix) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let number = u64_at(&key, prefix.len())?;
+            let step = u64_at(&key, prefix.len() + 8)?;
+            let value = decode_value(&bytes, || report_label(study, number, step))?;
+            let slot = usize::try_from(number)
+                .ok()
+                .filter(|&i| out.get(i).is_some_and(|t| t.number == number))
+                .or_else(|| out.binary_search_by_key(&number, |t| t.number).ok());
+            if let Some(i) = slot {
+                out[i].intermediate.push((step, value));
+            }
         }
         Ok(out)
     }
@@ -305,7 +344,7 @@ impl Storage for SledStorage {
                 rules::apply_finish(t, rules::reaped_outcome(reason), now);
             });
             match result {
-                Ok(trial) => reaped.push(trial),
+                Ok(trial) => reaped.push(self.with_reports(trial)?),
                 // Finished by its worker between the scan and now: not stale.
                 Err(StorageError::AlreadyFinished { .. }) => {}
                 Err(e) => return Err(e),
@@ -356,87 +395,12 @@ fn backend(e: sled::Error) -> StorageError {
     }
 }
 
-fn study_prefix(study: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(4 + study.len() + 8);
-    // Names longer than 4 GiB are not names; saturating keeps this total.
-    let len = u32::try_from(study.len()).unwrap_or(u32::MAX);
-    key.extend_from_slice(&len.to_be_bytes());
-    key.extend_from_slice(study.as_bytes());
-    key
-}
-
-fn trial_key(study: &str, number: u64) -> Vec<u8> {
-    let mut key = study_prefix(study);
-    key.extend_from_slice(&number.to_be_bytes());
-    key
-}
-
-fn number_of_key(key: &[u8], prefix_len: usize) -> Result<u64, StorageError> {
-    key.get(prefix_len..)
-        .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| StorageError::Corrupt {
-            key: format!("trials/{}", String::from_utf8_lossy(key)),
-            message: "key does not end in an 8-byte trial number".to_owned(),
-        })
-}
-
-fn study_label(name: &str) -> String {
-    format!("studies/{name}")
-}
-
-fn trial_label(study: &str, number: u64) -> String {
-    format!("trials/{study}/{number}")
-}
-
-fn encode<T: Serialize>(
-    value: &T,
-    label: impl FnOnce() -> String,
-) -> Result<Vec<u8>, StorageError> {
-    serde_json::to_vec(value).map_err(|e| StorageError::Corrupt {
-        key: label(),
-        message: e.to_string(),
-    })
-}
-
-fn decode<T: DeserializeOwned>(
-    bytes: &[u8],
-    label: impl FnOnce() -> String,
-) -> Result<T, StorageError> {
-    serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt {
-        key: label(),
-        message: e.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_sort_by_number_within_a_study() {
-        assert!(trial_key("s", 255) < trial_key("s", 256));
-        assert!(trial_key("s", 1) < trial_key("s", u64::MAX));
-        let prefix = study_prefix("s");
-        assert_eq!(
-            number_of_key(&trial_key("s", 77), prefix.len()).ok(),
-            Some(77)
-        );
-    }
-
-    #[test]
-    fn a_name_that_extends_another_has_its_own_prefix() {
-        // Without the length prefix, "a" ++ number could collide with "a\0..".
-        let a = trial_key("a", 5);
-        assert!(!a.starts_with(&study_prefix("a\0")));
-        assert!(!trial_key("a\0", 5).starts_with(&study_prefix("a")));
-    }
-
-    #[test]
-    fn corrupt_trial_json_names_its_key() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SledStorage::open(dir.path()).expect("open");
-        let spec = SweepSpec {
+    fn spec() -> SweepSpec {
+        SweepSpec {
             name: None,
             description: None,
             method: hypersweep_search::Method::Random,
@@ -448,8 +412,14 @@ mod tests {
             program: None,
             searcher: Default::default(),
             extra: Default::default(),
-        };
-        store.create_study("s", &spec).expect("study");
+        }
+    }
+
+    #[test]
+    fn corrupt_records_name_their_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStorage::open(dir.path()).expect("open");
+        store.create_study("s", &spec()).expect("study");
         store
             .trials
             .insert(trial_key("s", 0), b"{not json".as_slice())
@@ -460,6 +430,29 @@ mod tests {
         }
         match store.report("s", 0, 1, 1.0) {
             Err(StorageError::Corrupt { key, .. }) => assert_eq!(key, "trials/s/0"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn corrupt_report_value_names_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStorage::open(dir.path()).expect("open");
+        store.create_study("s", &spec()).expect("study");
+        let new = NewTrial {
+            params: Default::default(),
+            attempt: 0,
+            retry_of: None,
+            device: None,
+            worker: None,
+        };
+        store.create_trial("s", new).expect("trial");
+        store
+            .reports
+            .insert(report_key("s", 0, 4), b"short".as_slice())
+            .expect("insert");
+        match store.trial("s", 0) {
+            Err(StorageError::Corrupt { key, .. }) => assert_eq!(key, "reports/s/0/4"),
             other => panic!("expected Corrupt, got {other:?}"),
         }
     }
