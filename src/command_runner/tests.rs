@@ -185,3 +185,56 @@ fn log_path_prefers_the_runners_dir() {
         Some(PathBuf::from("/mine/trial-00012-0.log"))
     );
 }
+
+#[test]
+fn builder_from_sweep_reads_program_metric_timeout_and_names() {
+    use hypersweep_search::sweep::{EarlyTerminate, Metric, RunConfig};
+    use hypersweep_search::{Domain, Method, Param, SearchSpace, SearcherOptions};
+    use std::time::Duration;
+
+    let lr = Param::new(
+        "lr",
+        Domain::Float {
+            low: 1e-4,
+            high: 1e-1,
+            log: true,
+            step: None,
+        },
+    );
+    let spec = SweepSpec {
+        name: None,
+        description: None,
+        method: Method::Random,
+        metric: Metric {
+            name: "val_loss".to_owned(),
+            ..Metric::default()
+        },
+        space: SearchSpace::new(vec![lr]).expect("valid space"),
+        early_terminate: None::<EarlyTerminate>,
+        run: RunConfig {
+            trial_timeout: Some(Duration::from_secs(60)),
+            ..RunConfig::default()
+        },
+        command: None,
+        program: Some("train.py".to_owned()),
+        searcher: SearcherOptions::default(),
+        extra: serde_json::Map::new(),
+    };
+    let runner = CommandRunner::builder_from_sweep(&spec)
+        .build()
+        .expect("valid");
+    assert_eq!(runner.metric(), "val_loss");
+    assert_eq!(runner.config.trial_timeout, Some(Duration::from_secs(60)));
+    let mut p = Params::new();
+    p.insert("lr", json!(0.01));
+    let argv = runner.config.template.expand(&p, None);
+    assert_eq!(argv[0], "/usr/bin/env");
+    assert_eq!(&argv[2..], ["train.py", "--lr=0.01"]);
+
+    let mut without = spec.clone();
+    without.program = None;
+    assert!(matches!(
+        CommandRunner::builder_from_sweep(&without).build(),
+        Err(CommandError::EmptyCommand)
+    ));
+}

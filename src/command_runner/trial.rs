@@ -77,10 +77,17 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
         command.env("CUDA_VISIBLE_DEVICES", i.to_string());
     }
 
-    let log = log_dir.and_then(|dir| open_log(&dir, ctx.number, ctx.attempt));
+    let mut log = log_dir.and_then(|dir| open_log(&dir, ctx.number, ctx.attempt));
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(e) => return RunOutcome::Failed(format!("cannot start `{program}`: {e}")),
+        Err(e) => {
+            let message = format!("cannot start `{program}`: {e}");
+            // The log then says why it is empty.
+            if let Some(file) = &mut log {
+                let _ = writeln!(file, "hypersweep: {message}");
+            }
+            return RunOutcome::Failed(message);
+        }
     };
     let mut guard = GroupGuard::new(&child);
     let mut trial = Watch {
