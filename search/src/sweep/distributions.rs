@@ -92,29 +92,22 @@ fn keys_of(distribution: &str) -> &'static [&'static str] {
 /// The distribution a spec names, or the one W&B infers from its keys.
 fn distribution_of(spec: &Fields) -> Res<&'static str> {
     if let Some(name) = spec.string("distribution")? {
-        return DISTRIBUTIONS
-            .iter()
-            .copied()
-            .find(|d| *d == name)
-            .ok_or_else(|| {
-                fault(
-                    spec.path_of("distribution"),
-                    format!(
-                        "unknown distribution `{name}`; expected one of {}",
-                        list(DISTRIBUTIONS)
-                    ),
-                )
-            });
+        return DISTRIBUTIONS.iter().copied().find(|d| *d == name).ok_or_else(|| {
+            fault(
+                spec.path_of("distribution"),
+                format!(
+                    "unknown distribution `{name}`; expected one of {}",
+                    list(DISTRIBUTIONS)
+                ),
+            )
+        });
     }
     if spec.has("value") {
         Ok("constant")
     } else if spec.has("values") {
         Ok("categorical")
     } else if spec.has("min") || spec.has("max") {
-        let int = |k| {
-            spec.get(k)
-                .is_some_and(|v: &Value| v.is_i64() || v.is_u64())
-        };
+        let int = |k| spec.get(k).is_some_and(|v: &Value| v.is_i64() || v.is_u64());
         Ok(if int("min") && int("max") {
             "int_uniform"
         } else {
@@ -314,8 +307,7 @@ fn quantized(spec: &Fields, low: f64, high: f64, q: f64, log: bool) -> Res<Parse
             format!("no multiple of q = {q} lies in [{low}, {high}]"),
         ));
     }
-    let whole =
-        q.fract() == 0.0 && (last * q).abs() <= MAX_EXACT_INT && (first * q).abs() <= MAX_EXACT_INT;
+    let whole = q.fract() == 0.0 && (last * q).abs() <= MAX_EXACT_INT && (first * q).abs() <= MAX_EXACT_INT;
     let domain = if whole {
         let step = q as i64;
         Domain::Int {

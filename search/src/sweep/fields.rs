@@ -178,7 +178,10 @@ pub(crate) fn integer(v: &Value, path: &str) -> Res<i64> {
     }
     Err(fault(
         path,
-        format!("expected an integer within ±2^53, got {}", describe(v)),
+        format!(
+            "expected an integer within ±2^53, got {}",
+            describe(v)
+        ),
     ))
 }
 

@@ -98,10 +98,7 @@ fn walk<'a>(value: &'a Value, path: &str, group: &str, out: &mut Vec<Pending<'a>
             let gp_path = spec_fields.path_of("grid_points");
             let n = unsigned(n, &gp_path)?;
             if !(1..=1_000_000).contains(&n) {
-                return Err(fault(
-                    gp_path,
-                    format!("expected 1 to 10^6 points, got {n}"),
-                ));
+                return Err(fault(gp_path, format!("expected 1 to 10^6 points, got {n}")));
             }
             param.grid_points = Some(n as usize);
         }
