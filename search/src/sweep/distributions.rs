@@ -92,22 +92,29 @@ fn keys_of(distribution: &str) -> &'static [&'static str] {
 /// The distribution a spec names, or the one W&B infers from its keys.
 fn distribution_of(spec: &Fields) -> Res<&'static str> {
     if let Some(name) = spec.string("distribution")? {
-        return DISTRIBUTIONS.iter().copied().find(|d| *d == name).ok_or_else(|| {
-            fault(
-                spec.path_of("distribution"),
-                format!(
-                    "unknown distribution `{name}`; expected one of {}",
-                    list(DISTRIBUTIONS)
-                ),
-            )
-        });
+        return DISTRIBUTIONS
+            .iter()
+            .copied()
+            .find(|d| *d == name)
+            .ok_or_else(|| {
+                fault(
+                    spec.path_of("distribution"),
+                    format!(
+                        "unknown distribution `{name}`; expected one of {}",
+                        list(DISTRIBUTIONS)
+                    ),
+                )
+            });
     }
     if spec.has("value") {
         Ok("constant")
     } else if spec.has("values") {
         Ok("categorical")
     } else if spec.has("min") || spec.has("max") {
-        let int = |k| spec.get(k).is_some_and(|v: &Value| v.is_i64() || v.is_u64());
+        let int = |k| {
+            spec.get(k)
+                .is_some_and(|v: &Value| v.is_i64() || v.is_u64())
+        };
         Ok(if int("min") && int("max") {
             "int_uniform"
         } else {
@@ -299,7 +306,8 @@ fn quantized(spec: &Fields, low: f64, high: f64, q: f64, log: bool) -> Res<Parse
     check_step_count(low, high, q, &spec.path_of("q"))?;
     // Tolerance so that 0.3 / 0.1 = 2.9999999999999996 still counts as 3.
     let tol = |k: f64| 1e-9 * k.abs().max(1.0);
-    let first = ((low / q) - tol(low / q)).ceil();
+    // `+ 0.0` turns the -0 that ceil(-1e-9) gives into 0.
+    let first = ((low / q) - tol(low / q)).ceil() + 0.0;
     let last = ((high / q) + tol(high / q)).floor();
     if first > last {
         return Err(fault(
@@ -307,7 +315,8 @@ fn quantized(spec: &Fields, low: f64, high: f64, q: f64, log: bool) -> Res<Parse
             format!("no multiple of q = {q} lies in [{low}, {high}]"),
         ));
     }
-    let whole = q.fract() == 0.0 && (last * q).abs() <= MAX_EXACT_INT && (first * q).abs() <= MAX_EXACT_INT;
+    let whole =
+        q.fract() == 0.0 && (last * q).abs() <= MAX_EXACT_INT && (first * q).abs() <= MAX_EXACT_INT;
     let domain = if whole {
         let step = q as i64;
         Domain::Int {

@@ -92,7 +92,8 @@ impl<'a, 'p> Fields<'a, 'p> {
             Some(key) => Err(fault(
                 self.path_of(key),
                 format!(
-                    "unknown key `{key}` in {what}; expected one of {}",
+                    "unknown key `{key}` in {what}{}; expected one of {}",
+                    did_you_mean(key, allowed.iter().copied()),
                     list(allowed)
                 ),
             )),
@@ -167,21 +168,16 @@ pub(crate) fn number(v: &Value, path: &str) -> Res<f64> {
 /// A whole number within ±2^53 (a float such as `3.0` counts: YAML files
 /// often write bounds that way).
 pub(crate) fn integer(v: &Value, path: &str) -> Res<i64> {
-    if let Some(i) = v.as_i64() {
-        if (i as f64).abs() <= MAX_EXACT_INT {
-            return Ok(i);
-        }
-    } else if let Some(x) = v.as_f64() {
-        if x.fract() == 0.0 && x.abs() <= MAX_EXACT_INT {
-            return Ok(x as i64);
-        }
+    let whole = match v.as_i64() {
+        Some(i) => Some(i as f64),
+        None => v.as_f64().filter(|x| x.fract() == 0.0),
+    };
+    if let Some(x) = whole.filter(|x| x.abs() <= MAX_EXACT_INT) {
+        return Ok(x as i64);
     }
     Err(fault(
         path,
-        format!(
-            "expected an integer within ±2^53, got {}",
-            describe(v)
-        ),
+        format!("expected an integer within ±2^53, got {}", describe(v)),
     ))
 }
 
@@ -205,4 +201,54 @@ pub(crate) fn string<'a>(v: &'a Value, path: &str) -> Res<&'a str> {
 pub(crate) fn array<'a>(v: &'a Value, path: &str) -> Res<&'a Vec<Value>> {
     v.as_array()
         .ok_or_else(|| fault(path, format!("expected an array, got {}", describe(v))))
+}
+
+/// `" (did you mean `x`?)"` when one of `known` is a likely typo of `name`
+/// (edit distance at most a third of its length), else `""`.
+pub(crate) fn did_you_mean<'k>(name: &str, known: impl IntoIterator<Item = &'k str>) -> String {
+    let limit = (name.chars().count() / 3).max(1);
+    known
+        .into_iter()
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over chars, one row at a time.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        let keys = ["early_terminate", "parameters", "metric"];
+        assert_eq!(
+            did_you_mean("early_terminte", keys),
+            " (did you mean `early_terminate`?)"
+        );
+        assert_eq!(
+            did_you_mean("paramters", keys),
+            " (did you mean `parameters`?)"
+        );
+        assert_eq!(did_you_mean("seed", keys), "");
+    }
 }

@@ -185,7 +185,11 @@ pub struct SpecError {
 
 /// Parses a sweep file's text. `file` names it in errors and its extension
 /// picks YAML (`.yaml`, `.yml`) over JSON; an NNI search space is recognised
-/// by its shape (`_type`/`_value`).
+/// by its shape (`_type`/`_value`) and gets method `tpe` and metric
+/// `default` (minimised), since such a file holds only the space.
+///
+/// A W&B file without `method` gets `tpe`, without `metric` gets `loss`
+/// minimised. Never panics: any text gives a spec or a [`SpecError`].
 pub fn parse_sweep(text: &str, file: &str) -> Result<SweepSpec, SpecError> {
     let in_file = |f: Fault| SpecError {
         file: file.to_owned(),
@@ -219,12 +223,22 @@ fn is_yaml(file: &str) -> bool {
 /// column.
 fn read_document(text: &str, file: &str) -> Result<Value, Fault> {
     if is_yaml(file) {
-        serde_yaml_ng::from_str::<Value>(text).map_err(|e| {
+        let yaml_fault = |e: serde_yaml_ng::Error| {
             let at = e
                 .location()
                 .map(|l| format!("line {}, column {}", l.line(), l.column()))
                 .unwrap_or_default();
             fault(at, format!("invalid YAML: {e}"))
+        };
+        // Through YAML's own value first, so `<<: *defaults` merge keys work
+        // as YAML users expect.
+        let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_fault)?;
+        yaml.apply_merge().map_err(yaml_fault)?;
+        serde_json::to_value(yaml).map_err(|e| {
+            fault(
+                "",
+                format!("YAML that JSON cannot hold (keys must be strings): {e}"),
+            )
         })
     } else {
         serde_json::from_str::<Value>(text).map_err(|e| {

@@ -165,7 +165,10 @@ fn numeric(kind: &str, args: &[Value], type_path: &str, value_path: &str) -> Res
         other => {
             return Err(fault(
                 type_path,
-                format!("unknown NNI type `{other}`; expected one of {}", list(NNI_TYPES)),
+                format!(
+                    "unknown NNI type `{other}`; expected one of {}",
+                    list(NNI_TYPES)
+                ),
             ));
         }
     };
@@ -197,7 +200,9 @@ fn numeric(kind: &str, args: &[Value], type_path: &str, value_path: &str) -> Res
         if upper <= lower {
             return Err(fault(
                 value_path,
-                format!("`randint` takes [lower, upper) with upper > lower, got [{lower}, {upper})"),
+                format!(
+                    "`randint` takes [lower, upper) with upper > lower, got [{lower}, {upper})"
+                ),
             ));
         }
         spec.insert("max".into(), Value::from(upper - 1.0));

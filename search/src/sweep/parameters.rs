@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::distributions::parse_domain;
-use super::fields::{Fields, Res, describe, fault, join, unsigned};
+use super::fields::{Fields, Res, describe, did_you_mean, fault, join, unsigned};
 use crate::error::SearchError;
 use crate::space::{Condition, Param, SearchSpace};
 
@@ -98,7 +98,10 @@ fn walk<'a>(value: &'a Value, path: &str, group: &str, out: &mut Vec<Pending<'a>
             let gp_path = spec_fields.path_of("grid_points");
             let n = unsigned(n, &gp_path)?;
             if !(1..=1_000_000).contains(&n) {
-                return Err(fault(gp_path, format!("expected 1 to 10^6 points, got {n}")));
+                return Err(fault(
+                    gp_path,
+                    format!("expected 1 to 10^6 points, got {n}"),
+                ));
             }
             param.grid_points = Some(n as usize);
         }
@@ -157,7 +160,11 @@ fn resolve_when(p: &Pending, all: &[Pending]) -> Res<Option<Condition>> {
             } else {
                 format!("`{relative}` or `{key}`")
             };
-            fault(&key_path, format!("no parameter named {tried}"))
+            let names = all.iter().map(|q| q.param.name.as_str());
+            fault(
+                &key_path,
+                format!("no parameter named {tried}{}", did_you_mean(key, names)),
+            )
         })?;
     if !parent.param.domain.is_categorical() {
         return Err(fault(

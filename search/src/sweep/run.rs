@@ -108,7 +108,8 @@ fn parse_devices(v: &Value, path: &str) -> Res<Devices> {
 /// A duration: seconds as a number, or a string of `<integer><unit>` parts
 /// with units `d`, `h`, `m`, `s` (`"8h"`, `"1h30m"`, `"90s"`).
 pub(crate) fn parse_duration(v: &Value, path: &str) -> Res<Duration> {
-    let expected = "expected a duration such as \"8h\", \"30m\", \"1h30m\", \"90s\" or seconds as a number";
+    let expected =
+        "expected a duration such as \"8h\", \"30m\", \"1h30m\", \"90s\" or seconds as a number";
     let seconds = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => duration_seconds(s.trim()),
@@ -116,7 +117,10 @@ pub(crate) fn parse_duration(v: &Value, path: &str) -> Res<Duration> {
     };
     match seconds {
         Some(s) if s.is_finite() && s > 0.0 && s < 1e12 => Ok(Duration::from_secs_f64(s)),
-        Some(_) => Err(fault(path, "expected a positive duration below 10^12 seconds")),
+        Some(_) => Err(fault(
+            path,
+            "expected a positive duration below 10^12 seconds",
+        )),
         None => Err(fault(path, format!("{expected}, got {}", describe(v)))),
     }
 }
@@ -154,9 +158,12 @@ pub(crate) fn parse_early_terminate(value: &Value) -> Res<EarlyTerminate> {
     let path = "early_terminate";
     let f = Fields::of(value, path, "the early_terminate section")?;
     f.only(EARLY_TERMINATE_KEYS, "`early_terminate`")?;
-    let kind_name = f
-        .string("type")?
-        .ok_or_else(|| fault(f.path_of("type"), format!("missing `type`: one of {}", list(PRUNERS))))?;
+    let kind_name = f.string("type")?.ok_or_else(|| {
+        fault(
+            f.path_of("type"),
+            format!("missing `type`: one of {}", list(PRUNERS)),
+        )
+    })?;
     let kind = match kind_name {
         "hyperband" => PrunerKind::Hyperband,
         "asha" => PrunerKind::Asha,
@@ -165,13 +172,19 @@ pub(crate) fn parse_early_terminate(value: &Value) -> Res<EarlyTerminate> {
         other => {
             return Err(fault(
                 f.path_of("type"),
-                format!("unknown early_terminate type `{other}`; expected one of {}", list(PRUNERS)),
+                format!(
+                    "unknown early_terminate type `{other}`; expected one of {}",
+                    list(PRUNERS)
+                ),
             ));
         }
     };
     let eta = f.number("eta")?.unwrap_or(3.0);
     if eta <= 1.0 {
-        return Err(fault(f.path_of("eta"), format!("expected eta > 1, got {eta}")));
+        return Err(fault(
+            f.path_of("eta"),
+            format!("expected eta > 1, got {eta}"),
+        ));
     }
     let et = EarlyTerminate {
         kind,
@@ -184,13 +197,13 @@ pub(crate) fn parse_early_terminate(value: &Value) -> Res<EarlyTerminate> {
     if et.min_iter == Some(0) {
         return Err(fault(f.path_of("min_iter"), "expected min_iter >= 1"));
     }
-    if let (Some(lo), Some(hi)) = (et.min_iter, et.max_iter) {
-        if lo > hi {
-            return Err(fault(
-                f.path_of("max_iter"),
-                format!("expected max_iter >= min_iter, got {hi} < {lo}"),
-            ));
-        }
+    if let (Some(lo), Some(hi)) = (et.min_iter, et.max_iter)
+        && lo > hi
+    {
+        return Err(fault(
+            f.path_of("max_iter"),
+            format!("expected max_iter >= min_iter, got {hi} < {lo}"),
+        ));
     }
     if kind == PrunerKind::Hyperband && et.min_iter.is_none() && et.max_iter.is_none() {
         return Err(fault(

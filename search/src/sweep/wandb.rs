@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{Fields, Res, describe, fault, list, string};
+use super::fields::{Fields, Res, describe, did_you_mean, fault, list, string};
 use super::parameters::{Flat, build_space, parse_parameters};
 use super::run::{parse_early_terminate, parse_run};
 use super::{Metric, SweepSpec};
@@ -34,7 +34,10 @@ pub(crate) const DEFAULT_METHOD: Method = Method::Tpe;
 
 /// Reads a W&B-style sweep document.
 pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
-    let top = Fields { map: root, path: "" };
+    let top = Fields {
+        map: root,
+        path: "",
+    };
     let searcher_keys = searcher_keys();
     if let Some(key) = root.keys().find(|k| {
         !OWN_KEYS.contains(&k.as_str())
@@ -45,7 +48,11 @@ pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
         known.extend(searcher_keys.iter().map(String::as_str));
         return Err(fault(
             key.as_str(),
-            format!("unknown top-level key `{key}`; expected one of {}", list(&known)),
+            format!(
+                "unknown top-level key `{key}`{}; expected one of {}",
+                did_you_mean(key, known.iter().copied()),
+                list(&known)
+            ),
         ));
     }
     let method = match top.string("method")? {
@@ -53,7 +60,11 @@ pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
         Some(name) => Method::from_name(name).ok_or_else(|| {
             fault(
                 "method",
-                format!("unknown method `{name}`; expected one of {}", list(Method::NAMES)),
+                format!(
+                    "unknown method `{name}`{}; expected one of {}",
+                    did_you_mean(name, Method::NAMES.iter().copied()),
+                    list(Method::NAMES)
+                ),
             )
         })?,
     };
@@ -67,7 +78,10 @@ pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
         check_grid(&flat)?;
     }
     let space = build_space(flat)?;
-    let early_terminate = top.get("early_terminate").map(parse_early_terminate).transpose()?;
+    let early_terminate = top
+        .get("early_terminate")
+        .map(parse_early_terminate)
+        .transpose()?;
     let run_cap = match top.unsigned("run_cap")? {
         Some(0) => return Err(fault("run_cap", "expected at least 1")),
         n => n,
@@ -159,7 +173,8 @@ fn parse_searcher_options(root: &Map<String, Value>, keys: &[String]) -> Res<Sea
             sections.insert(key.clone(), section.clone());
         }
     }
-    serde_json::from_value(Value::Object(sections)).map_err(|e| fault("(searcher options)", e.to_string()))
+    serde_json::from_value(Value::Object(sections))
+        .map_err(|e| fault("(searcher options)", e.to_string()))
 }
 
 /// `method: grid` needs every parameter to have finitely many values.
