@@ -10,6 +10,17 @@
 //! what the first run would have. Each trial is written to storage (Running)
 //! before it starts and finished durably before it counts, so a crash loses
 //! nothing but the trials in flight, which the next run reaps.
+//!
+//! Stopping, and what happens to the trials still running:
+//! - budget spent, searcher exhausted (grid), target reached, first stop
+//!   request (Ctrl-C): nothing new is proposed; running trials finish and
+//!   are recorded normally;
+//! - second stop request, or the sweep's `timeout`: running trials are
+//!   cancelled and recorded Failed with a reason starting "interrupted"
+//!   (they do not count toward the budget; see [`Budget`]);
+//! - `max_consecutive_failures` trials failing in a row: nothing new is
+//!   proposed, running trials finish, and the run returns
+//!   [`SchedulerError::TooManyFailures`] quoting the last failure.
 
 mod budget;
 mod stop;
