@@ -429,3 +429,106 @@ async fn reaching_the_target_stops_proposing() {
         "values 10, 9, ..., 2"
     );
 }
+
+#[tokio::test]
+async fn resume_reruns_reaped_trials_when_retries_are_allowed() {
+    let (mut cfg, storage) = setup(3, 1);
+    cfg.retry_failed = 1;
+    let params: Params = [("x".to_owned(), Value::from(4.0))].into_iter().collect();
+    let stale = storage
+        .create_trial(
+            "s",
+            NewTrial {
+                params: params.clone(),
+                attempt: 0,
+                retry_of: None,
+                device: None,
+                worker: None,
+            },
+        )
+        .unwrap();
+    let script: Arc<Script> =
+        Arc::new(|ctx| Box::pin(async move { RunOutcome::Complete(x_of(&ctx)) }));
+    scheduler(
+        cfg,
+        &storage,
+        Box::new(UniformSearcher),
+        Arc::new(NoPruner),
+        script,
+    )
+    .run()
+    .await
+    .unwrap();
+    let t = storage.trials("s").unwrap();
+    assert!(is_interrupted(&t[0]));
+    assert_eq!((t[1].retry_of, t[1].attempt), (Some(stale.number), 1));
+    assert_eq!((t[1].params.clone(), t[1].value), (params, Some(4.0)));
+    assert_eq!(
+        t.iter().filter(|t| t.state == TrialState::Complete).count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_timeout_interrupts_running_trials() {
+    let (mut cfg, storage) = setup(100, 2);
+    cfg.timeout = Some(Duration::from_millis(80));
+    let script: Arc<Script> = Arc::new(|ctx| {
+        Box::pin(async move {
+            ctx.reporter.cancelled().await;
+            RunOutcome::Failed("killed".into())
+        })
+    });
+    let summary = scheduler(
+        cfg,
+        &storage,
+        Box::new(UniformSearcher),
+        Arc::new(NoPruner),
+        script,
+    )
+    .run()
+    .await
+    .unwrap();
+    assert_eq!(summary.reason, StopReason::Timeout);
+    let t = storage.trials("s").unwrap();
+    assert_eq!(t.len(), 2);
+    assert!(
+        t.iter()
+            .all(|t| t.error.as_deref().is_some_and(|e| e.contains("timeout")))
+    );
+    assert!(t.iter().all(is_interrupted));
+}
+
+#[tokio::test]
+async fn running_trials_heartbeat() {
+    let (mut cfg, storage) = setup(1, 1);
+    cfg.heartbeat_every = Duration::from_millis(10);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (st, s2) = (storage.clone(), seen.clone());
+    let script: Arc<Script> = Arc::new(move |ctx| {
+        let (st, s2) = (st.clone(), s2.clone());
+        Box::pin(async move {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let beat = st.trial("s", ctx.number).unwrap().heartbeat_ms;
+                s2.lock().unwrap().push(beat);
+            }
+            RunOutcome::Complete(0.0)
+        })
+    });
+    scheduler(
+        cfg,
+        &storage,
+        Box::new(UniformSearcher),
+        Arc::new(NoPruner),
+        script,
+    )
+    .run()
+    .await
+    .unwrap();
+    let beats = seen.lock().unwrap().clone();
+    assert!(
+        beats.windows(2).all(|w| w[1] > w[0]),
+        "heartbeat advances: {beats:?}"
+    );
+}
