@@ -411,3 +411,56 @@ fn suggest_latency_200_trials_10_params() {
         "suggest at ~200 trials x 10 params: cold {cold:?}, warm mean {warm:?}, slowest {slowest:?}"
     );
 }
+
+#[test]
+fn discrete_only_and_unbounded_domains_are_searched() {
+    let space = SearchSpace::new(vec![
+        Param::new(
+            "act",
+            Domain::Categorical {
+                choices: vec![json!("relu"), json!("gelu"), json!("tanh")],
+                probabilities: None,
+            },
+        ),
+        Param::new(
+            "width",
+            Domain::Int {
+                low: 8,
+                high: 512,
+                log: true,
+                step: None,
+            },
+        ),
+        Param::new(
+            "init",
+            Domain::Normal {
+                mu: 0.0,
+                sigma: 1.0,
+                log: false,
+                q: None,
+            },
+        ),
+        Param::new("fixed", Domain::Const { value: json!(3) }),
+    ])
+    .expect("valid space");
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut searcher = GpSearcher::new(
+        GpOptions {
+            n_startup_trials: 4,
+            ..GpOptions::default()
+        },
+        4,
+    );
+    let mut history = History::new(Direction::Maximize);
+    for _ in 0..10 {
+        let p = searcher
+            .suggest(&space, &history, &mut rng)
+            .expect("suggestion");
+        assert!(space.admits(&p), "not admitted: {p:?}");
+        let width = p.i64("width").expect("int") as f64;
+        let gelu = p.str("act").map(|a| a == "gelu").unwrap_or(false);
+        let v = -(width.log2() - 6.0).powi(2) + if gelu { 1.0 } else { 0.0 }
+            - p.f64("init").expect("float").powi(2);
+        observe(&mut history, p, TrialState::Complete, Some(v));
+    }
+}
