@@ -1,7 +1,8 @@
 //! Tests of the GP searcher: the log-EI numerics, the marginal-likelihood
 //! fit, parallel and discrete behaviour, and optimisation quality.
 //!
-//! The heavy quality tests are `#[ignore]`d; run them with
+//! The 10-seed Branin test runs always (the search crate is built with
+//! opt-level 2 even in dev); the quality and latency reports are `#[ignore]`d:
 //! `cargo test --release -p hypersweep-search --test gp -- --ignored --nocapture`.
 
 use faer::{Mat, Side};
@@ -316,7 +317,6 @@ fn gp_improves_on_branin_quickly() {
 }
 
 #[test]
-#[ignore = "slow in debug; run with --release -- --ignored"]
 fn gp_solves_branin_in_40_trials_on_most_seeds() {
     let regrets: Vec<f64> = (0..10)
         .map(|seed| optimise(&problems::BRANIN, 40, seed, GpOptions::default()))
