@@ -251,7 +251,7 @@ fn bucket_index(u: f64, n: usize) -> usize {
 /// A float as a JSON number; a stepped float is cleaned of representation
 /// noise (0.30000000000000004 -> 0.3) by a round trip through 12 significant
 /// digits.
-fn float_value(x: f64) -> Value {
+pub(crate) fn float_value(x: f64) -> Value {
     let cleaned: f64 = format!("{x:.12e}").parse().unwrap_or(x);
     serde_json::Number::from_f64(cleaned).map_or(Value::Null, Value::Number)
 }
