@@ -1,0 +1,179 @@
+//! Options of the TPE searcher, as written in a sweep file's `tpe: {...}` or
+//! set through the builder methods; every field has a default, so `tpe: {}`
+//! (or no `tpe` key at all) gives the tuned defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SearchError;
+
+/// How the first trials are drawn, before there is anything to model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Startup {
+    /// Independent draws from each parameter's prior.
+    #[default]
+    Random,
+    /// Scrambled Sobol points over the encoded unit cube (better coverage
+    /// than random for the same number of points).
+    Sobol,
+}
+
+/// How the width of each numerical kernel is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bandwidth {
+    /// One width for all kernels of a dimension, shrinking with the number
+    /// of observations as Scott's rule does: `0.2 * n^(-1/(d+4))` of the
+    /// unit range, `d` the number of dimensions modelled together.
+    #[default]
+    Scott,
+    /// Each kernel as wide as the larger gap to its sorted neighbours (the
+    /// original TPE rule of Bergstra et al. 2011, Optuna's univariate rule).
+    Neighbor,
+}
+
+/// Options of the TPE searcher. The defaults were picked on the synthetic
+/// problems in [`crate::problems`] (see `search/tests/tpe.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TpeOptions {
+    /// Finished trials (complete or pruned) needed before the model is used;
+    /// until then suggestions come from `startup`. Default 10.
+    pub n_startup_trials: usize,
+    /// How the startup trials are drawn. Default `random`.
+    pub startup: Startup,
+    /// Fraction of the ranked trials that form the good set. Default 0.1.
+    pub gamma: f64,
+    /// Cap on the size of the good set. Default 25.
+    pub max_below: usize,
+    /// Candidates drawn from the good density per suggestion; the one with
+    /// the highest `l(x) / g(x)` wins. Default 24.
+    pub n_candidates: usize,
+    /// Model the parameters of one group jointly (one kernel per observation
+    /// over all of them) rather than each parameter on its own. Default true.
+    pub multivariate: bool,
+    /// Group conditional parameters by the condition that activates them and
+    /// model each group on the trials where it was active. When false each
+    /// parameter is modelled on its own (univariate). Default true.
+    pub group: bool,
+    /// Weight of the prior component, relative to one observation. Default 1.
+    pub prior_weight: f64,
+    /// Let the ends of the unit range count as neighbours when widths are
+    /// chosen by the `neighbor` rule. Default false.
+    pub consider_endpoints: bool,
+    /// How kernel widths are chosen. Default `scott`.
+    pub bandwidth: Bandwidth,
+    /// Keep every width at least `1 / min(100, n + 1)` of the range, so
+    /// that a tight cluster of observations does not collapse the density
+    /// (Bergstra et al.'s "magic clip"). Default true.
+    pub magic_clip: bool,
+    /// Weigh observations older than the newest 25 less, linearly down to
+    /// `1/n` for the oldest (Optuna's default weights). Default true.
+    pub recency_weights: bool,
+    /// Treat running trials as bad observations (constant liar), so that
+    /// parallel workers are steered away from each other's pending points.
+    /// Default true.
+    pub constant_liar: bool,
+}
+
+impl Default for TpeOptions {
+    fn default() -> Self {
+        TpeOptions {
+            n_startup_trials: 10,
+            startup: Startup::Random,
+            gamma: 0.1,
+            max_below: 25,
+            n_candidates: 24,
+            multivariate: true,
+            group: true,
+            prior_weight: 1.0,
+            consider_endpoints: false,
+            bandwidth: Bandwidth::Scott,
+            magic_clip: true,
+            recency_weights: true,
+            constant_liar: true,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta] $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[$doc]
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            }
+        )*
+    };
+}
+
+impl TpeOptions {
+    /// The default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    setter! {
+        /// Sets [`TpeOptions::n_startup_trials`].
+        n_startup_trials: usize,
+        /// Sets [`TpeOptions::startup`].
+        startup: Startup,
+        /// Sets [`TpeOptions::gamma`].
+        gamma: f64,
+        /// Sets [`TpeOptions::max_below`].
+        max_below: usize,
+        /// Sets [`TpeOptions::n_candidates`].
+        n_candidates: usize,
+        /// Sets [`TpeOptions::multivariate`].
+        multivariate: bool,
+        /// Sets [`TpeOptions::group`].
+        group: bool,
+        /// Sets [`TpeOptions::prior_weight`].
+        prior_weight: f64,
+        /// Sets [`TpeOptions::consider_endpoints`].
+        consider_endpoints: bool,
+        /// Sets [`TpeOptions::bandwidth`].
+        bandwidth: Bandwidth,
+        /// Sets [`TpeOptions::magic_clip`].
+        magic_clip: bool,
+        /// Sets [`TpeOptions::recency_weights`].
+        recency_weights: bool,
+        /// Sets [`TpeOptions::constant_liar`].
+        constant_liar: bool,
+    }
+
+    /// Checks the values; errors name the field (`tpe.gamma`).
+    pub fn check(&self) -> Result<(), SearchError> {
+        if !(self.gamma > 0.0 && self.gamma <= 1.0) {
+            return Err(SearchError::invalid(
+                "tpe.gamma",
+                format!("expected 0 < gamma <= 1, got {}", self.gamma),
+            ));
+        }
+        if self.max_below == 0 {
+            return Err(SearchError::invalid("tpe.max_below", "expected at least 1"));
+        }
+        if self.n_candidates == 0 {
+            return Err(SearchError::invalid(
+                "tpe.n_candidates",
+                "expected at least 1",
+            ));
+        }
+        if !(self.prior_weight.is_finite() && self.prior_weight > 0.0) {
+            return Err(SearchError::invalid(
+                "tpe.prior_weight",
+                format!("expected a finite weight > 0, got {}", self.prior_weight),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Size of the good set among `n` ranked trials: `ceil(gamma * n)`,
+    /// at most `max_below`, at least 1 when there is any trial.
+    pub fn n_below(&self, n: usize) -> usize {
+        let k = (self.gamma * n as f64).ceil() as usize;
+        k.clamp(n.min(1), self.max_below).min(n)
+    }
+}

@@ -1,0 +1,181 @@
+//! The split of a study's trials into a good set (modelled by `l(x)`) and a
+//! bad set (modelled by `g(x)`).
+//!
+//! Trials are ranked best first: complete trials by their loss, then pruned
+//! trials, deeper (larger last step) first and by their last intermediate
+//! loss within a step — a trial stopped late was better than one stopped
+//! early, and values at different steps are not comparable. The best
+//! `n_below` ranked trials are the good set. Everything else is bad: the rest
+//! of the ranking, failed trials (and complete ones with a non-finite value,
+//! pruned ones with no finite report), and, under the constant liar, running
+//! trials — their parameters are known and their value is not, so calling
+//! them bad pushes the next suggestion away from points already being
+//! evaluated.
+
+use std::cmp::Ordering;
+
+use crate::{History, TrialState};
+
+use super::TpeOptions;
+
+/// Indices into `History::trials`, each list in trial order (oldest first),
+/// which the recency weights rely on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Split {
+    /// The good trials.
+    pub below: Vec<usize>,
+    /// The bad trials, including failed and (constant liar) running ones.
+    pub above: Vec<usize>,
+    /// How many trials had a rank (complete with a finite value, or pruned
+    /// with a finite report).
+    pub n_ranked: usize,
+}
+
+/// A trial's position in the ranking; smaller is better.
+#[derive(Debug, Clone, Copy)]
+enum Rank {
+    Complete { loss: f64 },
+    Pruned { step: u64, loss: f64 },
+}
+
+impl Rank {
+    fn cmp(&self, other: &Rank) -> Ordering {
+        match (self, other) {
+            (Rank::Complete { loss: a }, Rank::Complete { loss: b }) => a.total_cmp(b),
+            (Rank::Complete { .. }, Rank::Pruned { .. }) => Ordering::Less,
+            (Rank::Pruned { .. }, Rank::Complete { .. }) => Ordering::Greater,
+            (Rank::Pruned { step: sa, loss: a }, Rank::Pruned { step: sb, loss: b }) => {
+                sb.cmp(sa).then(a.total_cmp(b))
+            }
+        }
+    }
+}
+
+/// Splits the trials of `history` into good and bad sets by the gamma rule
+/// of `options`.
+pub fn split_trials(history: &History, options: &TpeOptions) -> Split {
+    let direction = history.direction;
+    let mut ranked: Vec<(Rank, usize)> = Vec::with_capacity(history.trials.len());
+    let mut above = Vec::new();
+    for (i, t) in history.trials.iter().enumerate() {
+        let rank = match t.state {
+            TrialState::Complete => t.loss(direction).map(|loss| Rank::Complete { loss }),
+            TrialState::Pruned => t.last_intermediate().map(|(step, v)| Rank::Pruned {
+                step,
+                loss: direction.loss(v),
+            }),
+            TrialState::Failed => None,
+            TrialState::Running => {
+                if options.constant_liar {
+                    above.push(i);
+                }
+                continue;
+            }
+        };
+        match rank {
+            Some(r) => ranked.push((r, i)),
+            None => above.push(i),
+        }
+    }
+    // Ties keep trial order, so the split is a pure function of the history.
+    ranked.sort_by(|(a, i), (b, j)| a.cmp(b).then(i.cmp(j)));
+    let n_ranked = ranked.len();
+    let n_below = options.n_below(n_ranked);
+    let mut below: Vec<usize> = ranked[..n_below].iter().map(|&(_, i)| i).collect();
+    above.extend(ranked[n_below..].iter().map(|&(_, i)| i));
+    below.sort_unstable();
+    above.sort_unstable();
+    Split {
+        below,
+        above,
+        n_ranked,
+    }
+}
+
+/// Optuna's default observation weights for `n` observations in trial
+/// order: the newest 25 weigh 1, older ones ramp linearly from `1/n` (the
+/// oldest) up towards 1, so the model follows where the search has moved.
+pub fn recency_weights(n: usize, out: &mut Vec<f64>) {
+    const FLAT: usize = 25;
+    out.clear();
+    if n < FLAT {
+        out.resize(n, 1.0);
+        return;
+    }
+    let ramp = n - FLAT;
+    let start = 1.0 / n as f64;
+    for i in 0..ramp {
+        let t = if ramp > 1 {
+            i as f64 / (ramp - 1) as f64
+        } else {
+            0.0
+        };
+        out.push(start + t * (1.0 - start));
+    }
+    out.resize(n, 1.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Direction, Observation, Params};
+
+    fn obs(
+        number: u64,
+        state: TrialState,
+        value: Option<f64>,
+        inter: &[(u64, f64)],
+    ) -> Observation {
+        Observation {
+            number,
+            params: Params::new(),
+            state,
+            value,
+            intermediate: inter.to_vec(),
+        }
+    }
+
+    #[test]
+    fn complete_then_deeper_pruned_then_failed() {
+        let mut h = History::new(Direction::Maximize);
+        h.trials = vec![
+            obs(0, TrialState::Complete, Some(1.0), &[]),
+            obs(1, TrialState::Pruned, None, &[(1, 9.0)]),
+            obs(2, TrialState::Pruned, None, &[(1, 5.0), (3, 2.0)]),
+            obs(3, TrialState::Failed, None, &[]),
+            obs(4, TrialState::Complete, Some(f64::NAN), &[]),
+            obs(5, TrialState::Complete, Some(3.0), &[]),
+            obs(6, TrialState::Running, None, &[]),
+        ];
+        // Ranking: 5 (3.0), 0 (1.0), 2 (step 3), 1 (step 1): four ranked.
+        let opts = TpeOptions::default().gamma(0.75);
+        let s = split_trials(&h, &opts);
+        assert_eq!(s.n_ranked, 4);
+        assert_eq!(s.below, vec![0, 2, 5]);
+        assert_eq!(s.above, vec![1, 3, 4, 6]);
+        let s = split_trials(&h, &opts.constant_liar(false));
+        assert_eq!(s.above, vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn optuna_gamma_rule() {
+        let o = TpeOptions::default();
+        assert_eq!(o.n_below(0), 0);
+        assert_eq!(o.n_below(1), 1);
+        assert_eq!(o.n_below(10), 1);
+        assert_eq!(o.n_below(11), 2);
+        assert_eq!(o.n_below(1000), 25);
+    }
+
+    #[test]
+    fn recency_ramp() {
+        let mut w = Vec::new();
+        recency_weights(10, &mut w);
+        assert_eq!(w, vec![1.0; 10]);
+        recency_weights(40, &mut w);
+        assert_eq!(w.len(), 40);
+        assert!((w[0] - 1.0 / 40.0).abs() < 1e-12);
+        assert!(w.windows(2).all(|p| p[0] <= p[1]));
+        assert!(w[15..].iter().all(|&x| x == 1.0));
+    }
+}

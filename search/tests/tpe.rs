@@ -1,0 +1,452 @@
+//! Tests of the TPE searcher: it beats random search on known problems,
+//! respects conditions, spreads parallel suggestions, and is deterministic.
+//! The heavy parts (the variant table, the latency figures) are `#[ignore]`d;
+//! run them in release mode:
+//!
+//! ```text
+//! cargo test -p hypersweep-search --release --test tpe -- --ignored --nocapture
+//! ```
+
+use std::time::Instant;
+
+use hypersweep_search::problems::{self, Problem};
+use hypersweep_search::tpe::{Bandwidth, TpeOptions, TpeSearcher};
+use hypersweep_search::{
+    Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
+    TrialState,
+};
+use rand::SeedableRng;
+use serde_json::json;
+
+fn float(low: f64, high: f64) -> Domain {
+    Domain::Float {
+        low,
+        high,
+        log: false,
+        step: None,
+    }
+}
+
+fn problem_space(p: &Problem) -> SearchSpace {
+    let params = p
+        .bounds
+        .iter()
+        .enumerate()
+        .map(|(i, &(lo, hi))| Param::new(format!("x{i}"), float(lo, hi)))
+        .collect();
+    SearchSpace::new(params).expect("valid space")
+}
+
+fn point(p: &Problem, params: &Params) -> Vec<f64> {
+    (0..p.bounds.len())
+        .map(|i| params.f64(&format!("x{i}")).expect("numeric param"))
+        .collect()
+}
+
+fn complete(number: u64, params: Params, value: f64) -> Observation {
+    Observation {
+        number,
+        params,
+        state: TrialState::Complete,
+        value: Some(value),
+        intermediate: Vec::new(),
+    }
+}
+
+/// Runs `budget` sequential trials and returns the best regret found.
+fn best_regret(p: &Problem, options: &TpeOptions, budget: usize, seed: u64) -> f64 {
+    let space = problem_space(p);
+    let mut searcher = TpeSearcher::new(options.clone(), seed);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut history = History::new(Direction::Minimize);
+    let mut best = f64::INFINITY;
+    for n in 0..budget {
+        let params = searcher
+            .suggest(&space, &history, &mut rng)
+            .expect("suggestion");
+        let y = (p.f)(&point(p, &params));
+        best = best.min(p.regret(y));
+        history.trials.push(complete(n as u64, params, y));
+    }
+    best
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+fn median_regret(p: &Problem, options: &TpeOptions, budget: usize, seeds: u64) -> f64 {
+    median(
+        (0..seeds)
+            .map(|s| best_regret(p, options, budget, s))
+            .collect(),
+    )
+}
+
+/// Random search: the same searcher that never leaves its startup phase.
+fn random_options(budget: usize) -> TpeOptions {
+    TpeOptions::default().n_startup_trials(budget + 1)
+}
+
+#[test]
+fn beats_random_on_branin() {
+    let budget = 60;
+    let tpe = median_regret(&problems::BRANIN, &TpeOptions::default(), budget, 10);
+    let random = median_regret(&problems::BRANIN, &random_options(budget), budget, 10);
+    assert!(tpe < random, "tpe {tpe} vs random {random}");
+    assert!(tpe < 0.1, "tpe median regret {tpe}");
+}
+
+#[test]
+fn beats_random_on_hartmann6() {
+    let budget = 60;
+    let tpe = median_regret(&problems::HARTMANN6, &TpeOptions::default(), budget, 10);
+    let random = median_regret(&problems::HARTMANN6, &random_options(budget), budget, 10);
+    assert!(tpe < random, "tpe {tpe} vs random {random}");
+}
+
+fn conditional_space() -> SearchSpace {
+    SearchSpace::new(vec![
+        Param::new(
+            "opt",
+            Domain::Categorical {
+                choices: vec![json!("sgd"), json!("adam"), json!("none")],
+                probabilities: None,
+            },
+        ),
+        Param::new(
+            "lr",
+            Domain::Float {
+                low: 1e-4,
+                high: 1.0,
+                log: true,
+                step: None,
+            },
+        )
+        .when("opt", vec![json!("sgd"), json!("adam")]),
+        Param::new("momentum", float(0.0, 0.99)).when("opt", vec![json!("sgd")]),
+        Param::new(
+            "nesterov",
+            Domain::Categorical {
+                choices: vec![json!(true), json!(false)],
+                probabilities: Some(vec![0.8, 0.2]),
+            },
+        )
+        .when("opt", vec![json!("sgd")]),
+        Param::new(
+            "beta2",
+            Domain::Float {
+                low: 0.9,
+                high: 0.9999,
+                log: false,
+                step: None,
+            },
+        )
+        .when("opt", vec![json!("adam")]),
+        Param::new(
+            "layers",
+            Domain::Int {
+                low: 1,
+                high: 8,
+                log: false,
+                step: None,
+            },
+        ),
+        Param::new("tag", Domain::Const { value: json!("v1") }),
+    ])
+    .expect("valid space")
+}
+
+/// A loss over the conditional space: adam near lr 1e-2 with 3 layers is
+/// best, `none` is poor.
+fn conditional_loss(p: &Params) -> f64 {
+    let layers = p.i64("layers").expect("layers") as f64;
+    let base = (layers - 3.0).powi(2) * 0.1;
+    match p.str("opt").expect("opt") {
+        "adam" => base + (p.f64("lr").expect("lr").log10() + 2.0).powi(2),
+        "sgd" => {
+            base + 1.0
+                + (p.f64("lr").expect("lr").log10() + 1.0).powi(2)
+                + (p.f64("momentum").expect("m") - 0.9).powi(2)
+        }
+        _ => base + 5.0,
+    }
+}
+
+#[test]
+fn conditional_suggestions_respect_when_and_learn() {
+    let space = conditional_space();
+    for options in [
+        TpeOptions::default(),
+        TpeOptions::default().multivariate(false).group(false),
+    ] {
+        let mut searcher = TpeSearcher::new(options, 7);
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut history = History::new(Direction::Minimize);
+        let mut adam_late = 0;
+        for n in 0..60u64 {
+            let params = searcher
+                .suggest(&space, &history, &mut rng)
+                .expect("suggestion");
+            assert!(space.admits(&params), "{params:?}");
+            if n >= 40 && params.str("opt").expect("opt") == "adam" {
+                adam_late += 1;
+            }
+            let y = conditional_loss(&params);
+            history.trials.push(complete(n, params, y));
+        }
+        assert!(adam_late >= 10, "adam chosen {adam_late} of the last 20");
+    }
+}
+
+#[test]
+fn pending_trials_get_distinct_suggestions() {
+    let p = problems::BRANIN;
+    let space = problem_space(&p);
+    let mut searcher = TpeSearcher::new(TpeOptions::default(), 1);
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut history = History::new(Direction::Minimize);
+    for n in 0..30u64 {
+        let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+        let y = (p.f)(&point(&p, &params));
+        history.trials.push(complete(n, params, y));
+    }
+    let k = 8;
+    let mut suggested: Vec<Params> = Vec::new();
+    for i in 0..k {
+        let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+        assert!(!suggested.contains(&params), "suggestion {i} repeats");
+        suggested.push(params.clone());
+        history.trials.push(Observation {
+            number: 30 + i,
+            params,
+            state: TrialState::Running,
+            value: None,
+            intermediate: Vec::new(),
+        });
+    }
+}
+
+#[test]
+fn constant_liar_spreads_discrete_suggestions() {
+    // Eight integer values; with seven pending, the liar must push the
+    // eighth suggestion off the seven pending values most of the time.
+    let space = SearchSpace::new(vec![Param::new(
+        "k",
+        Domain::Int {
+            low: 0,
+            high: 7,
+            log: false,
+            step: None,
+        },
+    )])
+    .expect("valid");
+    let mut history = History::new(Direction::Minimize);
+    for k in 0..8i64 {
+        let params: Params = [("k".to_owned(), json!(k))].into_iter().collect();
+        history
+            .trials
+            .push(complete(k as u64, params, (k - 3).abs() as f64));
+    }
+    let mut searcher = TpeSearcher::new(TpeOptions::default().n_startup_trials(4), 0);
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut seen = Vec::new();
+    for i in 0..4u64 {
+        let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+        seen.push(params.i64("k").expect("k"));
+        history.trials.push(Observation {
+            number: 8 + i,
+            params,
+            state: TrialState::Running,
+            value: None,
+            intermediate: Vec::new(),
+        });
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert!(seen.len() >= 3, "pending values {seen:?}");
+}
+
+#[test]
+fn same_seed_and_history_give_the_same_suggestion() {
+    let space = conditional_space();
+    let mut history = History::new(Direction::Minimize);
+    let mut searcher = TpeSearcher::new(TpeOptions::default(), 3);
+    let mut rng = StdRng::seed_from_u64(3);
+    for n in 0..25u64 {
+        let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+        let y = conditional_loss(&params);
+        history.trials.push(complete(n, params, y));
+    }
+    let a = TpeSearcher::new(TpeOptions::default(), 3)
+        .suggest(&space, &history, &mut StdRng::seed_from_u64(99))
+        .expect("ok");
+    let b = TpeSearcher::new(TpeOptions::default(), 3)
+        .suggest(&space, &history, &mut StdRng::seed_from_u64(99))
+        .expect("ok");
+    assert_eq!(a, b);
+    let c = searcher
+        .suggest(&space, &history, &mut StdRng::seed_from_u64(99))
+        .expect("ok");
+    assert_eq!(a, c, "a used searcher gives the same answer as a fresh one");
+}
+
+#[test]
+fn options_parse_with_defaults_and_reject_unknown_fields() {
+    let o: TpeOptions =
+        serde_json::from_value(json!({"gamma": 0.2, "bandwidth": "neighbor"})).expect("parses");
+    assert_eq!(o.gamma, 0.2);
+    assert_eq!(o.bandwidth, Bandwidth::Neighbor);
+    assert_eq!(o.n_candidates, TpeOptions::default().n_candidates);
+    assert!(serde_json::from_value::<TpeOptions>(json!({"gama": 0.2})).is_err());
+    let bad = TpeOptions::default().gamma(0.0);
+    let err = TpeSearcher::new(bad, 0)
+        .suggest(
+            &conditional_space(),
+            &History::default(),
+            &mut StdRng::seed_from_u64(0),
+        )
+        .expect_err("gamma 0 is invalid");
+    assert!(err.to_string().contains("tpe.gamma"), "{err}");
+}
+
+#[test]
+fn failed_and_pruned_trials_do_not_break_the_model() {
+    let p = problems::BRANIN;
+    let space = problem_space(&p);
+    let mut searcher = TpeSearcher::new(TpeOptions::default(), 2);
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut history = History::new(Direction::Minimize);
+    for n in 0..40u64 {
+        let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+        assert!(space.admits(&params));
+        let y = (p.f)(&point(&p, &params));
+        let obs = match n % 4 {
+            0 => Observation {
+                number: n,
+                params,
+                state: TrialState::Failed,
+                value: None,
+                intermediate: Vec::new(),
+            },
+            1 => Observation {
+                number: n,
+                params,
+                state: TrialState::Pruned,
+                value: None,
+                intermediate: vec![(1, y * 2.0), (2, y)],
+            },
+            2 => complete(n, params, f64::NAN),
+            _ => complete(n, params, y),
+        };
+        history.trials.push(obs);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Heavy, release-mode tools.
+
+const TABLE_PROBLEMS: &[Problem] = &[
+    problems::BRANIN,
+    problems::HARTMANN6,
+    problems::ROSENBROCK5,
+    problems::ACKLEY5,
+    problems::RASTRIGIN4,
+    problems::SPHERE20,
+];
+
+/// Prints the median log10 regret after 100 trials over 20 seeds, per
+/// problem, for random search and several TPE variants.
+#[test]
+#[ignore = "slow: run in release with --nocapture"]
+fn tpe_variant_table() {
+    let budget = 100;
+    let seeds = 20;
+    let variants: Vec<(&str, TpeOptions)> = vec![
+        ("random", random_options(budget)),
+        ("default", TpeOptions::default()),
+        ("univariate", TpeOptions::default().multivariate(false)),
+        (
+            "univ+neighbor",
+            TpeOptions::default()
+                .multivariate(false)
+                .bandwidth(Bandwidth::Neighbor),
+        ),
+        (
+            "neighbor",
+            TpeOptions::default().bandwidth(Bandwidth::Neighbor),
+        ),
+        ("gamma0.15", TpeOptions::default().gamma(0.15)),
+        ("gamma0.2", TpeOptions::default().gamma(0.2)),
+        ("cand48", TpeOptions::default().n_candidates(48)),
+        ("cand100", TpeOptions::default().n_candidates(100)),
+        ("prior0.5", TpeOptions::default().prior_weight(0.5)),
+        ("prior2", TpeOptions::default().prior_weight(2.0)),
+        ("noclip", TpeOptions::default().magic_clip(false)),
+        ("flatweights", TpeOptions::default().recency_weights(false)),
+        ("startup5", TpeOptions::default().n_startup_trials(5)),
+        ("startup20", TpeOptions::default().n_startup_trials(20)),
+    ];
+    print!("{:<14}", "variant");
+    for p in TABLE_PROBLEMS {
+        print!("{:>12}", p.name);
+    }
+    println!("{:>10}", "mean");
+    for (name, options) in &variants {
+        print!("{name:<14}");
+        let mut sum = 0.0;
+        for p in TABLE_PROBLEMS {
+            let r = median_regret(p, options, budget, seeds).max(1e-12).log10();
+            sum += r;
+            print!("{r:>12.3}");
+        }
+        println!("{:>10.3}", sum / TABLE_PROBLEMS.len() as f64);
+    }
+}
+
+/// Prints the time of one suggestion with `n` finished trials over `d`
+/// parameters (release mode gives the figures quoted in the module docs).
+#[test]
+#[ignore = "slow: run in release with --nocapture"]
+fn tpe_suggest_latency() {
+    for d in [10usize, 40] {
+        let space = SearchSpace::new(
+            (0..d)
+                .map(|i| Param::new(format!("x{i}"), float(-5.0, 5.0)))
+                .collect(),
+        )
+        .expect("valid");
+        for n in [100usize, 1000, 3000] {
+            let mut rng = StdRng::seed_from_u64(0);
+            let mut history = History::new(Direction::Minimize);
+            let mut startup = TpeSearcher::new(random_options(n), 0);
+            for t in 0..n {
+                let params = startup.suggest(&space, &history, &mut rng).expect("ok");
+                let x: Vec<f64> = (0..d)
+                    .map(|i| params.f64(&format!("x{i}")).expect("x"))
+                    .collect();
+                let y = problems::shifted_sphere(&x);
+                history.trials.push(complete(t as u64, params, y));
+            }
+            for (label, options) in [
+                ("multivariate", TpeOptions::default()),
+                ("univariate", TpeOptions::default().multivariate(false)),
+            ] {
+                let mut searcher = TpeSearcher::new(options, 0);
+                let reps = 20;
+                let start = Instant::now();
+                for _ in 0..reps {
+                    searcher.suggest(&space, &history, &mut rng).expect("ok");
+                }
+                let ms = start.elapsed().as_secs_f64() * 1e3 / reps as f64;
+                println!("d={d:>3} n={n:>5} {label:<13} {ms:>8.3} ms/suggestion");
+            }
+        }
+    }
+}
