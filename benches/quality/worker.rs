@@ -165,7 +165,8 @@ fn main() -> Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        let answer = handle(&mut study, &line).unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
+        let answer =
+            handle(&mut study, &line).unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
         writeln!(out, "{answer}")?;
         out.flush()?;
     }
