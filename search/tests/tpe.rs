@@ -10,7 +10,8 @@
 use std::time::Instant;
 
 use hypersweep_search::problems::{self, Problem};
-use hypersweep_search::tpe::{Bandwidth, TpeOptions, TpeSearcher};
+use hypersweep_search::sobol::SobolSearcher;
+use hypersweep_search::tpe::{Bandwidth, Startup, TpeOptions, TpeSearcher};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
     TrialState,
@@ -99,7 +100,8 @@ fn beats_random_on_branin() {
     let budget = 60;
     let tpe = median_regret(&problems::BRANIN, &TpeOptions::default(), budget, 10);
     let random = median_regret(&problems::BRANIN, &random_options(budget), budget, 10);
-    assert!(tpe < random, "tpe {tpe} vs random {random}");
+    println!("branin: tpe {tpe} random {random}");
+    assert!(4.0 * tpe < random, "tpe {tpe} vs random {random}");
     assert!(tpe < 0.1, "tpe median regret {tpe}");
 }
 
@@ -108,7 +110,8 @@ fn beats_random_on_hartmann6() {
     let budget = 60;
     let tpe = median_regret(&problems::HARTMANN6, &TpeOptions::default(), budget, 10);
     let random = median_regret(&problems::HARTMANN6, &random_options(budget), budget, 10);
-    assert!(tpe < random, "tpe {tpe} vs random {random}");
+    println!("hartmann6: tpe {tpe} random {random}");
+    assert!(2.0 * tpe < random, "tpe {tpe} vs random {random}");
 }
 
 fn conditional_space() -> SearchSpace {
@@ -317,6 +320,101 @@ fn options_parse_with_defaults_and_reject_unknown_fields() {
 }
 
 #[test]
+fn every_domain_kind_gets_admissible_values_and_steps_are_learnt() {
+    let space = SearchSpace::new(vec![
+        Param::new(
+            "z",
+            Domain::Normal {
+                mu: 1.0,
+                sigma: 2.0,
+                log: false,
+                q: Some(0.5),
+            },
+        ),
+        Param::new(
+            "w",
+            Domain::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false,
+                step: Some(0.25),
+            },
+        ),
+        Param::new(
+            "units",
+            Domain::Int {
+                low: 1,
+                high: 1024,
+                log: true,
+                step: None,
+            },
+        ),
+        Param::new(
+            "k",
+            Domain::Int {
+                low: 0,
+                high: 20,
+                log: false,
+                step: Some(5),
+            },
+        ),
+    ])
+    .expect("valid");
+    let loss = |p: &Params| {
+        (p.f64("z").expect("z") - 3.0).abs()
+            + (p.f64("w").expect("w") - 0.75).abs()
+            + (p.f64("units").expect("units").log2() - 6.0).abs() / 10.0
+            + (p.f64("k").expect("k") - 15.0).abs() / 5.0
+    };
+    // The loss is separable, which the univariate model exploits: it must
+    // settle on both best step values. The multivariate model must settle
+    // on `k`; on `w` it can stay on the neighbouring value 1.0 within this
+    // budget (a joint kernel moves all coordinates at once).
+    for (options, check_w) in [
+        (TpeOptions::default().multivariate(false), true),
+        (TpeOptions::default(), false),
+    ] {
+        let mut searcher = TpeSearcher::new(options, 4);
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut history = History::new(Direction::Minimize);
+        for n in 0..60u64 {
+            let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+            assert!(space.admits(&params), "{params:?}");
+            let y = loss(&params);
+            history.trials.push(complete(n, params, y));
+        }
+        let late = &history.trials[40..];
+        let count = |name: &str, v: serde_json::Value| {
+            late.iter()
+                .filter(|t| t.params.get(name) == Some(&v))
+                .count()
+        };
+        let (w, k) = (count("w", json!(0.75)), count("k", json!(15)));
+        assert!(k >= 8, "k = 15 only {k} of the last 20 times");
+        assert!(!check_w || w >= 8, "w = 0.75 only {w} of the last 20 times");
+    }
+}
+
+#[test]
+fn sobol_startup_gives_the_sobol_points() {
+    let space = problem_space(&problems::HARTMANN6);
+    let options = TpeOptions::default().startup(Startup::Sobol);
+    let mut tpe = TpeSearcher::new(options, 11);
+    let mut sobol = SobolSearcher::new(11);
+    let mut history = History::new(Direction::Minimize);
+    for n in 0..5u64 {
+        let a = tpe
+            .suggest(&space, &history, &mut StdRng::seed_from_u64(n))
+            .expect("ok");
+        let b = sobol
+            .suggest(&space, &history, &mut StdRng::seed_from_u64(n))
+            .expect("ok");
+        assert_eq!(a, b);
+        history.trials.push(complete(n, a, 0.0));
+    }
+}
+
+#[test]
 fn failed_and_pruned_trials_do_not_break_the_model() {
     let p = problems::BRANIN;
     let space = problem_space(&p);
@@ -361,53 +459,92 @@ const TABLE_PROBLEMS: &[Problem] = &[
     problems::SPHERE20,
 ];
 
-/// Prints the median log10 regret after 100 trials over 20 seeds, per
+/// Prints the median log10 regret after 100 trials over 40 seeds, per
 /// problem, for random search and several TPE variants.
 #[test]
 #[ignore = "slow: run in release with --nocapture"]
 fn tpe_variant_table() {
     let budget = 100;
-    let seeds = 20;
+    let seeds = 40;
     let variants: Vec<(&str, TpeOptions)> = vec![
         ("random", random_options(budget)),
         ("default", TpeOptions::default()),
-        ("univariate", TpeOptions::default().multivariate(false)),
+        // Optuna's TPESampler defaults, as closely as our options allow:
+        // univariate, neighbour widths, gamma 0.1.
         (
-            "univ+neighbor",
+            "optuna-like",
             TpeOptions::default()
                 .multivariate(false)
-                .bandwidth(Bandwidth::Neighbor),
+                .bandwidth(Bandwidth::Neighbor)
+                .gamma(0.1),
         ),
+        // Optuna with multivariate=True.
+        (
+            "optuna-mv",
+            TpeOptions::default()
+                .bandwidth(Bandwidth::Optuna)
+                .gamma(0.1),
+        ),
+        ("univariate", TpeOptions::default().multivariate(false)),
         (
             "neighbor",
             TpeOptions::default().bandwidth(Bandwidth::Neighbor),
         ),
-        ("gamma0.15", TpeOptions::default().gamma(0.15)),
-        ("gamma0.2", TpeOptions::default().gamma(0.2)),
+        ("gamma0.1", TpeOptions::default().gamma(0.1)),
+        ("gamma0.25", TpeOptions::default().gamma(0.25)),
         ("cand48", TpeOptions::default().n_candidates(48)),
-        ("cand100", TpeOptions::default().n_candidates(100)),
         ("prior0.5", TpeOptions::default().prior_weight(0.5)),
-        ("prior2", TpeOptions::default().prior_weight(2.0)),
-        ("noclip", TpeOptions::default().magic_clip(false)),
         ("flatweights", TpeOptions::default().recency_weights(false)),
         ("startup5", TpeOptions::default().n_startup_trials(5)),
-        ("startup20", TpeOptions::default().n_startup_trials(20)),
+        ("sobol", TpeOptions::default().startup(Startup::Sobol)),
     ];
+    // Every (variant, problem, seed) run is independent: spread them over
+    // the cores.
+    let jobs: Vec<(usize, usize, u64)> = (0..variants.len())
+        .flat_map(|v| {
+            (0..TABLE_PROBLEMS.len()).flat_map(move |p| (0..seeds).map(move |s| (v, p, s)))
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![Vec::new(); variants.len() * TABLE_PROBLEMS.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(v, p, s)) = jobs.get(j) else { break };
+                    let r = best_regret(&TABLE_PROBLEMS[p], &variants[v].1, budget, s);
+                    results.lock().expect("no panics")[v * TABLE_PROBLEMS.len() + p].push(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("no panics");
     print!("{:<14}", "variant");
     for p in TABLE_PROBLEMS {
         print!("{:>12}", p.name);
     }
     println!("{:>10}", "mean");
-    for (name, options) in &variants {
+    for (v, (name, _)) in variants.iter().enumerate() {
         print!("{name:<14}");
         let mut sum = 0.0;
-        for p in TABLE_PROBLEMS {
-            let r = median_regret(p, options, budget, seeds).max(1e-12).log10();
+        for p in 0..TABLE_PROBLEMS.len() {
+            let r = median(results[v * TABLE_PROBLEMS.len() + p].clone())
+                .max(1e-12)
+                .log10();
             sum += r;
             print!("{r:>12.3}");
         }
         println!("{:>10.3}", sum / TABLE_PROBLEMS.len() as f64);
     }
+}
+
+/// Nanoseconds this thread has spent on a CPU (Linux), so that latency
+/// figures taken on a loaded machine are not inflated by waiting for a core.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }
 
 /// Prints the time of one suggestion with `n` finished trials over `d`
@@ -441,11 +578,18 @@ fn tpe_suggest_latency() {
                 let mut searcher = TpeSearcher::new(options, 0);
                 let reps = 20;
                 let start = Instant::now();
+                let cpu_start = thread_cpu_ns();
                 for _ in 0..reps {
                     searcher.suggest(&space, &history, &mut rng).expect("ok");
                 }
                 let ms = start.elapsed().as_secs_f64() * 1e3 / reps as f64;
-                println!("d={d:>3} n={n:>5} {label:<13} {ms:>8.3} ms/suggestion");
+                let cpu_ms = match (cpu_start, thread_cpu_ns()) {
+                    (Some(a), Some(b)) => format!("{:>8.3}", (b - a) as f64 / 1e6 / reps as f64),
+                    _ => "     n/a".to_owned(),
+                };
+                println!(
+                    "d={d:>3} n={n:>5} {label:<13} wall {ms:>8.3} ms, on-cpu {cpu_ms} ms per suggestion"
+                );
             }
         }
     }

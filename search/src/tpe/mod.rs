@@ -19,21 +19,30 @@
 //!
 //! Cost per suggestion, `n` trials, `d` parameters, `m` candidates: encoding
 //! the history is `O(n d)`, building both estimators `O(n d)` (one `erfc`
-//! per kernel and dimension for the truncation mass), scoring `O(m n d)`
-//! multiply-adds plus `m` log-sum-exps over `n` kernels. With the defaults
-//! that is a few milliseconds at 3000 trials x 40 parameters; see the
-//! `tpe_suggest_latency` test in `search/tests/tpe.rs` for figures.
+//! pair per kernel and dimension for the truncation mass), scoring
+//! `O(m n d)` multiply-adds plus `m` log-sum-exps over `n` kernels; no
+//! allocation per candidate. Measured on-CPU (`tpe_suggest_latency`, release,
+//! defaults, 24 candidates): 0.1 ms at 100 trials x 10 parameters, 1.7 ms at
+//! 1000 x 10, 5.9 ms at 3000 x 10, 0.4 / 5.6 / 19 ms at 100 / 1000 / 3000
+//! trials x 40 parameters.
+//!
+//! The defaults differ from Optuna's where the synthetic problems said so
+//! (`tpe_variant_table`, median log10 regret after 100 trials over 40 seeds):
+//! gamma 0.2 instead of 0.1, and Scott's rule on the sample spread of the
+//! observations instead of a width fixed by the range, so the good density
+//! narrows as the good trials cluster. Branin reaches -2.3 (Optuna-like
+//! settings in this implementation: -1.5), Hartmann-6 -0.73 (-0.47).
 
 mod categorical;
 mod options;
 pub mod parzen;
 mod split;
 
-use rand::RngExt;
-
 pub use options::{Bandwidth, Startup, TpeOptions};
-pub use split::{Split, recency_weights, split_trials};
+pub use split::{Split, count_ranked, recency_weights, split_trials};
 
+use crate::random::sample_params;
+use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
 use parzen::{DimSpec, EstimatorConfig, ParzenEstimator, parzen_estimator};
@@ -42,7 +51,9 @@ use parzen::{DimSpec, EstimatorConfig, ParzenEstimator, parzen_estimator};
 #[derive(Debug, Clone)]
 pub struct TpeSearcher {
     options: TpeOptions,
-    seed: u64,
+    /// The startup points when `startup` is `sobol`; its scramble comes
+    /// from the study seed.
+    sobol: SobolSearcher,
 }
 
 impl Default for TpeSearcher {
@@ -55,7 +66,10 @@ impl TpeSearcher {
     /// A new searcher. `seed` fixes the Sobol scramble of the startup
     /// points; all other randomness comes from the RNG given to `suggest`.
     pub fn new(options: TpeOptions, seed: u64) -> Self {
-        TpeSearcher { options, seed }
+        TpeSearcher {
+            options,
+            sobol: SobolSearcher::new(seed),
+        }
     }
 
     /// The options in use.
@@ -76,47 +90,25 @@ impl Searcher for TpeSearcher {
         rng: &mut StdRng,
     ) -> Result<Params, SearchError> {
         self.options.check()?;
-        let split = split_trials(history, &self.options);
-        if split.n_ranked < self.options.n_startup_trials.max(1) {
-            return Ok(self.startup(space, history, rng));
+        if count_ranked(history) < self.options.n_startup_trials.max(1) {
+            return self.startup(space, history, rng);
         }
+        let split = split_trials(history, &self.options);
         Ok(suggest_tpe(space, history, &split, &self.options, rng))
     }
 }
 
 impl TpeSearcher {
-    fn startup(&self, space: &SearchSpace, history: &History, rng: &mut StdRng) -> Params {
-        let _ = (self.seed, history.trials.len());
-        let coords: Vec<f64> = space
-            .params()
-            .iter()
-            .map(|p| prior_coordinate(&p.domain, rng))
-            .collect();
-        space.decode(&coords)
-    }
-}
-
-/// One draw from a domain's prior, as a coordinate: a uniform coordinate is
-/// a prior draw for every domain (normal domains decode through their CDF)
-/// except categoricals with explicit probabilities.
-fn prior_coordinate(domain: &Domain, rng: &mut StdRng) -> f64 {
-    let u = rng.random::<f64>();
-    match domain {
-        Domain::Categorical {
-            choices,
-            probabilities: Some(p),
-        } => {
-            let mut acc = 0.0;
-            let k = p
-                .iter()
-                .position(|&pi| {
-                    acc += pi;
-                    u < acc
-                })
-                .unwrap_or(choices.len() - 1);
-            (k as f64 + 0.5) / choices.len() as f64
+    fn startup(
+        &mut self,
+        space: &SearchSpace,
+        history: &History,
+        rng: &mut StdRng,
+    ) -> Result<Params, SearchError> {
+        match self.options.startup {
+            Startup::Random => Ok(sample_params(space, rng)),
+            Startup::Sobol => self.sobol.suggest(space, history, rng),
         }
-        _ => u,
     }
 }
 
@@ -168,10 +160,11 @@ fn dim_spec(p: &Param) -> Option<DimSpec> {
         } => Some(DimSpec::Categorical {
             prior: categorical_prior(choices.len(), probabilities.as_deref()),
         }),
-        // Half a bucket: kernels stay wide enough to reach the neighbouring
-        // values, as the densities are compared at bucket centres.
+        // One bucket: once the good trials agree on one value their spread
+        // is zero, and a narrower kernel would all but stop the search from
+        // trying the neighbouring values (it did, at half a bucket).
         d => Some(DimSpec::Numerical {
-            min_sigma: d.cardinality().map_or(0.0, |c| 0.5 / c as f64),
+            min_sigma: d.cardinality().map_or(0.0, |c| 1.0 / c as f64),
         }),
     }
 }
@@ -200,6 +193,24 @@ fn model_value(domain: &Domain, u: f64) -> f64 {
     }
 }
 
+/// [`SearchSpace::encode`], faster when the configuration lists its
+/// parameters in the space's order (as every suggestion does): names are
+/// then matched by walking both lists together instead of hashing each one.
+fn encode_row(space: &SearchSpace, params: &Params) -> Vec<Option<f64>> {
+    let mut given = params.iter().peekable();
+    space
+        .params()
+        .iter()
+        .map(|p| {
+            let value = match given.next_if(|(name, _)| **name == p.name) {
+                Some((_, value)) => Some(value),
+                None => params.get(&p.name),
+            };
+            value.and_then(|v| p.domain.encode(v))
+        })
+        .collect()
+}
+
 /// The TPE step proper, once there are enough finished trials.
 fn suggest_tpe(
     space: &SearchSpace,
@@ -212,7 +223,7 @@ fn suggest_tpe(
     let encoded: Vec<Option<Vec<Option<f64>>>> = {
         let mut rows = vec![None; history.trials.len()];
         for &i in split.below.iter().chain(&split.above) {
-            rows[i] = Some(space.encode(&history.trials[i].params));
+            rows[i] = Some(encode_row(space, &history.trials[i].params));
         }
         rows
     };

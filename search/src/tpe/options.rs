@@ -22,11 +22,15 @@ pub enum Startup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Bandwidth {
-    /// One width for all kernels of a dimension, shrinking with the number
-    /// of observations as Scott's rule does: `0.2 * n^(-1/(d+4))` of the
-    /// unit range, `d` the number of dimensions modelled together.
+    /// Scott's rule: one width for all kernels of a dimension, the weighted
+    /// standard deviation of the observations times
+    /// `(4/(d+2))^(1/(d+4)) n^(-1/(d+4))`, `d` the number of dimensions
+    /// modelled together. As the good trials cluster, their kernels narrow.
     #[default]
     Scott,
+    /// Optuna's multivariate rule: `0.2 * n^(-1/(d+4))` of the range,
+    /// whatever the spread of the observations.
+    Optuna,
     /// Each kernel as wide as the larger gap to its sorted neighbours (the
     /// original TPE rule of Bergstra et al. 2011, Optuna's univariate rule).
     Neighbor,
@@ -42,7 +46,9 @@ pub struct TpeOptions {
     pub n_startup_trials: usize,
     /// How the startup trials are drawn. Default `random`.
     pub startup: Startup,
-    /// Fraction of the ranked trials that form the good set. Default 0.1.
+    /// Fraction of the ranked trials that form the good set. Default 0.2
+    /// (Optuna uses 0.1; 0.2 gave clearly lower regret at 100 trials on the
+    /// synthetic problems, see `tpe_variant_table`).
     pub gamma: f64,
     /// Cap on the size of the good set. Default 25.
     pub max_below: usize,
@@ -81,7 +87,7 @@ impl Default for TpeOptions {
         TpeOptions {
             n_startup_trials: 10,
             startup: Startup::Random,
-            gamma: 0.1,
+            gamma: 0.2,
             max_below: 25,
             n_candidates: 24,
             multivariate: true,

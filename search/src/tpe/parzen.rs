@@ -41,7 +41,7 @@ const MIN_SIGMA: f64 = 1e-6;
 #[derive(Debug, Clone, PartialEq)]
 pub enum DimSpec {
     /// A coordinate in `[0, 1]`; kernels are never narrower than `min_sigma`
-    /// (half a bucket for integer and stepped domains).
+    /// (one bucket for integer and stepped domains).
     Numerical {
         /// Lower bound on the kernel width.
         min_sigma: f64,
@@ -138,7 +138,7 @@ pub fn parzen_estimator(
             column.extend((0..n_obs).map(|i| obs[i * d + j]));
             match spec {
                 DimSpec::Numerical { min_sigma } => {
-                    numerical_dim(&column, *min_sigma, scott_dims, config)
+                    numerical_dim(&column, weights, *min_sigma, scott_dims, config)
                 }
                 DimSpec::Categorical { prior } => {
                     let n_choices = prior.len();
@@ -186,6 +186,7 @@ pub fn parzen_estimator(
 /// last.
 fn numerical_dim(
     centres: &[f64],
+    weights: &[f64],
     min_sigma: f64,
     scott_dims: usize,
     config: &EstimatorConfig,
@@ -194,8 +195,12 @@ fn numerical_dim(
     let mut mu: Vec<f64> = centres.iter().map(|x| x.clamp(0.0, 1.0)).collect();
     mu.push(0.5);
     let mut sigma = match config.bandwidth {
-        Bandwidth::Scott => {
+        Bandwidth::Optuna => {
             let s = SCOTT_SCALE * (n.max(1) as f64).powf(-1.0 / (scott_dims as f64 + 4.0));
+            vec![s; n]
+        }
+        Bandwidth::Scott => {
+            let s = weighted_std(&mu[..n], weights) * scott_factor(n, scott_dims);
             vec![s; n]
         }
         Bandwidth::Neighbor => neighbor_widths(&mu, config.consider_endpoints),
@@ -205,7 +210,7 @@ fn numerical_dim(
     } else {
         MIN_SIGMA
     };
-    let low = clip_low.max(min_sigma).max(MIN_SIGMA).min(1.0);
+    let low = clip_low.max(min_sigma).clamp(MIN_SIGMA, 1.0);
     for s in &mut sigma {
         *s = s.clamp(low, 1.0);
     }
@@ -232,6 +237,29 @@ fn numerical_dim(
         low_cdf,
         mass,
     }
+}
+
+/// Scott's rule factor `(4 / (d + 2))^(1 / (d + 4)) n^(-1 / (d + 4))`, the
+/// width of a Gaussian kernel per unit of sample standard deviation.
+fn scott_factor(n: usize, d: usize) -> f64 {
+    let d = d as f64;
+    (4.0 / (d + 2.0)).powf(1.0 / (d + 4.0)) * (n.max(1) as f64).powf(-1.0 / (d + 4.0))
+}
+
+/// The weighted standard deviation of `x`; 0 for fewer than two points.
+fn weighted_std(x: &[f64], weights: &[f64]) -> f64 {
+    let total: f64 = weights.iter().sum();
+    if x.len() < 2 || total <= 0.0 {
+        return 0.0;
+    }
+    let mean = x.iter().zip(weights).map(|(x, w)| x * w).sum::<f64>() / total;
+    let var = x
+        .iter()
+        .zip(weights)
+        .map(|(x, w)| w * (x - mean).powi(2))
+        .sum::<f64>()
+        / total;
+    var.sqrt()
 }
 
 /// The neighbour rule: each observed kernel is as wide as the larger gap to
@@ -418,6 +446,87 @@ mod tests {
         let w = neighbor_widths(&[0.1, 0.9, 0.2, 0.5], true);
         assert!((w[0] - 0.1).abs() < 1e-12);
         assert!((w[1] - 0.4).abs() < 1e-12);
+    }
+
+    /// The truncated normal density on [0, 1], computed directly.
+    fn truncated_normal_pdf(x: f64, mu: f64, sigma: f64) -> f64 {
+        let z = (x - mu) / sigma;
+        let mass = norm_cdf((1.0 - mu) / sigma) - norm_cdf(-mu / sigma);
+        (-0.5 * z * z).exp() / ((2.0 * PI).sqrt() * sigma * mass)
+    }
+
+    #[test]
+    fn single_kernel_matches_the_truncated_normal() {
+        // No observations: the estimator is the prior kernel alone.
+        let pe = parzen_estimator(
+            &[],
+            &[],
+            &[DimSpec::Numerical { min_sigma: 0.0 }],
+            &config(true),
+        );
+        let mut scratch = Vec::new();
+        for x in [0.0, 0.1, 0.5, 0.93, 1.0] {
+            let direct = truncated_normal_pdf(x, 0.5, PRIOR_SIGMA).ln();
+            assert!((pe.log_pdf(&[x], &mut scratch) - direct).abs() < 1e-12);
+        }
+        // One observation at 0.3 with the neighbour rule: its gap to the
+        // prior centre is 0.2, clipped up to 1 / (1 + 1) = 0.5; two kernels
+        // of equal weight.
+        let cfg = EstimatorConfig {
+            bandwidth: Bandwidth::Neighbor,
+            ..config(false)
+        };
+        let pe = parzen_estimator(
+            &[0.3],
+            &[1.0],
+            &[DimSpec::Numerical { min_sigma: 0.0 }],
+            &cfg,
+        );
+        for x in [0.0, 0.3, 0.77, 1.0] {
+            let direct = 0.5 * truncated_normal_pdf(x, 0.3, 0.5)
+                + 0.5 * truncated_normal_pdf(x, 0.5, PRIOR_SIGMA);
+            assert!((pe.log_pdf(&[x], &mut scratch) - direct.ln()).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn density_integrates_to_one_over_the_box() {
+        let specs = [
+            DimSpec::Numerical { min_sigma: 0.0 },
+            DimSpec::Categorical {
+                prior: vec![0.2, 0.3, 0.5],
+            },
+            DimSpec::Numerical { min_sigma: 0.0 },
+        ];
+        // Rows: (x, choice, y), some close to the edges.
+        let obs = [
+            0.02, 0.0, 0.5, 0.4, 2.0, 0.97, 0.45, 2.0, 0.9, 0.99, 1.0, 0.1,
+        ];
+        for multivariate in [true, false] {
+            for bandwidth in [Bandwidth::Scott, Bandwidth::Optuna, Bandwidth::Neighbor] {
+                let cfg = EstimatorConfig {
+                    bandwidth,
+                    ..config(multivariate)
+                };
+                let pe = parzen_estimator(&obs, &[0.5, 1.0, 1.0, 1.0], &specs, &cfg);
+                let steps = 100;
+                let h = 1.0 / steps as f64;
+                let mut scratch = Vec::new();
+                let mut total = 0.0;
+                for i in 0..steps {
+                    for j in 0..steps {
+                        for c in 0..3 {
+                            let x = [(i as f64 + 0.5) * h, c as f64, (j as f64 + 0.5) * h];
+                            total += pe.log_pdf(&x, &mut scratch).exp() * h * h;
+                        }
+                    }
+                }
+                assert!(
+                    (total - 1.0).abs() < 1e-3,
+                    "{multivariate} {bandwidth:?}: {total}"
+                );
+            }
+        }
     }
 
     #[test]
