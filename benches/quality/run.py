@@ -4,6 +4,7 @@
     run.py suite     [--budget 100] [--seeds 10] [--problems a,b] [--methods a,b] ...
     run.py report    (tables again from results/runs.jsonl, e.g. of a run still going)
     run.py overhead  [--trials 1000] [--dims 40] [--methods hs-tpe,optuna-tpe]
+    run.py check     (known optima of the problems; every adapter yields valid configurations)
 
 See README.md beside this file for what the columns mean and how regret is scored.
 """
@@ -337,6 +338,42 @@ def cmd_overhead(args) -> None:
     print(md)
 
 
+def cmd_check(args) -> None:
+    """Checks the problem definitions against their known optima, and that each adapter maps
+    the spaces faithfully (every configuration it produces holds exactly the active
+    parameters, within their domains). Quick; no results written."""
+    from problems import ackley, branin, hartmann, mixed_value, rastrigin, rosenbrock, shifted_sphere
+    from problems import _H3_A, _H3_P, _H6_A, _H6_P, SPHERE_SHIFT
+
+    known = [
+        (branin([math.pi, 2.275]), 0.397887357729738),
+        (hartmann(_H3_A, _H3_P, [0.114614, 0.555649, 0.852547]), -3.86277978733277),
+        (hartmann(_H6_A, _H6_P, [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]), -3.322368011391339),
+        (rosenbrock([1.0] * 5), 0.0),
+        (ackley([0.0] * 5), 0.0),
+        (rastrigin([0.0] * 4), 0.0),
+        (shifted_sphere([SPHERE_SHIFT] * 20), 0.0),
+        (mixed_value({"family": "net", "lr": 10**-2.5, "reg": 0.2, "width": 128, "act": "relu"}), 0.0),
+    ]
+    for got, want in known:
+        assert abs(got - want) < 1e-5, (got, want)
+    problems = build_problems()
+    for name in args.problems.split(","):
+        problem = problems[name]()
+        by_name = {p.name: p for p in problem.params}
+        for method in args.methods.split(","):
+            for cfg, value, _ in optimizers.METHODS[method](problem, 12, 0, obs_rng(name, 0)):
+                active = [p.name for p in problem.params if problem.is_active(p, cfg)]
+                assert sorted(cfg) == sorted(active), (method, cfg)
+                for k, v in cfg.items():
+                    p = by_name[k]
+                    ok = v in p.choices if p.kind == "cat" else p.low <= v <= p.high
+                    assert ok and (p.kind != "int" or isinstance(v, int)), (method, k, v)
+                assert math.isfinite(value) and value >= problem.optimum - 1e-9, (method, cfg, value)
+        print(f"check: {name} ok ({len(problem.params)} params)")
+    print("check: all problem optima and adapters ok")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -363,6 +400,11 @@ def main() -> None:
     o.add_argument("--dims", type=int, default=40)
     o.add_argument("--methods", default="hs-tpe,optuna-tpe")
     o.set_defaults(func=cmd_overhead)
+
+    c = sub.add_parser("check", parents=[common], help="sanity checks of problems and adapters")
+    c.add_argument("--problems", default="mixed,branin,fcnet-naval,nb201-cifar10")
+    c.add_argument("--methods", default="hs-random,hs-tpe,optuna-tpe,hyperopt-tpe,hyperopt-random")
+    c.set_defaults(func=cmd_check)
 
     args = ap.parse_args()
     args.func(args)
