@@ -10,7 +10,7 @@ use hypersweep_search::problems::{self, Problem};
 use hypersweep_search::special::{norm_cdf, norm_pdf};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
-    TrialState, Value,
+    TrialState,
 };
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -104,8 +104,7 @@ fn log_ei_is_finite_and_monotone_deep_in_the_tail() {
     }
     for z in [-40.0, -100.0] {
         // h(z) ~ φ(z)/z² in the tail.
-        let asymptotic =
-            -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln() - 2.0 * (-z as f64).ln();
+        let asymptotic = -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln() - 2.0 * (-z).ln();
         assert!((log_h(z) - asymptotic).abs() < 1e-2, "z {z}");
     }
     assert!(log_h(-40.0) > log_h(-100.0));
@@ -329,14 +328,17 @@ fn gp_solves_branin_in_40_trials_on_most_seeds() {
 #[test]
 #[ignore = "quality report; run with --release -- --ignored --nocapture"]
 fn quality_report() {
-    let cases: [(Problem, usize); 5] = [
-        (problems::BRANIN, 60),
-        (problems::HARTMANN3, 60),
-        (problems::HARTMANN6, 100),
-        (problems::ROSENBROCK5, 100),
-        (problems::ACKLEY5, 100),
+    // (problem, trials, bound on the mean log10 regret over 5 seeds); bounds
+    // are loose versions of what this searcher reaches (Optuna's GPSampler:
+    // about -3 on Branin and -1.5 to -2 on Hartmann-6 at 100 trials).
+    let cases: [(Problem, usize, f64); 5] = [
+        (problems::BRANIN, 60, -3.0),
+        (problems::HARTMANN3, 60, -3.0),
+        (problems::HARTMANN6, 100, -1.5),
+        (problems::ROSENBROCK5, 100, 1.0),
+        (problems::ACKLEY5, 100, 1.0),
     ];
-    for (problem, n) in cases {
+    for (problem, n, bound) in cases {
         let regrets: Vec<f64> = (0..5)
             .map(|seed| optimise(&problem, n, seed, GpOptions::default()))
             .collect();
@@ -349,6 +351,57 @@ fn quality_report() {
                 .map(|l| (l * 100.0).round() / 100.0)
                 .collect::<Vec<_>>()
         );
+        assert!(mean < bound, "{}: mean log10 regret {mean}", problem.name);
     }
-    let _ = Value::Null;
+}
+
+#[test]
+#[ignore = "latency report; run with --release -- --ignored --nocapture"]
+fn suggest_latency_200_trials_10_params() {
+    let space = SearchSpace::new((0..10).map(|i| float(&format!("x{i}"), 0.0, 1.0)).collect())
+        .expect("valid space");
+    let objective = |p: &Params| -> f64 {
+        (0..10)
+            .map(|i| {
+                let x = p.f64(&format!("x{i}")).unwrap_or(0.0);
+                (x - 0.1 * i as f64).powi(2) + 0.1 * (7.0 * x).sin()
+            })
+            .sum()
+    };
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut history = History::new(Direction::Minimize);
+    let mut random = GpSearcher::new(
+        GpOptions {
+            n_startup_trials: usize::MAX,
+            ..GpOptions::default()
+        },
+        3,
+    );
+    for _ in 0..200 {
+        let p = random
+            .suggest(&space, &history, &mut rng)
+            .expect("suggestion");
+        let v = objective(&p);
+        observe(&mut history, p, TrialState::Complete, Some(v));
+    }
+    let mut searcher = GpSearcher::new(GpOptions::default(), 3);
+    let start = std::time::Instant::now();
+    let p = searcher
+        .suggest(&space, &history, &mut rng)
+        .expect("suggestion");
+    let cold = start.elapsed();
+    // The next trial, as in a running study: the cache warm-starts the fit.
+    let v = objective(&p);
+    observe(&mut history, p, TrialState::Complete, Some(v));
+    let rounds = 5;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        let p = searcher
+            .suggest(&space, &history, &mut rng)
+            .expect("suggestion");
+        let v = objective(&p);
+        observe(&mut history, p, TrialState::Complete, Some(v));
+    }
+    let warm = start.elapsed() / rounds;
+    println!("suggest at ~200 trials x 10 params: cold {cold:?}, warm {warm:?} per suggestion");
 }

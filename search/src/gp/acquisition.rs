@@ -33,9 +33,9 @@ const DIRECT_LIMIT: f64 = -1.0;
 /// series (6 terms) is accurate to ~1e-12 relative there.
 const ASYMPTOTIC_LIMIT: f64 = 37.0;
 /// Iterations of projected gradient ascent per local search.
-const GRADIENT_STEPS: usize = 40;
+const GRADIENT_STEPS: usize = 25;
 /// Rounds of (gradient ascent, discrete moves) per local search.
-const LOCAL_ROUNDS: usize = 3;
+const LOCAL_ROUNDS: usize = 2;
 /// Largest first move of a gradient step, in unit-cube coordinates.
 const MAX_STEP: f64 = 0.2;
 /// Armijo sufficient-increase constant.
@@ -185,11 +185,11 @@ impl Maximiser<'_> {
             let neighbours = self.encoding.discrete_neighbours(&point);
             if !neighbours.is_empty() {
                 let scores = self.score(&neighbours);
-                if let Some((i, &s)) = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
-                    if s > value {
-                        point = neighbours[i].clone();
-                        value = s;
-                    }
+                if let Some((i, &s)) = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))
+                    && s > value
+                {
+                    point = neighbours[i].clone();
+                    value = s;
                 }
             }
             if value <= before {

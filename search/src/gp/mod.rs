@@ -11,25 +11,27 @@
 //! - targets: losses, log-warped when heavily right-skewed, standardised
 //!   ([`warp`]); failed trials get the worst target (so their region is
 //!   avoided), pruned trials their last intermediate value;
-//! - hyper-parameters: MAP of the log marginal likelihood under
-//!   dimension-scaled log-normal length-scale priors (Hvarfner et al. 2024),
-//!   L-BFGS with analytic gradients ([`likelihood`]), warm-started from the
-//!   previous suggestion's fit when the searcher has one, otherwise from the
-//!   prior's mode plus random restarts;
+//! - hyper-parameters: MAP of the log marginal likelihood under weak priors
+//!   (length scales near the unit cube's size, small noise), L-BFGS with
+//!   analytic gradients ([`likelihood`]), warm-started from the previous
+//!   suggestion's fit when the searcher has one (plus the prior's mode every
+//!   few trials), otherwise from the prior's mode plus random restarts;
 //! - running trials are fantasised by the kriging believer (Ginsbourger et
 //!   al. 2010): the GP is conditioned on its own mean at each pending point,
 //!   which collapses the variance there, so K parallel workers get K distinct
 //!   points;
 //! - acquisition: logEI (Ament et al. 2023), maximised over random
 //!   candidates and perturbations of the best trials, the best few refined
-//!   by projected gradient ascent and discrete moves ([`acquisition`]).
+//!   by projected gradient ascent and discrete moves ([`acquisition`]); the
+//!   incumbent is the best posterior mean at an observed point.
 //!
 //! Cost per suggestion with n trials, d parameters, c candidates: the fit is
 //! O(n³ + n²d) per likelihood evaluation (a Cholesky and an inverse from
-//! faer), times ~10-60 L-BFGS evaluations (a handful when warm-started);
+//! faer), times ~10-20 L-BFGS evaluations when warm-started (~80 cold);
 //! conditioning is one more O(n³) Cholesky; scoring is O(n²c) in one
-//! triangular solve; local search O(n²) per step. About 10-30 ms at n = 200,
-//! d = 10 on one core (release build; see the report of `benches`).
+//! triangular solve; local search O(n²) per step. Measured at n = 200,
+//! d = 10, one core, release: ~25-30 ms warm, ~150 ms cold (test
+//! `suggest_latency_200_trials_10_params` in `search/tests/gp.rs`).
 
 mod acquisition;
 mod encoding;
@@ -54,8 +56,13 @@ use model::{Gp, Hyper};
 
 /// L-BFGS iterations of a cold fit (from the prior's mode or a restart).
 const COLD_FIT_ITERS: u64 = 60;
-/// L-BFGS iterations of a warm-started fit.
-const WARM_FIT_ITERS: u64 = 25;
+/// L-BFGS iterations of a warm-started fit. Few: the start is the previous
+/// optimum, and a fit left short of convergence continues from where it
+/// stopped at the next suggestion, so the work is spread over trials.
+const WARM_FIT_ITERS: u64 = 10;
+/// With a warm start, the fit also restarts from the prior's mode when the
+/// number of observations is a multiple of this.
+const MODE_RESTART_PERIOD: usize = 8;
 /// Standard deviation of a random restart's log length scales around the
 /// prior's mode.
 const RESTART_SPREAD: f64 = 1.0;
@@ -102,6 +109,11 @@ impl GpSearcher {
             .filter(|(k, _)| k.as_slice() == kinds)
             .map(|(_, h)| h.clone());
         let fitted = match warm {
+            // Every few trials the prior's mode too: a warm start alone can
+            // stay stuck in a mode the early data favoured.
+            Some(start) if y.len().is_multiple_of(MODE_RESTART_PERIOD) => {
+                likelihood.maximise(&[start, mode.clone()], WARM_FIT_ITERS)
+            }
             Some(start) => likelihood.maximise(&[start], WARM_FIT_ITERS),
             None => {
                 let mut starts = vec![mode.clone()];
@@ -134,6 +146,9 @@ struct Data {
     elites: Vec<Vec<f64>>,
     /// Best target among real observations.
     best: f64,
+    /// The first `n_observed` rows of `x` are real observations (the rest
+    /// are failed trials with an imputed target).
+    n_observed: usize,
     /// Kernel inputs of running trials.
     pending: Vec<Vec<f64>>,
 }
@@ -181,6 +196,7 @@ fn training_data(
         .iter()
         .map(|(t, _)| encoding.features_of(space, &t.params))
         .collect();
+    let n_observed = x.len();
     for t in failed {
         x.push(encoding.features_of(space, &t.params));
         y.push(worst);
@@ -190,6 +206,7 @@ fn training_data(
         y,
         elites,
         best,
+        n_observed,
         pending,
     })
 }
@@ -238,6 +255,20 @@ impl Searcher for GpSearcher {
         else {
             return Ok(random_params(space, rng));
         };
+        // Incumbent: the best posterior mean at an observed point. With a
+        // fitted noise term the mean there sits above the raw best value,
+        // and using the raw value would make refinement near it look
+        // hopeless.
+        let incumbent = gp
+            .predict_batch(&data.x[..data.n_observed])
+            .iter()
+            .map(|(m, _)| *m)
+            .fold(f64::INFINITY, f64::min);
+        let incumbent = if incumbent.is_finite() {
+            incumbent
+        } else {
+            data.best
+        };
         if !data.pending.is_empty() {
             // Kriging believer: the pending points' outcomes are taken to be
             // the current posterior mean.
@@ -253,7 +284,7 @@ impl Searcher for GpSearcher {
         let maximiser = acquisition::Maximiser {
             gp: &gp,
             encoding: &encoding,
-            best: data.best,
+            best: incumbent,
             elites: data.elites,
             n_candidates: self.options.n_candidates.max(1),
             n_local_searches: self.options.n_local_searches,

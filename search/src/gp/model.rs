@@ -5,7 +5,7 @@ use faer::linalg::solvers::{Llt, Solve};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Mat, Par, Side};
 
-use super::kernel::{DimKind, dim_distance, matern52, matern52_grad_r2, scaled_sq_distance};
+use super::kernel::{DimKind, dim_distance, matern52, matern52_and_grad, scaled_sq_distance};
 
 /// Extra diagonal tried, relative to the signal variance, when a kernel
 /// matrix is numerically not positive definite; escalated tenfold per try.
@@ -159,8 +159,9 @@ impl Gp {
         let mut dk_dr2 = vec![0.0; n];
         for (i, xi) in self.x.iter().enumerate() {
             let r2 = scaled_sq_distance(&self.kinds, &self.inv_sq_ls, xi, point);
-            k[(i, 0)] = self.signal * matern52(r2);
-            dk_dr2[i] = self.signal * matern52_grad_r2(r2);
+            let (c, dc) = matern52_and_grad(r2);
+            k[(i, 0)] = self.signal * c;
+            dk_dr2[i] = self.signal * dc;
         }
         let mean = self.mean + (0..n).map(|i| k[(i, 0)] * self.alpha[i]).sum::<f64>();
         let mut v = k.clone();
