@@ -115,6 +115,20 @@ impl History {
             .filter_map(|t| t.loss(self.direction).map(|l| (t, l)))
     }
 
+    /// How many trials a model can learn from: completed with a finite value,
+    /// or pruned with a finite intermediate value. Model-based searchers stay
+    /// on their startup design until this reaches their `n_startup_trials`.
+    pub fn n_with_value(&self) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| match t.state {
+                TrialState::Complete => t.loss(self.direction).is_some(),
+                TrialState::Pruned => t.last_intermediate().is_some(),
+                TrialState::Running | TrialState::Failed => false,
+            })
+            .count()
+    }
+
     /// Trials still running (pending points).
     pub fn running(&self) -> impl Iterator<Item = &Observation> {
         self.trials

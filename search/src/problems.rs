@@ -4,6 +4,11 @@
 
 use std::f64::consts::PI;
 
+use crate::domain::Domain;
+use crate::error::SearchError;
+use crate::params::{ParamError, Params};
+use crate::space::{Param, SearchSpace};
+
 /// A synthetic minimisation problem: a box and a function with a known
 /// minimum.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +24,33 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The problem's box as a search space: one uniform float `x{i}` per
+    /// coordinate.
+    pub fn space(&self) -> Result<SearchSpace, SearchError> {
+        let params = self
+            .bounds
+            .iter()
+            .enumerate()
+            .map(|(i, &(low, high))| {
+                let domain = Domain::Float {
+                    low,
+                    high,
+                    log: false,
+                    step: None,
+                };
+                Param::new(format!("x{i}"), domain)
+            })
+            .collect();
+        SearchSpace::new(params)
+    }
+
+    /// The point a configuration of [`Problem::space`] stands for.
+    pub fn point(&self, params: &Params) -> Result<Vec<f64>, ParamError> {
+        (0..self.bounds.len())
+            .map(|i| params.f64(&format!("x{i}")))
+            .collect()
+    }
+
     /// Regret of `value`: distance above the optimum (never negative).
     pub fn regret(&self, value: f64) -> f64 {
         (value - self.optimum).max(0.0)

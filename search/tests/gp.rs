@@ -30,19 +30,11 @@ fn float(name: &str, low: f64, high: f64) -> Param {
 }
 
 fn problem_space(p: &Problem) -> SearchSpace {
-    let params = p
-        .bounds
-        .iter()
-        .enumerate()
-        .map(|(i, &(lo, hi))| float(&format!("x{i}"), lo, hi))
-        .collect();
-    SearchSpace::new(params).expect("valid space")
+    p.space().expect("valid space")
 }
 
 fn point(p: &Problem, params: &Params) -> Vec<f64> {
-    (0..p.bounds.len())
-        .map(|i| params.f64(&format!("x{i}")).expect("float param"))
-        .collect()
+    p.point(params).expect("float param")
 }
 
 fn observe(history: &mut History, params: Params, state: TrialState, value: Option<f64>) {

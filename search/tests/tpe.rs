@@ -29,19 +29,11 @@ fn float(low: f64, high: f64) -> Domain {
 }
 
 fn problem_space(p: &Problem) -> SearchSpace {
-    let params = p
-        .bounds
-        .iter()
-        .enumerate()
-        .map(|(i, &(lo, hi))| Param::new(format!("x{i}"), float(lo, hi)))
-        .collect();
-    SearchSpace::new(params).expect("valid space")
+    p.space().expect("valid space")
 }
 
 fn point(p: &Problem, params: &Params) -> Vec<f64> {
-    (0..p.bounds.len())
-        .map(|i| params.f64(&format!("x{i}")).expect("numeric param"))
-        .collect()
+    p.point(params).expect("numeric param")
 }
 
 fn complete(number: u64, params: Params, value: f64) -> Observation {

@@ -211,19 +211,6 @@ fn training_data(
     })
 }
 
-/// Completed (or pruned with a value) trials, which count toward startup.
-fn n_observed(history: &History) -> usize {
-    history
-        .trials
-        .iter()
-        .filter(|t| match t.state {
-            TrialState::Complete => t.loss(history.direction).is_some(),
-            TrialState::Pruned => t.last_intermediate().is_some(),
-            _ => false,
-        })
-        .count()
-}
-
 fn random_params(space: &SearchSpace, rng: &mut StdRng) -> Params {
     let coords: Vec<f64> = (0..space.len()).map(|_| rng.random::<f64>()).collect();
     space.decode(&coords)
@@ -242,7 +229,7 @@ impl Searcher for GpSearcher {
     ) -> Result<Params, SearchError> {
         let encoding = Encoding::new(space);
         let kinds = encoding.kernel_kinds().to_vec();
-        if kinds.is_empty() || n_observed(history) < self.options.n_startup_trials.max(1) {
+        if kinds.is_empty() || history.n_with_value() < self.options.n_startup_trials.max(1) {
             return Ok(random_params(space, rng));
         }
         let Some(data) = training_data(space, history, &encoding, self.options.warp_outputs) else {

@@ -36,7 +36,7 @@ pub mod parzen;
 mod split;
 
 pub use options::{Bandwidth, Startup, TpeOptions};
-pub use split::{Split, count_ranked, recency_weights, split_trials};
+pub use split::{Split, recency_weights, split_trials};
 
 use crate::random::sample_params;
 use crate::sobol::SobolSearcher;
@@ -87,7 +87,7 @@ impl Searcher for TpeSearcher {
         rng: &mut StdRng,
     ) -> Result<Params, SearchError> {
         self.options.check()?;
-        if count_ranked(history) < self.options.n_startup_trials.max(1) {
+        if history.n_with_value() < self.options.n_startup_trials.max(1) {
             return self.startup(space, history, rng);
         }
         let split = split_trials(history, &self.options);

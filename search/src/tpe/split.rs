@@ -92,20 +92,6 @@ pub fn split_trials(history: &History, options: &TpeOptions) -> Split {
     }
 }
 
-/// How many trials of `history` have a rank (what [`Split::n_ranked`]
-/// counts), without sorting anything.
-pub fn count_ranked(history: &History) -> usize {
-    history
-        .trials
-        .iter()
-        .filter(|t| match t.state {
-            TrialState::Complete => t.loss(history.direction).is_some(),
-            TrialState::Pruned => t.last_intermediate().is_some(),
-            _ => false,
-        })
-        .count()
-}
-
 /// Optuna's default observation weights for `n` observations in trial
 /// order: the newest 25 weigh 1, older ones ramp linearly from `1/n` (the
 /// oldest) up towards 1, so the model follows where the search has moved.
