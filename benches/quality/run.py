@@ -264,7 +264,8 @@ def report(out_dir: Path, args=None) -> str:
     s = summarise(runs)
     meta = {
         "budget": sorted({r["budget"] for r in runs}),
-        "command": " ".join(["benches/quality/.venv/bin/python", "benches/quality/run.py", *sys.argv[1:]]),
+        "command": getattr(args, "command", None)
+        or " ".join(["benches/quality/.venv/bin/python", "benches/quality/run.py", *sys.argv[1:]]),
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -392,6 +393,7 @@ def main() -> None:
     s.set_defaults(func=cmd_suite)
 
     r = sub.add_parser("report", parents=[common], help="tables from runs.jsonl")
+    r.add_argument("--command", help="the command to name in the tables (when runs.jsonl was made in pieces)")
     r.set_defaults(func=cmd_report)
 
     o = sub.add_parser("overhead", parents=[common], help="suggestion overhead on a large space")
