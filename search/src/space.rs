@@ -246,10 +246,8 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
                     format!("a log range must be positive, got min {low}"),
                 ));
             }
-            if let Some(s) = step {
-                if !(s.is_finite() && *s > 0.0) {
-                    return Err(SearchError::invalid(path("step"), "expected a step > 0"));
-                }
+            if step.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                return Err(SearchError::invalid(path("step"), "expected a step > 0"));
             }
         }
         Domain::Int {

@@ -370,10 +370,11 @@ fn every_domain_kind_gets_admissible_values_and_steps_are_learnt() {
     // settle on both best step values. The multivariate model must settle
     // on `k`; on `w` it can stay on the neighbouring value 1.0 within this
     // budget (a joint kernel moves all coordinates at once).
-    for (options, check_w) in [
-        (TpeOptions::default().multivariate(false), true),
-        (TpeOptions::default(), false),
-    ] {
+    // Scott's widths: they narrow on a cluster of equal values, which is what
+    // lets 60 trials settle on a step; the default neighbour widths keep a
+    // lone good value one gap wide and need more trials here.
+    let scott = TpeOptions::default().bandwidth(Bandwidth::Scott).gamma(0.2);
+    for (options, check_w) in [(scott.clone().multivariate(false), true), (scott, false)] {
         let mut searcher = TpeSearcher::new(options, 4);
         let mut rng = StdRng::seed_from_u64(4);
         let mut history = History::new(Direction::Minimize);
@@ -592,5 +593,53 @@ fn tpe_suggest_latency() {
                 );
             }
         }
+    }
+}
+
+/// The RNG the quality suite's worker gives suggestion `trial` of study
+/// `seed` (a copy of `trial_rng` in `benches/quality/worker.rs`).
+fn suite_trial_rng(seed: u64, trial: u64) -> StdRng {
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(trial.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    StdRng::seed_from_u64(z ^ (z >> 31))
+}
+
+/// Prints median log10 regret on Branin with one RNG per study and with one
+/// fresh RNG per suggestion (as the quality suite does).
+#[test]
+#[ignore = "slow: run in release with --nocapture"]
+fn tpe_rng_per_trial() {
+    let p = problems::BRANIN;
+    let space = problem_space(&p);
+    for per_trial in [false, true] {
+        let mut logs = Vec::new();
+        for seed in 0..40 {
+            let mut searcher = TpeSearcher::new(TpeOptions::default(), seed);
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut history = History::new(Direction::Minimize);
+            let mut best = f64::INFINITY;
+            for n in 0..100 {
+                if per_trial {
+                    rng = suite_trial_rng(seed, n);
+                }
+                let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+                let y = (p.f)(&point(&p, &params));
+                best = best.min(p.regret(y));
+                history.trials.push(complete(n, params, y));
+            }
+            logs.push(best.max(1e-12).log10());
+        }
+        let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+        println!(
+            "per_trial={per_trial} median {:.2} mean {mean:.2} first10 {:?}",
+            median(logs.clone()),
+            &logs[..10]
+                .iter()
+                .map(|v| (v * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
+        );
     }
 }

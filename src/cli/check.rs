@@ -1,6 +1,12 @@
-//! `hypersweep check SPEC` (PLACEHOLDER, issue 2).
+//! `hypersweep check SPEC`: parse and validate a sweep file and print what
+//! it describes, so a typo is found before a night of trials, not after.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
+
+use hypersweep_search::Domain;
+use hypersweep_search::sweep::{Devices, EarlyTerminate, SweepSpec, parse_sweep};
+use hypersweep_search::{Direction, Param, Value};
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
@@ -9,8 +15,217 @@ pub struct CheckArgs {
     pub spec: PathBuf,
 }
 
-/// Runs `check`.
+/// Runs `check`: prints the parsed sweep and returns 0, or prints the error
+/// to stderr and returns [`super::EXIT_BAD_INPUT`].
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let _ = args;
-    Ok(super::EXIT_BAD_INPUT)
+    let file = args.spec.display().to_string();
+    let text = match std::fs::read_to_string(&args.spec) {
+        Ok(text) => text,
+        Err(err) => {
+            eprintln!("error: {file}: cannot read the sweep file: {err}");
+            return Ok(super::EXIT_BAD_INPUT);
+        }
+    };
+    match parse_sweep(&text, &file) {
+        Ok(spec) => {
+            print!("{}", describe_sweep(&file, &spec));
+            Ok(0)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(super::EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// The human summary `check` prints.
+fn describe_sweep(file: &str, spec: &SweepSpec) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    let _ = writeln!(out, "{file}: ok");
+    if let Some(name) = &spec.name {
+        let _ = writeln!(out, "name      {name}");
+    }
+    let _ = writeln!(out, "method    {}", spec.method.as_str());
+    let goal = match spec.metric.goal {
+        Direction::Minimize => "minimize",
+        Direction::Maximize => "maximize",
+    };
+    let target = spec
+        .metric
+        .target
+        .map(|t| format!(", target {}", number(t)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "metric    {} ({goal}{target})", spec.metric.name);
+    if let Some(et) = &spec.early_terminate {
+        let _ = writeln!(out, "early     {}", early_terminate(et));
+    }
+    let _ = writeln!(out, "run       {}", run_summary(spec));
+    if let Some(command) = &spec.command {
+        let _ = writeln!(out, "command   {}", command.join(" "));
+    }
+    let params = spec.space.params();
+    let _ = writeln!(out, "parameters ({}):", params.len());
+    let width = params
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    for p in params {
+        let _ = writeln!(out, "  {:width$}  {}", p.name, param_line(p));
+    }
+    out
+}
+
+fn run_summary(spec: &SweepSpec) -> String {
+    let run = &spec.run;
+    let mut parts = vec![
+        match run.trials {
+            Some(n) => format!("{n} trials"),
+            None => "trials until stopped".to_owned(),
+        },
+        format!("{} parallel", run.parallel),
+    ];
+    if let Some(t) = run.timeout {
+        parts.push(format!("timeout {}", duration(t)));
+    }
+    if let Some(t) = run.trial_timeout {
+        parts.push(format!("trial timeout {}", duration(t)));
+    }
+    if let Some(seed) = run.seed {
+        parts.push(format!("seed {seed}"));
+    }
+    parts.push(match &run.devices {
+        Devices::Cpu => "devices cpu".to_owned(),
+        Devices::Auto => "devices auto".to_owned(),
+        Devices::List(ids) => {
+            let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+            format!("devices [{}]", ids.join(", "))
+        }
+    });
+    parts.join(", ")
+}
+
+fn early_terminate(et: &EarlyTerminate) -> String {
+    let mut s = format!("{:?}", et.kind).to_lowercase();
+    for (key, v) in [
+        ("min_iter", et.min_iter),
+        ("max_iter", et.max_iter),
+        ("s", et.s),
+    ] {
+        if let Some(v) = v {
+            let _ = write!(s, " {key} {v}");
+        }
+    }
+    let _ = write!(s, " eta {}", number(et.eta));
+    if et.strict {
+        s.push_str(" strict");
+    }
+    s
+}
+
+/// `float [1e-5, 0.1] log`, then the condition, if any.
+fn param_line(p: &Param) -> String {
+    let mut s = domain(&p.domain);
+    if let Some(n) = p.grid_points {
+        let _ = write!(s, " grid_points {n}");
+    }
+    if let Some(c) = &p.condition {
+        let values: Vec<String> = c.values.iter().map(Value::to_string).collect();
+        let _ = write!(s, " when {} in [{}]", c.parent, values.join(", "));
+    }
+    s
+}
+
+fn domain(d: &Domain) -> String {
+    match d {
+        Domain::Float {
+            low,
+            high,
+            log,
+            step,
+        } => {
+            let mut s = format!("float [{}, {}]", number(*low), number(*high));
+            if *log {
+                s.push_str(" log");
+            }
+            if let Some(step) = step {
+                let _ = write!(s, " step {}", number(*step));
+            }
+            s
+        }
+        Domain::Int {
+            low,
+            high,
+            log,
+            step,
+        } => {
+            let mut s = format!("int [{low}, {high}]");
+            if *log {
+                s.push_str(" log");
+            }
+            if let Some(step) = step {
+                let _ = write!(s, " step {step}");
+            }
+            s
+        }
+        Domain::Normal { mu, sigma, log, q } => {
+            let mut s = format!(
+                "{} mu {} sigma {}",
+                if *log { "log_normal" } else { "normal" },
+                number(*mu),
+                number(*sigma)
+            );
+            if let Some(q) = q {
+                let _ = write!(s, " q {}", number(*q));
+            }
+            s
+        }
+        Domain::Categorical {
+            choices,
+            probabilities,
+        } => {
+            let choices: Vec<String> = choices.iter().map(Value::to_string).collect();
+            let mut s = format!("categorical [{}]", choices.join(", "));
+            if let Some(p) = probabilities {
+                let p: Vec<String> = p.iter().map(|x| number(*x)).collect();
+                let _ = write!(s, " p [{}]", p.join(", "));
+            }
+            s
+        }
+        Domain::Const { value } => format!("const {value}"),
+        // Domains added later (NAS cells) print in their debug form until
+        // they get a line of their own.
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}
+
+/// Short form of a number: six significant digits, plain in the usual
+/// range, scientific outside it.
+fn number(x: f64) -> String {
+    let x: f64 = format!("{x:.5e}").parse().unwrap_or(x);
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// `1h30m`, `8h`, `90s` -> `1m30s`.
+fn duration(d: std::time::Duration) -> String {
+    let total = d.as_secs();
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            let _ = write!(out, "{n}{unit}");
+        }
+    }
+    if out.is_empty() {
+        format!("{}s", d.as_secs_f64())
+    } else {
+        out
+    }
 }

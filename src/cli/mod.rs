@@ -1,11 +1,25 @@
 //! The command line: one file per subcommand.
+//!
+//! Every command but `check` works on a store directory (`--storage`, by
+//! default `./hypersweep.db`). A sled store belongs to one process at a time,
+//! so while `hypersweep run` sweeps, the other commands on the same store
+//! report the owner's pid and exit with an error instead of waiting.
 
+mod ask_tell;
 mod check;
+mod common;
+mod export;
+mod inspect;
+mod progress;
+mod run;
 
 use clap::{Parser, Subcommand};
 
 /// Exit code for a spec or usage error.
 pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// Exit code of a sweep stopped by Ctrl-C (128 + SIGINT, as shells report).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// hypersweep: hyperparameter sweeps that survive crashes.
 #[derive(Debug, Parser)]
@@ -21,11 +35,29 @@ pub struct Cli {
 pub enum Command {
     /// Parse and validate a sweep file; print the search space.
     Check(check::CheckArgs),
+    /// Run a sweep, or continue it if the study exists in the store.
+    Run(run::RunArgs),
+    /// Counts of trials by state, the budget and the best value.
+    Status(common::StudyArgs),
+    /// The best trial, as JSON.
+    Best(common::StudyArgs),
+    /// Every trial, as JSON or CSV.
+    Export(export::ExportArgs),
+    /// Propose a configuration and record it as a running trial.
+    Ask(ask_tell::AskArgs),
+    /// Record the result of an asked trial.
+    Tell(ask_tell::TellArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => inspect::status(args),
+        Command::Best(args) => inspect::best(args),
+        Command::Export(args) => export::run(args),
+        Command::Ask(args) => ask_tell::ask(args),
+        Command::Tell(args) => ask_tell::tell(args),
     }
 }

@@ -46,6 +46,15 @@ pub enum StorageError {
         /// Trial number.
         number: u64,
     },
+    /// `finish_trial` was given a Running outcome; a trial ends Complete,
+    /// Pruned or Failed.
+    #[error("trial {number} of study `{study}` cannot be finished as Running")]
+    NotFinal {
+        /// Study name.
+        study: String,
+        /// Trial number.
+        number: u64,
+    },
     /// A record could not be encoded or decoded.
     #[error("corrupt record {key}: {message}")]
     Corrupt {

@@ -6,13 +6,21 @@
 //! the next run marks failed (and retries if asked).
 #![warn(missing_docs)]
 
+pub mod device;
 mod error;
+pub mod pruner;
 mod runner;
+pub mod scheduler;
 pub mod storage;
 mod trial;
 
 pub use error::StorageError;
 pub use hypersweep_search::{Direction, TrialState};
+pub use pruner::{MedianPruner, NoPruner, Pruner, pruner_from_spec};
 pub use runner::{BoxFuture, Decision, Device, Reporter, RunOutcome, Runner, TrialContext};
+pub use scheduler::{
+    Progress, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher, StopHandle, StopLevel,
+    StopReason, SweepEvent, SweepSummary,
+};
 pub use storage::{MemoryStorage, NewTrial, SledStorage, Storage, StudyRecord};
 pub use trial::{Trial, TrialOutcome, now_ms};

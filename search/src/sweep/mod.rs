@@ -1,8 +1,29 @@
 //! Sweep files: the W&B sweep configuration plus hypersweep's additions, and
 //! NNI search spaces; parsed and validated once into a [`SweepSpec`].
 //!
-//! PLACEHOLDER for the parser (issue 2); the types below are the contract the
-//! scheduler and CLI build on.
+//! Everything a searcher or the scheduler may assume is checked here, once:
+//! after [`parse_sweep`] succeeds, bounds are ordered, log ranges positive,
+//! conditions point at categorical parents, and a grid sweep is finite.
+//!
+//! - Format: JSON, or YAML when the file name ends in `.yaml`/`.yml`; both
+//!   become one `serde_json::Value` and take the same path from there.
+//! - W&B files: see `wandb.rs` for the top level, `distributions.rs` for how
+//!   each `distribution` maps onto a [`crate::Domain`], and `parameters.rs`
+//!   for nested groups (flattened to `model.width`) and `when` conditions.
+//! - NNI `search_space.json` files are recognised by their shape; see `nni.rs`
+//!   (method `tpe`, metric `default` minimised).
+//! - Errors are [`SpecError`]s: the file, the JSON path as written in the
+//!   file (`parameters.model.parameters.width.min`, `lr._value`), or
+//!   `line L, column C` for syntax errors, and what was expected.
+
+mod distributions;
+mod fields;
+mod nni;
+mod parameters;
+mod run;
+#[cfg(test)]
+mod tests;
+mod wandb;
 
 use std::time::Duration;
 
@@ -13,6 +34,7 @@ use thiserror::Error;
 use crate::history::Direction;
 use crate::searcher::{Method, SearcherOptions};
 use crate::space::SearchSpace;
+use fields::{Fault, display_path, fault};
 
 /// A parsed, validated sweep file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,12 +185,88 @@ pub struct SpecError {
 
 /// Parses a sweep file's text. `file` names it in errors and its extension
 /// picks YAML (`.yaml`, `.yml`) over JSON; an NNI search space is recognised
-/// by its shape (`_type`/`_value`).
+/// by its shape (`_type`/`_value`) and gets method `tpe` and metric
+/// `default` (minimised), since such a file holds only the space.
+///
+/// A W&B file without `method` gets `tpe`, without `metric` gets `loss`
+/// minimised. Never panics: any text gives a spec or a [`SpecError`].
 pub fn parse_sweep(text: &str, file: &str) -> Result<SweepSpec, SpecError> {
-    let _ = text;
-    Err(SpecError {
+    let in_file = |f: Fault| SpecError {
         file: file.to_owned(),
-        path: String::new(),
-        message: "sweep parser not written yet".to_owned(),
-    })
+        path: display_path(&f.path),
+        message: f.message,
+    };
+    let document = read_document(text, file).map_err(in_file)?;
+    let Value::Object(root) = &document else {
+        return Err(in_file(fault(
+            "",
+            format!(
+                "expected an object with `parameters` (or an NNI search space), got {}",
+                fields::describe(&document)
+            ),
+        )));
+    };
+    if nni::looks_like_nni(root) {
+        let space = nni::parse_nni(root).and_then(parameters::build_space);
+        return space.map(nni_sweep).map_err(in_file);
+    }
+    wandb::parse_wandb(root).map_err(in_file)
+}
+
+/// True for file names that should be read as YAML.
+fn is_yaml(file: &str) -> bool {
+    let lower = file.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+/// Parses the text into one JSON value; syntax errors carry the line and
+/// column.
+fn read_document(text: &str, file: &str) -> Result<Value, Fault> {
+    if is_yaml(file) {
+        let yaml_fault = |e: serde_yaml_ng::Error| {
+            let at = e
+                .location()
+                .map(|l| format!("line {}, column {}", l.line(), l.column()))
+                .unwrap_or_default();
+            fault(at, format!("invalid YAML: {e}"))
+        };
+        // Through YAML's own value first, so `<<: *defaults` merge keys work
+        // as YAML users expect.
+        let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(yaml_fault)?;
+        yaml.apply_merge().map_err(yaml_fault)?;
+        serde_json::to_value(yaml).map_err(|e| {
+            fault(
+                "",
+                format!("YAML that JSON cannot hold (keys must be strings): {e}"),
+            )
+        })
+    } else {
+        serde_json::from_str::<Value>(text).map_err(|e| {
+            fault(
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+            )
+        })
+    }
+}
+
+/// An NNI file holds only the space; everything else takes its default.
+fn nni_sweep(space: SearchSpace) -> SweepSpec {
+    SweepSpec {
+        name: None,
+        description: None,
+        method: Method::Tpe,
+        metric: Metric {
+            name: "default".to_owned(),
+            goal: Direction::Minimize,
+            target: None,
+        },
+        space,
+        early_terminate: None,
+        run: RunConfig::default(),
+        command: None,
+        program: None,
+        searcher: SearcherOptions::default(),
+        extra: Map::new(),
+    }
 }

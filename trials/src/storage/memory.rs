@@ -1,5 +1,172 @@
-//! PLACEHOLDER (issue 3).
+//! A store that lives in the process and dies with it.
+//!
+//! Used by tests, by embedded `Study` runs that need no record on disk, and
+//! as the reference the sled store is checked against. Each study is a
+//! vector indexed by trial number, so numbering without gaps falls out of
+//! `Vec::push` under one lock; every call holds that lock for a few
+//! microseconds, which keeps concurrent callers simple and correct.
 
-/// Storage backend (being written).
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use hypersweep_search::TrialState;
+use hypersweep_search::sweep::SweepSpec;
+
+use super::{NewTrial, Storage, StudyRecord, rules};
+use crate::error::StorageError;
+use crate::trial::{Trial, TrialOutcome, now_ms};
+
+/// In-memory [`Storage`]: fast, shared between threads, not persistent.
 #[derive(Debug, Default)]
-pub struct MemoryStorage {}
+pub struct MemoryStorage {
+    studies: Mutex<BTreeMap<String, StudyData>>,
+}
+
+#[derive(Debug)]
+struct StudyData {
+    record: StudyRecord,
+    /// Indexed by trial number.
+    trials: Vec<Trial>,
+}
+
+impl MemoryStorage {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStorage::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, StudyData>> {
+        // A panic in another thread cannot leave a half-written trial: every
+        // mutation below is a single assignment, so the data stays usable.
+        self.studies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies `change` to a running trial and returns what it returns
+    /// (reports return nothing, so they never clone a long trial).
+    fn update_running<R>(
+        &self,
+        study: &str,
+        number: u64,
+        change: impl FnOnce(&mut Trial) -> R,
+    ) -> Result<R, StorageError> {
+        let mut studies = self.lock();
+        let trial = trial_mut(&mut studies, study, number)?;
+        rules::ensure_running(trial)?;
+        Ok(change(trial))
+    }
+}
+
+fn trial_mut<'a>(
+    studies: &'a mut BTreeMap<String, StudyData>,
+    study: &str,
+    number: u64,
+) -> Result<&'a mut Trial, StorageError> {
+    let data = studies
+        .get_mut(study)
+        .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
+    usize::try_from(number)
+        .ok()
+        .and_then(|i| data.trials.get_mut(i))
+        .ok_or_else(|| StorageError::NoTrial {
+            study: study.to_owned(),
+            number,
+        })
+}
+
+impl Storage for MemoryStorage {
+    fn create_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError> {
+        let mut studies = self.lock();
+        let data = studies.entry(name.to_owned()).or_insert_with(|| StudyData {
+            record: StudyRecord {
+                name: name.to_owned(),
+                spec: spec.clone(),
+                created_ms: now_ms(),
+            },
+            trials: Vec::new(),
+        });
+        Ok(data.record.clone())
+    }
+
+    fn load_study(&self, name: &str) -> Result<Option<StudyRecord>, StorageError> {
+        Ok(self.lock().get(name).map(|d| d.record.clone()))
+    }
+
+    fn list_studies(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self.lock().keys().cloned().collect())
+    }
+
+    fn create_trial(&self, study: &str, new: NewTrial) -> Result<Trial, StorageError> {
+        let mut studies = self.lock();
+        let data = studies
+            .get_mut(study)
+            .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
+        let trial = rules::new_trial(study, data.trials.len() as u64, new, now_ms());
+        data.trials.push(trial.clone());
+        Ok(trial)
+    }
+
+    fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
+        let now = now_ms();
+        self.update_running(study, number, |t| rules::apply_report(t, step, value, now))
+    }
+
+    fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
+        self.update_running(study, number, |t| t.log_path = Some(path))
+    }
+
+    fn heartbeat(&self, study: &str, number: u64) -> Result<(), StorageError> {
+        let now = now_ms();
+        self.update_running(study, number, |t| t.heartbeat_ms = now)
+    }
+
+    fn finish_trial(
+        &self,
+        study: &str,
+        number: u64,
+        outcome: TrialOutcome,
+    ) -> Result<Trial, StorageError> {
+        rules::ensure_final(study, number, &outcome)?;
+        let now = now_ms();
+        self.update_running(study, number, |t| {
+            rules::apply_finish(t, outcome, now);
+            t.clone()
+        })
+    }
+
+    fn trial(&self, study: &str, number: u64) -> Result<Trial, StorageError> {
+        let mut studies = self.lock();
+        trial_mut(&mut studies, study, number).map(|t| t.clone())
+    }
+
+    fn trials(&self, study: &str) -> Result<Vec<Trial>, StorageError> {
+        self.lock()
+            .get(study)
+            .map(|d| d.trials.clone())
+            .ok_or_else(|| StorageError::NoStudy(study.to_owned()))
+    }
+
+    fn reap_stale(
+        &self,
+        study: &str,
+        stale_after: Duration,
+        reason: &str,
+    ) -> Result<Vec<Trial>, StorageError> {
+        let now = now_ms();
+        let mut studies = self.lock();
+        let data = studies
+            .get_mut(study)
+            .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
+        let mut reaped = Vec::new();
+        for trial in &mut data.trials {
+            if trial.state == TrialState::Running && rules::is_stale(trial, stale_after, now) {
+                rules::apply_finish(trial, rules::reaped_outcome(reason), now);
+                reaped.push(trial.clone());
+            }
+        }
+        Ok(reaped)
+    }
+}

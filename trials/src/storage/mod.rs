@@ -5,6 +5,9 @@
 //! backend can block inside its methods on its own runtime handle.
 
 mod memory;
+mod owner;
+mod rules;
+mod sled_codec;
 mod sled_store;
 
 pub use memory::MemoryStorage;

@@ -1,0 +1,215 @@
+//! The `run` section (budget and execution) and `early_terminate`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::fields::{Fields, Res, describe, fault, list, unsigned};
+use super::{Devices, EarlyTerminate, PrunerKind, RunConfig};
+
+const RUN_KEYS: &[&str] = &[
+    "trials",
+    "parallel",
+    "timeout",
+    "seed",
+    "devices",
+    "trials_per_device",
+    "retry_failed",
+    "trial_timeout",
+    "max_consecutive_failures",
+];
+
+const EARLY_TERMINATE_KEYS: &[&str] = &["type", "min_iter", "max_iter", "eta", "s", "strict"];
+
+const PRUNERS: &[&str] = &["hyperband", "asha", "median", "none"];
+
+/// Reads `run`. `run_cap` (W&B's budget) fills `trials` unless `run.trials`
+/// is given.
+pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunConfig> {
+    let mut run = RunConfig {
+        trials: run_cap,
+        ..RunConfig::default()
+    };
+    let Some(value) = value else {
+        return Ok(run);
+    };
+    let f = Fields::of(value, "run", "the run section")?;
+    f.only(RUN_KEYS, "`run`")?;
+    let positive = |key: &str| -> Res<Option<u64>> {
+        match f.unsigned(key)? {
+            Some(0) => Err(fault(f.path_of(key), "expected at least 1")),
+            n => Ok(n),
+        }
+    };
+    let small = |key: &str| -> Res<Option<u32>> {
+        f.unsigned(key)?
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| fault(f.path_of(key), format!("expected at most {}", u32::MAX)))
+            })
+            .transpose()
+    };
+    if let Some(n) = positive("trials")? {
+        run.trials = Some(n);
+    }
+    if let Some(n) = positive("parallel")? {
+        run.parallel = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = positive("trials_per_device")? {
+        run.trials_per_device = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    run.seed = f.unsigned("seed")?;
+    if let Some(n) = small("retry_failed")? {
+        run.retry_failed = n;
+    }
+    if let Some(n) = small("max_consecutive_failures")? {
+        run.max_consecutive_failures = n;
+    }
+    if let Some(v) = f.get("timeout") {
+        run.timeout = Some(parse_duration(v, &f.path_of("timeout"))?);
+    }
+    if let Some(v) = f.get("trial_timeout") {
+        run.trial_timeout = Some(parse_duration(v, &f.path_of("trial_timeout"))?);
+    }
+    if let Some(v) = f.get("devices") {
+        run.devices = parse_devices(v, &f.path_of("devices"))?;
+    }
+    Ok(run)
+}
+
+/// `"cpu"`, `"auto"` or a list of GPU indices.
+fn parse_devices(v: &Value, path: &str) -> Res<Devices> {
+    match v {
+        Value::String(s) if s == "cpu" => Ok(Devices::Cpu),
+        Value::String(s) if s == "auto" => Ok(Devices::Auto),
+        Value::Array(items) if !items.is_empty() => {
+            let mut ids = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("{path}[{i}]");
+                let id = u32::try_from(unsigned(item, &at)?)
+                    .map_err(|_| fault(&at, "expected a GPU index"))?;
+                if ids.contains(&id) {
+                    return Err(fault(at, format!("GPU {id} is listed twice")));
+                }
+                ids.push(id);
+            }
+            Ok(Devices::List(ids))
+        }
+        other => Err(fault(
+            path,
+            format!(
+                "expected \"cpu\", \"auto\" or a non-empty list of GPU indices, got {}",
+                describe(other)
+            ),
+        )),
+    }
+}
+
+/// A duration: seconds as a number, or a string of `<integer><unit>` parts
+/// with units `d`, `h`, `m`, `s` (`"8h"`, `"1h30m"`, `"90s"`).
+pub(crate) fn parse_duration(v: &Value, path: &str) -> Res<Duration> {
+    let expected =
+        "expected a duration such as \"8h\", \"30m\", \"1h30m\", \"90s\" or seconds as a number";
+    let seconds = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => duration_seconds(s.trim()),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e12 => Ok(Duration::from_secs_f64(s)),
+        Some(_) => Err(fault(
+            path,
+            "expected a positive duration below 10^12 seconds",
+        )),
+        None => Err(fault(path, format!("{expected}, got {}", describe(v)))),
+    }
+}
+
+fn duration_seconds(text: &str) -> Option<f64> {
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Some(seconds);
+    }
+    let mut total = 0.0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400.0,
+            'h' => 3_600.0,
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        let n: f64 = digits.parse().ok()?;
+        total += n * unit;
+        digits.clear();
+    }
+    digits.is_empty().then_some(total)
+}
+
+/// Reads `early_terminate`.
+pub(crate) fn parse_early_terminate(value: &Value) -> Res<EarlyTerminate> {
+    let path = "early_terminate";
+    let f = Fields::of(value, path, "the early_terminate section")?;
+    f.only(EARLY_TERMINATE_KEYS, "`early_terminate`")?;
+    let kind_name = f.string("type")?.ok_or_else(|| {
+        fault(
+            f.path_of("type"),
+            format!("missing `type`: one of {}", list(PRUNERS)),
+        )
+    })?;
+    let kind = match kind_name {
+        "hyperband" => PrunerKind::Hyperband,
+        "asha" => PrunerKind::Asha,
+        "median" => PrunerKind::Median,
+        "none" => PrunerKind::None,
+        other => {
+            return Err(fault(
+                f.path_of("type"),
+                format!(
+                    "unknown early_terminate type `{other}`; expected one of {}",
+                    list(PRUNERS)
+                ),
+            ));
+        }
+    };
+    let eta = f.number("eta")?.unwrap_or(3.0);
+    if eta <= 1.0 {
+        return Err(fault(
+            f.path_of("eta"),
+            format!("expected eta > 1, got {eta}"),
+        ));
+    }
+    let et = EarlyTerminate {
+        kind,
+        min_iter: f.unsigned("min_iter")?,
+        max_iter: f.unsigned("max_iter")?,
+        eta,
+        s: f.unsigned("s")?,
+        strict: f.boolean("strict")?.unwrap_or(false),
+    };
+    if et.min_iter == Some(0) {
+        return Err(fault(f.path_of("min_iter"), "expected min_iter >= 1"));
+    }
+    if let (Some(lo), Some(hi)) = (et.min_iter, et.max_iter)
+        && lo > hi
+    {
+        return Err(fault(
+            f.path_of("max_iter"),
+            format!("expected max_iter >= min_iter, got {hi} < {lo}"),
+        ));
+    }
+    if kind == PrunerKind::Hyperband && et.min_iter.is_none() && et.max_iter.is_none() {
+        return Err(fault(
+            path,
+            "hyperband needs `min_iter` or `max_iter` (with `s`)",
+        ));
+    }
+    Ok(et)
+}

@@ -1,0 +1,121 @@
+//! `ask` and `tell`: the ask/tell protocol from the shell, for trainers that
+//! drive themselves (one `ask` before a run, one `tell` after).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use hypersweep_search::TrialState;
+use hypersweep_search::sweep::parse_sweep;
+use hypersweep_trials::TrialOutcome;
+use serde_json::json;
+
+use super::EXIT_BAD_INPUT;
+use super::common::{StudyArgs, open_store, study_name};
+use hypersweep::Study;
+
+/// Arguments of `ask`.
+#[derive(Debug, clap::Args)]
+pub struct AskArgs {
+    /// Store and study.
+    #[command(flatten)]
+    pub study: StudyArgs,
+    /// Sweep file that creates the study when it does not exist yet.
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+}
+
+/// Arguments of `tell`.
+#[derive(Debug, clap::Args)]
+pub struct TellArgs {
+    /// Store and study.
+    #[command(flatten)]
+    pub study: StudyArgs,
+    /// The trial number `ask` printed.
+    #[arg(long)]
+    pub trial: u64,
+    /// Its value (required unless `--state failed`).
+    #[arg(long, allow_negative_numbers = true)]
+    pub value: Option<f64>,
+    /// How it ended.
+    #[arg(long, value_enum, default_value = "complete")]
+    pub state: TellState,
+    /// Why it failed.
+    #[arg(long)]
+    pub error: Option<String>,
+}
+
+/// States `tell` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TellState {
+    /// Finished with `--value`.
+    Complete,
+    /// Stopped early (with `--value` as its last value, if given).
+    Pruned,
+    /// Failed.
+    Failed,
+}
+
+/// Runs `ask`: prints `{"trial": N, "params": {...}}`.
+pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
+    let storage = open_store(&args.study.storage)?;
+    let study = match &args.spec {
+        Some(path) => {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
+            let spec = match parse_sweep(&text, &file) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_BAD_INPUT);
+                }
+            };
+            let name = args
+                .study
+                .study
+                .clone()
+                .or_else(|| spec.name.clone())
+                .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "study".to_owned());
+            Study::from_spec_named(&name, spec, storage)?
+        }
+        None => {
+            let name = study_name(storage.as_ref(), &args.study)?;
+            Study::load(&name, storage)?
+        }
+    };
+    let trial = study.ask()?;
+    println!("{}", json!({"trial": trial.number, "params": trial.params}));
+    Ok(0)
+}
+
+/// Runs `tell`.
+pub fn tell(args: TellArgs) -> anyhow::Result<i32> {
+    let storage = open_store(&args.study.storage)?;
+    let name = study_name(storage.as_ref(), &args.study)?;
+    let study = Study::load(&name, storage)?;
+    let trial = match (args.state, args.value) {
+        (TellState::Complete, Some(v)) => study.tell(args.trial, v)?,
+        (TellState::Complete, None) => bail!("--value is required for a complete trial"),
+        (TellState::Pruned, value) => study.tell_outcome(
+            args.trial,
+            TrialOutcome {
+                state: TrialState::Pruned,
+                value,
+                error: args.error.clone(),
+            },
+        )?,
+        (TellState::Failed, _) => study.tell_outcome(
+            args.trial,
+            TrialOutcome {
+                state: TrialState::Failed,
+                value: None,
+                error: Some(args.error.unwrap_or_else(|| "reported failed".to_owned())),
+            },
+        )?,
+    };
+    println!(
+        "{}",
+        json!({"trial": trial.number, "state": trial.state, "value": trial.value})
+    );
+    Ok(0)
+}

@@ -1,0 +1,126 @@
+//! The trial process: its own process group, line-by-line output, and
+//! termination of the whole group.
+//!
+//! The child is started as the leader of a new process group, so a
+//! termination reaches everything it started (a shell's children, data
+//! loader workers) and not only the direct child. Terminating sends
+//! SIGTERM to the group, waits up to the grace period while still reading
+//! output, then sends SIGKILL to the group. Once the leader has exited, any
+//! member still alive gets SIGKILL too, so a trial leaves no orphans. If the
+//! future running a trial is dropped mid-way, [`GroupGuard`] kills the group
+//! and tokio reaps the leader (`kill_on_drop`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+
+/// How long output is still read after the group is gone, for data left in
+/// the pipes; only a process that left the group can keep a pipe open
+/// longer.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+
+/// Kills the process group on drop unless disarmed.
+#[derive(Debug)]
+pub(crate) struct GroupGuard {
+    pgid: Option<libc::pid_t>,
+}
+
+impl GroupGuard {
+    /// Guards the group led by `child`.
+    pub(crate) fn new(child: &Child) -> Self {
+        GroupGuard {
+            pgid: child.id().and_then(|id| libc::pid_t::try_from(id).ok()),
+        }
+    }
+
+    /// Sends `signal` to every process of the group.
+    pub(crate) fn signal(&self, signal: libc::c_int) {
+        if let Some(pgid) = self.pgid {
+            // SAFETY: kill(2) with a negative pid signals a process group; it
+            // touches no memory of ours. ESRCH (group gone) is expected and
+            // ignored.
+            unsafe {
+                libc::kill(-pgid, signal);
+            }
+        }
+    }
+
+    /// Kills what is left of the group and stops guarding it.
+    pub(crate) fn kill_rest(&mut self) {
+        self.signal(libc::SIGKILL);
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+    }
+}
+
+/// Lines of one output stream, invalid UTF-8 replaced rather than fatal.
+#[derive(Debug)]
+pub(crate) struct LineStream<R> {
+    reader: Option<BufReader<R>>,
+    buf: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> LineStream<R> {
+    /// Lines of `reader` (none when the stream was not captured).
+    pub(crate) fn new(reader: Option<R>) -> Self {
+        LineStream {
+            reader: reader.map(BufReader::new),
+            buf: Vec::new(),
+        }
+    }
+
+    /// True once the stream has ended.
+    pub(crate) fn is_done(&self) -> bool {
+        self.reader.is_none()
+    }
+
+    /// The next line without its line ending; `None` at the end. Cancel
+    /// safe: a partly read line stays in the buffer for the next call.
+    pub(crate) async fn next_line(&mut self) -> Option<String> {
+        let reader = self.reader.as_mut()?;
+        match reader.read_until(b'\n', &mut self.buf).await {
+            Ok(n) if n > 0 || !self.buf.is_empty() => {
+                let mut bytes = std::mem::take(&mut self.buf);
+                if bytes.last() == Some(&b'\n') {
+                    bytes.pop();
+                }
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            _ => {
+                self.reader = None;
+                None
+            }
+        }
+    }
+}
+
+/// Words for how a process ended, from its exit status.
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> ExitKind {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => ExitKind::Success,
+        (Some(code), _) => ExitKind::Code(code),
+        (None, Some(signal)) => ExitKind::Signal(signal),
+        (None, None) => ExitKind::Code(-1),
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitKind {
+    /// Exit code 0.
+    Success,
+    /// Another exit code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}

@@ -1,5 +1,0 @@
-//! PLACEHOLDER (issue 3): the Study API.
-
-/// A study (being written).
-#[derive(Debug, Default)]
-pub struct Study {}

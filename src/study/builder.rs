@@ -1,0 +1,186 @@
+//! [`StudyBuilder`]: a study configured in Rust rather than from a sweep file.
+//!
+//! The builder fills in a [`SweepSpec`] (the same value a sweep file parses
+//! into), so a study built in code and one run from the CLI are stored alike
+//! and can be inspected with the same commands.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hypersweep_search::sweep::{Devices, Metric, RunConfig, SweepSpec};
+use hypersweep_search::{Direction, Method, SearchSpace, Searcher, SearcherOptions};
+use hypersweep_trials::{MemoryStorage, Pruner, Storage};
+
+use super::{Study, StudyError};
+
+/// Configures a [`Study`]; [`StudyBuilder::build`] validates and opens it.
+///
+/// Defaults: study name `study`, minimise, the random searcher, no pruner,
+/// an in-memory store, one trial at a time on the CPU, and seed 0 (fixed, so
+/// that a run is reproducible unless a seed is chosen).
+#[derive(Default)]
+pub struct StudyBuilder {
+    name: Option<String>,
+    space: Option<SearchSpace>,
+    direction: Direction,
+    metric: Option<String>,
+    target: Option<f64>,
+    method: Option<Method>,
+    searcher: Option<Box<dyn Searcher>>,
+    pruner: Option<Arc<dyn Pruner>>,
+    storage: Option<Arc<dyn Storage>>,
+    run: RunConfig,
+}
+
+impl std::fmt::Debug for StudyBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StudyBuilder")
+            .field("name", &self.name)
+            .field("direction", &self.direction)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StudyBuilder {
+    /// Study name (the key in the store).
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The search space (required).
+    pub fn space(&mut self, space: SearchSpace) -> &mut Self {
+        self.space = Some(space);
+        self
+    }
+
+    /// Minimise or maximise.
+    pub fn direction(&mut self, direction: Direction) -> &mut Self {
+        self.direction = direction;
+        self
+    }
+
+    /// Name of the objective, as stored (default `loss`).
+    pub fn metric(&mut self, name: impl Into<String>) -> &mut Self {
+        self.metric = Some(name.into());
+        self
+    }
+
+    /// Stop proposing once a trial reaches this value.
+    pub fn target(&mut self, value: f64) -> &mut Self {
+        self.target = Some(value);
+        self
+    }
+
+    /// A searcher by name (ignored when [`searcher`](Self::searcher) is set).
+    pub fn method(&mut self, method: Method) -> &mut Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// A searcher of your own.
+    pub fn searcher(&mut self, searcher: Box<dyn Searcher>) -> &mut Self {
+        self.searcher = Some(searcher);
+        self
+    }
+
+    /// The pruner (default: none).
+    pub fn pruner(&mut self, pruner: Arc<dyn Pruner>) -> &mut Self {
+        self.pruner = Some(pruner);
+        self
+    }
+
+    /// The store (default: a fresh [`MemoryStorage`]).
+    pub fn storage(&mut self, storage: Arc<dyn Storage>) -> &mut Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Trials at once.
+    pub fn parallel(&mut self, k: usize) -> &mut Self {
+        self.run.parallel = k;
+        self
+    }
+
+    /// Devices of the worker slots.
+    pub fn devices(&mut self, devices: Devices) -> &mut Self {
+        self.run.devices = devices;
+        self
+    }
+
+    /// Slots per device.
+    pub fn trials_per_device(&mut self, n: usize) -> &mut Self {
+        self.run.trials_per_device = n;
+        self
+    }
+
+    /// Seed of every suggestion.
+    pub fn seed(&mut self, seed: u64) -> &mut Self {
+        self.run.seed = Some(seed);
+        self
+    }
+
+    /// Wall-clock limit of each `optimize`.
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.run.timeout = Some(timeout);
+        self
+    }
+
+    /// Limit of one trial's run time.
+    pub fn trial_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.run.trial_timeout = Some(timeout);
+        self
+    }
+
+    /// Re-runs of a failed trial's params.
+    pub fn retry_failed(&mut self, n: u32) -> &mut Self {
+        self.run.retry_failed = n;
+        self
+    }
+
+    /// Stop after this many failures in a row (0: never).
+    pub fn max_consecutive_failures(&mut self, n: u32) -> &mut Self {
+        self.run.max_consecutive_failures = n;
+        self
+    }
+
+    /// Validates the configuration and opens (or creates) the study.
+    pub fn build(&mut self) -> Result<Study, StudyError> {
+        let space = self
+            .space
+            .clone()
+            .ok_or_else(|| StudyError::Config("a search space is required (`space`)".into()))?;
+        if self.run.parallel == 0 {
+            return Err(StudyError::Config("`parallel` must be at least 1".into()));
+        }
+        let name = self.name.clone().unwrap_or_else(|| "study".to_owned());
+        let method = self.method.unwrap_or(Method::Random);
+        let spec = SweepSpec {
+            name: Some(name.clone()),
+            description: None,
+            method,
+            metric: Metric {
+                name: self.metric.clone().unwrap_or_else(|| "loss".to_owned()),
+                goal: self.direction,
+                target: self.target,
+            },
+            space,
+            early_terminate: None,
+            run: self.run.clone(),
+            command: None,
+            program: None,
+            searcher: SearcherOptions::default(),
+            extra: Default::default(),
+        };
+        let storage = self
+            .storage
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryStorage::new()));
+        let mut study = Study::open_with(&name, spec, storage, self.searcher.take())?;
+        if let Some(pruner) = self.pruner.clone() {
+            study.pruner = pruner;
+        }
+        Ok(study)
+    }
+}

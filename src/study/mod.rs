@@ -1,0 +1,304 @@
+//! The [`Study`]: one optimisation problem, its trials and how to run more.
+//!
+//! Ask/tell is the core protocol ([`Study::ask`], [`Study::tell`]); the
+//! `optimize` family is a convenience on top that hands trials to a
+//! [`Scheduler`] with a runner around the objective. Every trial goes through
+//! the study's storage, so a study opened on a store that already holds
+//! trials continues from them.
+
+mod builder;
+mod objective;
+
+pub use builder::StudyBuilder;
+pub use objective::IntoOutcome;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hypersweep_search::sweep::SweepSpec;
+use hypersweep_search::{History, SearchError, Searcher, TrialState, build_searcher};
+use hypersweep_trials::scheduler::{Budget, Observer, best_trial, suggestion_rng};
+use hypersweep_trials::{
+    NewTrial, Pruner, Runner, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher,
+    StopHandle, Storage, StorageError, SweepSummary, Trial, TrialContext, TrialOutcome,
+    pruner_from_spec,
+};
+use thiserror::Error;
+
+use objective::{AsyncRunner, ClosureRunner};
+
+/// Why a study call failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StudyError {
+    /// The configuration is invalid.
+    #[error("invalid study configuration: {0}")]
+    Config(String),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The searcher failed.
+    #[error("the searcher failed: {0}")]
+    Search(#[from] SearchError),
+    /// The sweep stopped on an error.
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    /// The async runtime could not be used.
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// A study: a search space, a searcher, a store, and the trials so far.
+pub struct Study {
+    name: String,
+    spec: SweepSpec,
+    storage: Arc<dyn Storage>,
+    searcher: SharedSearcher,
+    pruner: Arc<dyn Pruner>,
+    config: SchedulerConfig,
+    stop: StopHandle,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Study {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Study")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Study {
+    /// Configures a study in code.
+    pub fn builder() -> StudyBuilder {
+        StudyBuilder::default()
+    }
+
+    /// A study from a parsed sweep file, named by the file's `name` (or
+    /// `study`), in `storage`; created there unless it exists.
+    pub fn from_spec(spec: SweepSpec, storage: Arc<dyn Storage>) -> Result<Study, StudyError> {
+        let name = spec.name.clone().unwrap_or_else(|| "study".to_owned());
+        Study::open_with(&name, spec, storage, None)
+    }
+
+    /// [`Study::from_spec`] under an explicit name.
+    pub fn from_spec_named(
+        name: &str,
+        spec: SweepSpec,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Study, StudyError> {
+        Study::open_with(name, spec, storage, None)
+    }
+
+    /// An existing study of `storage`, with the spec it was created with.
+    pub fn load(name: &str, storage: Arc<dyn Storage>) -> Result<Study, StudyError> {
+        let record = storage
+            .load_study(name)?
+            .ok_or_else(|| StorageError::NoStudy(name.to_owned()))?;
+        Study::open_with(name, record.spec, storage, None)
+    }
+
+    pub(crate) fn open_with(
+        name: &str,
+        spec: SweepSpec,
+        storage: Arc<dyn Storage>,
+        searcher: Option<Box<dyn Searcher>>,
+    ) -> Result<Study, StudyError> {
+        storage.create_study(name, &spec)?;
+        let config = SchedulerConfig::from_spec(name, &spec);
+        let searcher =
+            searcher.unwrap_or_else(|| build_searcher(spec.method, &spec.searcher, config.seed));
+        Ok(Study {
+            name: name.to_owned(),
+            pruner: Arc::from(pruner_from_spec(spec.early_terminate.as_ref())),
+            searcher: Arc::new(Mutex::new(searcher)),
+            spec,
+            storage,
+            config,
+            stop: StopHandle::new(),
+            observer: None,
+        })
+    }
+
+    /// The study's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The spec it runs with.
+    pub fn spec(&self) -> &SweepSpec {
+        &self.spec
+    }
+
+    /// The scheduler settings `optimize` uses; adjust before running (log
+    /// directory, heartbeat period, ...).
+    pub fn config_mut(&mut self) -> &mut SchedulerConfig {
+        &mut self.config
+    }
+
+    /// Replaces the pruner.
+    pub fn set_pruner(&mut self, pruner: Arc<dyn Pruner>) {
+        self.pruner = pruner;
+    }
+
+    /// Calls `observer` on every trial start and end of `optimize`.
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
+    }
+
+    /// The handle that stops a running `optimize` (first call: finish the
+    /// running trials; second: cancel them).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// The store.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// Runs `n` more trials of a synchronous objective, on a runtime of its
+    /// own. The closure runs on a blocking thread pool (so it may train for
+    /// minutes); a panic in it fails that trial only. Must not be called from
+    /// inside a tokio runtime: use [`Study::optimize_async`] there.
+    pub fn optimize<F, R>(&self, n: u64, objective: F) -> Result<SweepSummary, StudyError>
+    where
+        F: Fn(&TrialContext) -> R + Send + Sync + 'static,
+        R: IntoOutcome + Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StudyError::Runtime(
+                "optimize() blocks and cannot run inside a tokio runtime; use optimize_async()"
+                    .into(),
+            ));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StudyError::Runtime(e.to_string()))?;
+        let runner = Arc::new(ClosureRunner(Arc::new(objective)));
+        let result = runtime.block_on(self.optimize_with(n, runner));
+        // Blocking closures of cancelled trials may still run; don't wait.
+        runtime.shutdown_background();
+        result
+    }
+
+    /// Runs `n` more trials of an async objective on the current runtime.
+    pub async fn optimize_async<F, Fut, R>(
+        &self,
+        n: u64,
+        objective: F,
+    ) -> Result<SweepSummary, StudyError>
+    where
+        F: Fn(TrialContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoOutcome + Send + 'static,
+    {
+        self.optimize_with(n, Arc::new(AsyncRunner(Arc::new(objective))))
+            .await
+    }
+
+    /// Runs `n` more trials (counted as the budget counts them) with `runner`.
+    pub async fn optimize_with(
+        &self,
+        n: u64,
+        runner: Arc<dyn Runner>,
+    ) -> Result<SweepSummary, StudyError> {
+        let counted =
+            Budget::from_trials(&self.trials()?, None, self.config.retry_failed).counted();
+        self.run_until(Some(counted + n), runner).await
+    }
+
+    /// Runs until the study holds `total` counted trials (`None`: until
+    /// stopped or the searcher is exhausted). This is what `hypersweep run`
+    /// does, so a re-run of an interrupted sweep ends with exactly its budget.
+    pub async fn run_until(
+        &self,
+        total: Option<u64>,
+        runner: Arc<dyn Runner>,
+    ) -> Result<SweepSummary, StudyError> {
+        let mut config = self.config.clone();
+        config.budget = total;
+        self.stop.reset();
+        let mut scheduler = Scheduler::new(
+            config,
+            Arc::clone(&self.storage),
+            Arc::clone(&self.searcher),
+            Arc::clone(&self.pruner),
+            runner,
+        )
+        .with_stop(self.stop.clone());
+        if let Some(observer) = &self.observer {
+            scheduler = scheduler.with_observer(Arc::clone(observer));
+        }
+        Ok(scheduler.run().await?)
+    }
+
+    /// Proposes a configuration and records it as a Running trial; evaluate
+    /// it yourself and report back with [`Study::tell`].
+    pub fn ask(&self) -> Result<Trial, StudyError> {
+        let trials = self.trials()?;
+        let number = trials.last().map_or(0, |t| t.number + 1);
+        let history = History {
+            direction: self.config.direction,
+            trials: trials.iter().map(Trial::observation).collect(),
+        };
+        let params = {
+            let mut searcher = self.searcher.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut rng = suggestion_rng(self.config.seed, number);
+            searcher.suggest(&self.config.space, &history, &mut rng)?
+        };
+        Ok(self.storage.create_trial(
+            &self.name,
+            NewTrial {
+                params,
+                attempt: 0,
+                retry_of: None,
+                device: None,
+                worker: self.config.worker.clone(),
+            },
+        )?)
+    }
+
+    /// Records the value of an asked trial (a non-finite value fails it).
+    pub fn tell(&self, number: u64, value: f64) -> Result<Trial, StudyError> {
+        let outcome = if value.is_finite() {
+            TrialOutcome {
+                state: TrialState::Complete,
+                value: Some(value),
+                error: None,
+            }
+        } else {
+            TrialOutcome {
+                state: TrialState::Failed,
+                value: None,
+                error: Some(format!("reported non-finite value {value}")),
+            }
+        };
+        self.tell_outcome(number, outcome)
+    }
+
+    /// Records how an asked trial ended (failed, pruned, complete).
+    pub fn tell_outcome(&self, number: u64, outcome: TrialOutcome) -> Result<Trial, StudyError> {
+        Ok(self.storage.finish_trial(&self.name, number, outcome)?)
+    }
+
+    /// Records an intermediate value of an asked trial.
+    pub fn report(&self, number: u64, step: u64, value: f64) -> Result<(), StudyError> {
+        Ok(self.storage.report(&self.name, number, step, value)?)
+    }
+
+    /// Every trial, by number.
+    pub fn trials(&self) -> Result<Vec<Trial>, StudyError> {
+        Ok(self.storage.trials(&self.name)?)
+    }
+
+    /// The best complete trial, if any.
+    pub fn best_trial(&self) -> Result<Option<Trial>, StudyError> {
+        Ok(best_trial(&self.trials()?, self.config.direction))
+    }
+}
+
+#[cfg(test)]
+mod tests;

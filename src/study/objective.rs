@@ -1,0 +1,111 @@
+//! Runners for objectives written as Rust closures.
+//!
+//! A synchronous closure runs on tokio's blocking pool, so a training loop may
+//! take as long as it likes without starving the scheduler; a panic in it is
+//! caught (by the blocking pool) and recorded as the trial's failure. A
+//! blocking closure cannot be stopped from outside: when its trial is
+//! cancelled the trial is recorded at once, the closure's later reports are
+//! refused (they answer `Prune`), and the thread finishes on its own.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+
+use hypersweep_trials::{BoxFuture, RunOutcome, Runner, TrialContext};
+
+/// What an objective may return: a value, a `Result` of one, or a
+/// [`RunOutcome`] (to say `Pruned` after a report answered
+/// [`Decision::Prune`](hypersweep_trials::Decision::Prune)).
+pub trait IntoOutcome {
+    /// The outcome to record.
+    fn into_outcome(self) -> RunOutcome;
+}
+
+impl IntoOutcome for f64 {
+    fn into_outcome(self) -> RunOutcome {
+        RunOutcome::Complete(self)
+    }
+}
+
+impl IntoOutcome for RunOutcome {
+    fn into_outcome(self) -> RunOutcome {
+        self
+    }
+}
+
+impl<E: Display> IntoOutcome for Result<f64, E> {
+    fn into_outcome(self) -> RunOutcome {
+        match self {
+            Ok(v) => RunOutcome::Complete(v),
+            Err(e) => RunOutcome::Failed(e.to_string()),
+        }
+    }
+}
+
+/// Runs a synchronous closure per trial on the blocking pool.
+pub(crate) struct ClosureRunner<F>(pub Arc<F>);
+
+impl<F, R> Runner for ClosureRunner<F>
+where
+    F: Fn(&TrialContext) -> R + Send + Sync + 'static,
+    R: IntoOutcome + Send + 'static,
+{
+    fn run(&self, ctx: TrialContext) -> BoxFuture<RunOutcome> {
+        let f = Arc::clone(&self.0);
+        Box::pin(async move {
+            let reporter = ctx.reporter.clone();
+            let work = tokio::task::spawn_blocking(move || f(&ctx).into_outcome());
+            tokio::select! {
+                joined = work => match joined {
+                    Ok(outcome) => outcome,
+                    Err(err) => RunOutcome::Failed(panic_message(err)),
+                },
+                () = reporter.cancelled() => RunOutcome::Failed("cancelled".to_owned()),
+            }
+        })
+    }
+}
+
+/// Runs an async closure per trial on the runtime.
+pub(crate) struct AsyncRunner<F>(pub Arc<F>);
+
+impl<F, Fut, R> Runner for AsyncRunner<F>
+where
+    F: Fn(TrialContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: IntoOutcome + Send + 'static,
+{
+    fn run(&self, ctx: TrialContext) -> BoxFuture<RunOutcome> {
+        let fut = (self.0)(ctx.clone());
+        Box::pin(async move {
+            // Spawned so that a panic is caught and reported, not propagated
+            // into the scheduler.
+            let work = tokio::spawn(async move { fut.await.into_outcome() });
+            let abort = work.abort_handle();
+            tokio::select! {
+                joined = work => match joined {
+                    Ok(outcome) => outcome,
+                    Err(err) => RunOutcome::Failed(panic_message(err)),
+                },
+                () = ctx.reporter.cancelled() => {
+                    abort.abort();
+                    RunOutcome::Failed("cancelled".to_owned())
+                }
+            }
+        })
+    }
+}
+
+/// The failure reason of a task that panicked or was aborted.
+fn panic_message(err: tokio::task::JoinError) -> String {
+    if !err.is_panic() {
+        return format!("the objective's task failed: {err}");
+    }
+    let payload = err.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned());
+    format!("the objective panicked: {text}")
+}

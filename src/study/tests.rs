@@ -1,0 +1,140 @@
+//! The Study API over the in-memory store.
+
+use hypersweep_search::domain::Domain;
+use hypersweep_search::{Param, Params, SearchSpace, StdRng};
+use rand::RngExt;
+
+use super::*;
+
+struct UniformSearcher;
+
+impl Searcher for UniformSearcher {
+    fn name(&self) -> &str {
+        "uniform"
+    }
+    fn suggest(
+        &mut self,
+        space: &hypersweep_search::SearchSpace,
+        _: &History,
+        rng: &mut StdRng,
+    ) -> Result<Params, SearchError> {
+        let coords: Vec<f64> = (0..space.len()).map(|_| rng.random::<f64>()).collect();
+        Ok(space.decode(&coords))
+    }
+}
+
+fn study(parallel: usize) -> Study {
+    let space = SearchSpace::new(vec![Param::new(
+        "x",
+        Domain::Float {
+            low: -2.0,
+            high: 2.0,
+            log: false,
+            step: None,
+        },
+    )])
+    .unwrap();
+    Study::builder()
+        .name("quad")
+        .space(space)
+        .searcher(Box::new(UniformSearcher))
+        .parallel(parallel)
+        .seed(7)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn optimize_runs_n_trials_and_finds_the_best() {
+    let s = study(4);
+    let summary = s
+        .optimize(20, |ctx: &TrialContext| {
+            let x = ctx.params.f64("x").unwrap_or(f64::NAN);
+            (x - 0.5).powi(2)
+        })
+        .unwrap();
+    assert_eq!(summary.counted, 20);
+    let trials = s.trials().unwrap();
+    assert_eq!(trials.len(), 20);
+    let best = s.best_trial().unwrap().unwrap();
+    let min = trials
+        .iter()
+        .map(|t| t.value.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best.value, Some(min));
+    // A second call adds n more.
+    s.optimize(5, |_: &TrialContext| 1.0).unwrap();
+    assert_eq!(s.trials().unwrap().len(), 25);
+}
+
+#[test]
+fn a_panicking_or_failing_objective_fails_only_its_trial() {
+    let s = study(2);
+    s.optimize(6, |ctx: &TrialContext| -> Result<f64, String> {
+        match ctx.number {
+            1 => panic!("diverged at trial one"),
+            2 => Err("out of memory".to_owned()),
+            _ => Ok(1.0),
+        }
+    })
+    .unwrap();
+    let t = s.trials().unwrap();
+    assert_eq!(t.len(), 6);
+    assert_eq!(t[1].state, TrialState::Failed);
+    assert!(
+        t[1].error
+            .as_deref()
+            .unwrap()
+            .contains("diverged at trial one")
+    );
+    assert_eq!(t[2].error.as_deref(), Some("out of memory"));
+    assert_eq!(
+        t.iter().filter(|t| t.state == TrialState::Complete).count(),
+        4
+    );
+}
+
+#[test]
+fn ask_and_tell() {
+    let s = study(1);
+    let a = s.ask().unwrap();
+    let b = s.ask().unwrap();
+    assert_eq!((a.number, b.number), (0, 1));
+    assert_eq!(a.state, TrialState::Running);
+    assert!(s.spec().space.admits(&a.params));
+    s.report(a.number, 0, 3.0).unwrap();
+    let told = s.tell(a.number, 2.5).unwrap();
+    assert_eq!((told.state, told.value), (TrialState::Complete, Some(2.5)));
+    assert_eq!(told.intermediate, vec![(0, 3.0)]);
+    assert_eq!(
+        s.tell(b.number, f64::NAN).unwrap().state,
+        TrialState::Failed
+    );
+    assert_eq!(s.best_trial().unwrap().unwrap().number, 0);
+    assert!(s.tell(a.number, 1.0).is_err(), "a finished trial is final");
+}
+
+#[tokio::test]
+async fn optimize_async_runs_on_the_callers_runtime() {
+    let s = study(3);
+    let summary = s
+        .optimize_async(9, |ctx: TrialContext| async move {
+            tokio::task::yield_now().await;
+            ctx.params.f64("x").map(|x| x.abs())
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.counted, 9);
+    assert!(matches!(
+        s.optimize(1, |_: &TrialContext| 0.0),
+        Err(StudyError::Runtime(_))
+    ));
+}
+
+#[test]
+fn build_requires_a_space() {
+    assert!(matches!(
+        Study::builder().name("x").build(),
+        Err(StudyError::Config(_))
+    ));
+}

@@ -1,0 +1,128 @@
+//! One trial in flight: the reporter that records and prunes, and the task
+//! that runs the runner under the trial's timeout.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hypersweep_search::History;
+use tokio::sync::watch;
+
+use crate::pruner::Pruner;
+use crate::runner::{Decision, Reporter, RunOutcome, Runner, TrialContext};
+use crate::storage::Storage;
+
+/// The study's history, shared between the scheduler, the reporters and the
+/// searcher. Copy-on-write: a suggestion works on a snapshot (`Arc` clone)
+/// while reports go on, and the history is only copied when both happen at
+/// once.
+pub(crate) type SharedHistory = Arc<Mutex<Arc<History>>>;
+
+/// A snapshot of the shared history.
+pub(crate) fn snapshot(history: &SharedHistory) -> Arc<History> {
+    history
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// Runs `f` on the history, copying it first if a snapshot is out.
+pub(crate) fn update<T>(history: &SharedHistory, f: impl FnOnce(&mut History) -> T) -> T {
+    let mut guard = history.lock().unwrap_or_else(PoisonError::into_inner);
+    f(Arc::make_mut(&mut guard))
+}
+
+/// Builds the reporter of trial `number`: each report is written to storage,
+/// added to the history, and judged by the pruner.
+pub(crate) fn reporter(
+    storage: Arc<dyn Storage>,
+    history: SharedHistory,
+    pruner: Arc<dyn Pruner>,
+    study: String,
+    number: u64,
+    cancel: watch::Receiver<bool>,
+) -> Reporter {
+    let sink = move |step: u64, value: f64| -> Decision {
+        if let Err(err) = storage.report(&study, number, step, value) {
+            // A report after the trial was finished (a closure still running
+            // after its trial was cancelled) has nowhere to go: stop it.
+            tracing::debug!(trial = number, %err, "report not recorded");
+            return Decision::Prune;
+        }
+        let mut guard = history.lock().unwrap_or_else(PoisonError::into_inner);
+        let h = Arc::make_mut(&mut guard);
+        let Ok(i) = h.trials.binary_search_by_key(&number, |t| t.number) else {
+            return Decision::Continue;
+        };
+        let curve = &mut h.trials[i].intermediate;
+        match curve.binary_search_by_key(&step, |&(s, _)| s) {
+            Ok(j) => curve[j].1 = value,
+            Err(j) => curve.insert(j, (step, value)),
+        }
+        let h: &History = h;
+        if pruner.should_prune(&h.trials[i], step, h) {
+            Decision::Prune
+        } else {
+            Decision::Continue
+        }
+    };
+    Reporter::new(Arc::new(sink), cancel)
+}
+
+/// How long a cancelled runner gets to return before its future is dropped.
+const CANCEL_GRACE: Duration = Duration::from_secs(30);
+
+/// What the trial's task hands back.
+pub(crate) struct TaskEnd {
+    pub number: u64,
+    pub outcome: RunOutcome,
+    pub timed_out: bool,
+}
+
+/// Runs the trial; on `trial_timeout`, cancels it and waits (a bounded time)
+/// for the runner to return.
+pub(crate) async fn run_trial(
+    runner: Arc<dyn Runner>,
+    ctx: TrialContext,
+    cancel: Arc<watch::Sender<bool>>,
+    trial_timeout: Option<Duration>,
+) -> TaskEnd {
+    let number = ctx.number;
+    let mut cancelled = cancel.subscribe();
+    let fut = runner.run(ctx);
+    tokio::pin!(fut);
+    let timeout = async {
+        match trial_timeout {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut timed_out = false;
+    let outcome = tokio::select! {
+        out = &mut fut => out,
+        () = timeout => {
+            timed_out = true;
+            cancel.send_replace(true);
+            finish_within_grace(fut).await
+        }
+        () = wait_cancelled(&mut cancelled) => finish_within_grace(fut).await,
+    };
+    TaskEnd {
+        number,
+        outcome,
+        timed_out,
+    }
+}
+
+/// Resolves once the trial is cancelled (never, if the sender is gone).
+async fn wait_cancelled(rx: &mut watch::Receiver<bool>) {
+    let cancelled = rx.wait_for(|c| *c).await.is_ok();
+    if !cancelled {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn finish_within_grace(fut: impl std::future::Future<Output = RunOutcome>) -> RunOutcome {
+    tokio::time::timeout(CANCEL_GRACE, fut)
+        .await
+        .unwrap_or_else(|_| RunOutcome::Failed("the runner did not stop when cancelled".into()))
+}
