@@ -292,6 +292,50 @@ fn same_seed_and_history_give_the_same_suggestion() {
     assert_eq!(a, c, "a used searcher gives the same answer as a fresh one");
 }
 
+/// The searcher keeps the encoded history between calls; whatever it has
+/// seen before, its suggestion must be the one a fresh searcher gives on the
+/// same history: as the history grows, with running and failed trials, when
+/// a trial in the middle disappears, and when the space changes.
+#[test]
+fn a_searcher_that_has_seen_other_histories_answers_like_a_fresh_one() {
+    let space = conditional_space();
+    let options = TpeOptions::default().n_startup_trials(5);
+    let mut used = TpeSearcher::new(options.clone(), 7);
+    let mut history = History::new(Direction::Minimize);
+    let check = |used: &mut TpeSearcher, space: &SearchSpace, history: &History, seed: u64| {
+        let fresh = TpeSearcher::new(options.clone(), 7)
+            .suggest(space, history, &mut StdRng::seed_from_u64(seed))
+            .expect("ok");
+        let again = used
+            .suggest(space, history, &mut StdRng::seed_from_u64(seed))
+            .expect("ok");
+        assert_eq!(fresh, again, "{} trials", history.trials.len());
+        fresh
+    };
+    for n in 0..40u64 {
+        let params = check(&mut used, &space, &history, n);
+        let mut trial = complete(n, params.clone(), conditional_loss(&params));
+        match n % 7 {
+            3 => trial.state = TrialState::Failed,
+            5 => trial.state = TrialState::Running,
+            _ => {}
+        }
+        history.trials.push(trial);
+    }
+    // A trial in the middle goes away: the cache must not reuse its row.
+    history.trials.remove(17);
+    check(&mut used, &space, &history, 100);
+    // Another space over the same names: everything is encoded afresh.
+    let other = problem_space(&problems::BRANIN);
+    let mut branin = History::new(Direction::Minimize);
+    for n in 0..30u64 {
+        let params = check(&mut used, &other, &branin, 200 + n);
+        let y = (problems::BRANIN.f)(&point(&problems::BRANIN, &params));
+        branin.trials.push(complete(n, params, y));
+    }
+    check(&mut used, &space, &history, 300);
+}
+
 #[test]
 fn options_parse_with_defaults_and_reject_unknown_fields() {
     let o: TpeOptions =

@@ -12,20 +12,73 @@
 /// Log probabilities of every kernel over the choices, row-major
 /// (`(n_obs + 1) * prior.len()` values, the prior's row last). `observed`
 /// holds choice indices as f64.
+#[cfg(test)]
 pub fn categorical_kernels(observed: &[f64], prior: &[f64], prior_weight: f64) -> Vec<f64> {
+    let (mut log_p, mut cum_p) = (Vec::new(), Vec::new());
+    categorical_kernels_into(observed, prior, prior_weight, &mut log_p, &mut cum_p);
+    // Back to kernel-major.
+    let n_kernels = observed.len() + 1;
+    (0..n_kernels)
+        .flat_map(|k| (0..prior.len()).map(move |c| (k, c)))
+        .map(|(k, c)| log_p[c * n_kernels + k])
+        .collect()
+}
+
+/// The kernels of [`categorical_kernels`], laid out for speed: `log_p`
+/// choice-major (`log p_k(c)` at `c * n_kernels + k`, so scoring a choice
+/// reads one contiguous run over the kernels) and the cumulative
+/// probabilities of each kernel's row kernel-major in `cum_p` (for
+/// sampling), reusing their storage. Every kernel's row is the same but for
+/// its observed choice, so logarithms and sums are taken once per choice,
+/// not once per kernel and choice.
+pub fn categorical_kernels_into(
+    observed: &[f64],
+    prior: &[f64],
+    prior_weight: f64,
+    log_p: &mut Vec<f64>,
+    cum_p: &mut Vec<f64>,
+) {
     let n_choices = prior.len();
+    let n_kernels = observed.len() + 1;
     let eps = prior_weight / (observed.len() as f64 + 1.0);
-    let mut out = Vec::with_capacity((observed.len() + 1) * n_choices);
-    for &x in observed {
-        let c = (x.max(0.0) as usize).min(n_choices.saturating_sub(1));
-        let norm = 1.0 + eps;
-        out.extend(prior.iter().enumerate().map(|(j, &p)| {
-            let mass = if j == c { 1.0 } else { 0.0 } + eps * p;
-            (mass / norm).ln()
-        }));
+    let norm = 1.0 + eps;
+    let other: Vec<f64> = prior.iter().map(|&p| eps * p / norm).collect();
+    let mut cum_other = Vec::with_capacity(n_choices);
+    let mut s = 0.0;
+    for p in &other {
+        s += p;
+        cum_other.push(s);
     }
-    out.extend(prior.iter().map(|p| p.ln()));
-    out
+    let index = |x: f64| (x.max(0.0) as usize).min(n_choices.saturating_sub(1));
+    log_p.clear();
+    log_p.reserve(n_kernels * n_choices);
+    for (c, (&p, &o)) in prior.iter().zip(&other).enumerate() {
+        let (log_other, log_chosen) = (o.ln(), ((1.0 + eps * p) / norm).ln());
+        log_p.extend(
+            observed
+                .iter()
+                .map(|&x| if index(x) == c { log_chosen } else { log_other }),
+        );
+        log_p.push(p.ln());
+    }
+    cum_p.clear();
+    cum_p.reserve(n_kernels * n_choices);
+    if n_choices > 0 {
+        // The observed choice adds 1 / norm to its own and every later sum.
+        let bump = 1.0 / norm;
+        for &x in observed {
+            let start = cum_p.len() + index(x);
+            cum_p.extend_from_slice(&cum_other);
+            for v in &mut cum_p[start..] {
+                *v += bump;
+            }
+        }
+    }
+    let mut s = 0.0;
+    cum_p.extend(prior.iter().map(|p| {
+        s += p;
+        s
+    }));
 }
 
 /// The prior over `n` choices: the given probabilities, or uniform.

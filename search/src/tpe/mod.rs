@@ -42,7 +42,7 @@ use crate::random::sample_params;
 use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
-use parzen::{DimSpec, EstimatorConfig, ParzenEstimator, parzen_estimator};
+use parzen::{DimSpec, EstimatorConfig, ParzenEstimator};
 
 /// The TPE searcher; see the module documentation.
 #[derive(Debug, Clone)]
@@ -51,6 +51,83 @@ pub struct TpeSearcher {
     /// The startup points when `startup` is `sobol`; its scramble comes
     /// from the study seed.
     sobol: SobolSearcher,
+    /// The history encoded so far, reused by the next suggestion.
+    cache: HistoryCache,
+    /// Buffers reused by the next suggestion.
+    work: Workspace,
+}
+
+/// The encoded parameters of the trials seen so far, kept between
+/// suggestions. A trial's parameters never change once it is suggested, so
+/// only trials new since the last call are encoded; re-encoding the whole
+/// history (a name lookup and a JSON conversion per parameter and trial) was
+/// the largest single cost at a thousand trials.
+#[derive(Debug, Clone, Default)]
+struct HistoryCache {
+    /// The parameters the trials were encoded against; another space starts
+    /// the cache afresh.
+    params: Vec<Param>,
+    /// Trial numbers, by position in `History::trials`.
+    numbers: Vec<u64>,
+    /// Per parameter, its coordinate in every trial by position; NaN where
+    /// the trial does not set it.
+    columns: Vec<Vec<f64>>,
+    /// Per parameter, `(coordinate, position)` of every trial where it is
+    /// set, sorted: the neighbour rule's order for any subset of trials is
+    /// then a filter of this list, not a sort.
+    sorted: Vec<Vec<(f64, u32)>>,
+}
+
+impl HistoryCache {
+    /// Brings the cache up to date with `history`.
+    fn sync(&mut self, space: &SearchSpace, history: &History) {
+        let d = space.params().len();
+        if self.params != space.params() {
+            self.params = space.params().to_vec();
+            self.numbers.clear();
+            self.columns = vec![Vec::new(); d];
+            self.sorted = vec![Vec::new(); d];
+        }
+        let keep = self
+            .numbers
+            .iter()
+            .zip(&history.trials)
+            .take_while(|(number, t)| **number == t.number)
+            .count();
+        if keep < self.numbers.len() {
+            // Not a history that grew from the cached one: keep the common
+            // prefix and sort it afresh.
+            self.numbers.truncate(keep);
+            for (column, list) in self.columns.iter_mut().zip(&mut self.sorted) {
+                column.truncate(keep);
+                list.clear();
+                list.extend(
+                    column
+                        .iter()
+                        .zip(0u32..)
+                        .filter(|(u, _)| !u.is_nan())
+                        .map(|(&u, pos)| (u, pos)),
+                );
+                list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
+        }
+        for t in &history.trials[keep..] {
+            let pos = self.numbers.len() as u32;
+            let row = encode_row(space, &t.params);
+            for ((column, list), u) in self.columns.iter_mut().zip(&mut self.sorted).zip(row) {
+                match u.filter(|u| !u.is_nan()) {
+                    Some(u) => {
+                        column.push(u);
+                        // After every equal coordinate: positions only grow.
+                        let at = list.partition_point(|&(v, _)| v <= u);
+                        list.insert(at, (u, pos));
+                    }
+                    None => column.push(f64::NAN),
+                }
+            }
+            self.numbers.push(t.number);
+        }
+    }
 }
 
 impl Default for TpeSearcher {
@@ -66,6 +143,8 @@ impl TpeSearcher {
         TpeSearcher {
             options,
             sobol: SobolSearcher::new(seed),
+            cache: HistoryCache::default(),
+            work: Workspace::default(),
         }
     }
 
@@ -91,7 +170,47 @@ impl Searcher for TpeSearcher {
             return self.startup(space, history, rng);
         }
         let split = split_trials(history, &self.options);
-        Ok(suggest_tpe(space, history, &split, &self.options, rng))
+        self.cache.sync(space, history);
+        let rows = &self.cache;
+        let work = &mut self.work;
+        let mut out = suggest_tpe(space, rows, work, &split, &self.options, rng);
+        if self.options.skip_duplicates {
+            if let Some(cards) = space
+                .params()
+                .iter()
+                .map(|p| p.domain.cardinality())
+                .collect::<Option<Vec<usize>>>()
+            {
+                let key = |params: &Params| -> Vec<u32> {
+                    encode_row(space, params)
+                        .iter()
+                        .zip(&cards)
+                        .map(|(u, &c)| {
+                            u.map_or(u32::MAX, |u| {
+                                ((u * c as f64).floor() as u32).min(c as u32 - 1)
+                            })
+                        })
+                        .collect()
+                };
+                let seen: std::collections::HashSet<Vec<u32>> =
+                    history.trials.iter().map(|t| key(&t.params)).collect();
+                let mut tries = 0;
+                while seen.contains(&key(&out)) && tries < 8 {
+                    out = suggest_tpe(space, rows, work, &split, &self.options, rng);
+                    tries += 1;
+                }
+                if seen.contains(&key(&out)) {
+                    for _ in 0..64 {
+                        let p = sample_params(space, rng);
+                        if !seen.contains(&key(&p)) {
+                            out = p;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -120,11 +239,13 @@ struct Group {
 /// Groups the non-constant parameters by their condition (or one group per
 /// parameter when `group` is off), ordered by their first parameter, which
 /// puts every parent's group before its children's.
-fn groups(space: &SearchSpace, group: bool) -> Vec<Group> {
+fn groups(space: &SearchSpace, group: bool, int_sigma: f64) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     let mut keys: Vec<Option<&crate::Condition>> = Vec::new();
     for (i, p) in space.params().iter().enumerate() {
-        let Some(spec) = dim_spec(p) else { continue };
+        let Some(spec) = dim_spec(p, int_sigma) else {
+            continue;
+        };
         let found = if group {
             keys.iter().position(|k| *k == p.condition.as_ref())
         } else {
@@ -148,7 +269,7 @@ fn groups(space: &SearchSpace, group: bool) -> Vec<Group> {
 }
 
 /// How a parameter is modelled; `None` for constants.
-fn dim_spec(p: &Param) -> Option<DimSpec> {
+fn dim_spec(p: &Param, int_sigma: f64) -> Option<DimSpec> {
     match &p.domain {
         Domain::Const { .. } => None,
         Domain::Categorical {
@@ -161,7 +282,7 @@ fn dim_spec(p: &Param) -> Option<DimSpec> {
         // is zero, and a narrower kernel would all but stop the search from
         // trying the neighbouring values (it did, at half a bucket).
         d => Some(DimSpec::Numerical {
-            min_sigma: d.cardinality().map_or(0.0, |c| 1.0 / c as f64),
+            min_sigma: d.cardinality().map_or(0.0, |c| int_sigma / c as f64),
         }),
     }
 }
@@ -211,70 +332,48 @@ fn encode_row(space: &SearchSpace, params: &Params) -> Vec<Option<f64>> {
 /// The TPE step proper, once there are enough finished trials.
 fn suggest_tpe(
     space: &SearchSpace,
-    history: &History,
+    cache: &HistoryCache,
+    work: &mut Workspace,
     split: &Split,
     options: &TpeOptions,
     rng: &mut StdRng,
 ) -> Params {
     let params = space.params();
-    let encoded: Vec<Option<Vec<Option<f64>>>> = {
-        let mut rows = vec![None; history.trials.len()];
-        for &i in split.below.iter().chain(&split.above) {
-            rows[i] = Some(encode_row(space, &history.trials[i].params));
-        }
-        rows
-    };
     let config = EstimatorConfig {
         multivariate: options.multivariate,
         bandwidth: options.bandwidth,
         magic_clip: options.magic_clip,
         consider_endpoints: options.consider_endpoints,
         prior_weight: options.prior_weight,
+        cat_k: options.cat_k,
     };
     let mut coords = vec![0.5; params.len()];
     let mut partial = Params::new();
-    let mut obs = Vec::new();
-    let mut weights = Vec::new();
-    let mut scratch = Vec::new();
     let m = options.n_candidates;
-    for group in groups(space, options.group) {
+    let groups = groups(space, options.group, options.int_sigma);
+    if work.estimators.len() < groups.len() {
+        work.estimators.resize_with(groups.len(), Default::default);
+    }
+    for (group, (below, above)) in groups.iter().zip(&mut work.estimators) {
         let first = &params[group.params[0]];
         if !space.is_active(first, &partial) {
             continue;
         }
         let d = group.params.len();
-        let mut fit = |set: &[usize]| -> ParzenEstimator {
-            obs.clear();
-            let mut n = 0;
-            for &i in set {
-                let Some(row) = encoded[i].as_ref() else {
-                    continue;
-                };
-                let start = obs.len();
-                for &j in &group.params {
-                    match row[j] {
-                        Some(u) => obs.push(model_value(&params[j].domain, u)),
-                        None => break,
-                    }
-                }
-                if obs.len() - start == d {
-                    n += 1;
-                } else {
-                    obs.truncate(start);
-                }
-            }
-            if options.recency_weights {
-                recency_weights(n, &mut weights);
-            } else {
-                weights.clear();
-                weights.resize(n, 1.0);
-            }
-            parzen_estimator(&obs, &weights, &group.specs, &config)
+        let fit = Fit {
+            space,
+            cache,
+            group,
+            options,
+            config: &config,
         };
-        let below = fit(&split.below);
-        let above = fit(&split.above);
+        fit.refit(below, &split.below, &mut work.buffers);
+        fit.refit(above, &split.above, &mut work.buffers);
 
-        let mut candidates = vec![0.0; m * d];
+        let candidates = &mut work.candidates;
+        candidates.clear();
+        candidates.resize(m * d, 0.0);
+        let scratch = &mut work.buffers.scratch;
         let mut best = (f64::NEG_INFINITY, 0);
         for c in 0..m {
             let x = &mut candidates[c * d..(c + 1) * d];
@@ -284,7 +383,7 @@ fn suggest_tpe(
                     *xj = snap(&params[j].domain, *xj);
                 }
             }
-            let score = below.log_pdf(x, &mut scratch) - above.log_pdf(x, &mut scratch);
+            let score = below.log_pdf(x, scratch) - above.log_pdf(x, scratch);
             // NaN (both densities zero) never wins; ties keep the first.
             if score > best.0 || (c == 0 && !score.is_nan()) {
                 best = (score, c);
@@ -301,4 +400,101 @@ fn suggest_tpe(
         }
     }
     space.decode(&coords)
+}
+
+/// Storage reused from one suggestion to the next, so that a suggestion at
+/// thousands of trials allocates next to nothing: the estimators of each
+/// group (good, bad) and the buffers they are built from.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    estimators: Vec<(ParzenEstimator, ParzenEstimator)>,
+    candidates: Vec<f64>,
+    buffers: FitBuffers,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FitBuffers {
+    /// Positions of the trials the estimator is built on.
+    kept: Vec<usize>,
+    /// Their observations, column-major, and their weights.
+    obs: Vec<f64>,
+    weights: Vec<f64>,
+    /// Per dimension of the group, the kernels sorted by coordinate.
+    orders: Vec<Vec<u32>>,
+    /// The kernel index of each trial in the estimator being built, or
+    /// `u32::MAX`; all `u32::MAX` between builds.
+    slot: Vec<u32>,
+    /// For `ParzenEstimator::log_pdf`.
+    scratch: Vec<f64>,
+}
+
+/// What building one group's estimators needs.
+struct Fit<'a> {
+    space: &'a SearchSpace,
+    cache: &'a HistoryCache,
+    group: &'a Group,
+    options: &'a TpeOptions,
+    config: &'a EstimatorConfig,
+}
+
+impl Fit<'_> {
+    /// Refits `estimator` to the trials `set` (positions in the history, in
+    /// trial order) on which every parameter of the group is set.
+    fn refit(&self, estimator: &mut ParzenEstimator, set: &[usize], buf: &mut FitBuffers) {
+        let params = self.space.params();
+        let group = self.group;
+        let columns = &self.cache.columns;
+        buf.slot.resize(self.cache.numbers.len(), u32::MAX);
+        // The trials where the whole group is set (all of them, or none, in
+        // a space of valid configurations), then their values column by
+        // column: the layout the estimator works in.
+        buf.kept.clear();
+        for &i in set {
+            if group.params.iter().all(|&j| !columns[j][i].is_nan()) {
+                buf.slot[i] = buf.kept.len() as u32;
+                buf.kept.push(i);
+            }
+        }
+        buf.obs.clear();
+        for &j in &group.params {
+            let domain = &params[j].domain;
+            let values = buf.kept.iter().map(|&i| columns[j][i]);
+            match domain {
+                Domain::Categorical { .. } => {
+                    buf.obs.extend(values.map(|u| model_value(domain, u)));
+                }
+                _ => buf.obs.extend(values),
+            }
+        }
+        // The neighbour rule needs each dimension's kernels in sorted order:
+        // filter the cache's sorted trials down to this set.
+        let presorted = self.options.bandwidth == Bandwidth::Neighbor;
+        if presorted {
+            buf.orders.resize_with(group.params.len(), Vec::new);
+            for (order, (&j, spec)) in buf
+                .orders
+                .iter_mut()
+                .zip(group.params.iter().zip(&group.specs))
+            {
+                order.clear();
+                if matches!(spec, DimSpec::Numerical { .. }) {
+                    order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
+                        let k = buf.slot[pos as usize];
+                        (k != u32::MAX).then_some(k)
+                    }));
+                }
+            }
+        }
+        for &i in set {
+            buf.slot[i] = u32::MAX;
+        }
+        if self.options.recency_weights {
+            recency_weights(buf.kept.len(), &mut buf.weights);
+        } else {
+            buf.weights.clear();
+            buf.weights.resize(buf.kept.len(), 1.0);
+        }
+        let orders = presorted.then(|| &buf.orders[..group.params.len()]);
+        estimator.refit(&buf.obs, &buf.weights, &group.specs, self.config, orders);
+    }
 }

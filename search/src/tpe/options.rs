@@ -86,6 +86,12 @@ pub struct TpeOptions {
     /// parallel workers are steered away from each other's pending points.
     /// Default true.
     pub constant_liar: bool,
+    /// EXPERIMENT: categorical fill scaled by the number of choices.
+    pub cat_k: bool,
+    /// EXPERIMENT: minimum width of discrete kernels, in buckets.
+    pub int_sigma: f64,
+    /// EXPERIMENT: skip configurations already tried in discrete spaces.
+    pub skip_duplicates: bool,
 }
 
 impl Default for TpeOptions {
@@ -104,6 +110,9 @@ impl Default for TpeOptions {
             magic_clip: true,
             recency_weights: true,
             constant_liar: true,
+            cat_k: false,
+            int_sigma: 1.0,
+            skip_duplicates: false,
         }
     }
 }
