@@ -336,6 +336,47 @@ fn a_searcher_that_has_seen_other_histories_answers_like_a_fresh_one() {
     check(&mut used, &space, &history, 300);
 }
 
+/// In a space of nine configurations, nine suggestions are nine different
+/// configurations (startup included); the tenth is a repeat, not an error.
+#[test]
+fn discrete_spaces_get_no_repeats_until_exhausted() {
+    let space = SearchSpace::new(vec![
+        Param::new(
+            "a",
+            Domain::Int {
+                low: 0,
+                high: 2,
+                log: false,
+                step: None,
+            },
+        ),
+        Param::new(
+            "b",
+            Domain::Categorical {
+                choices: vec![json!("x"), json!("y"), json!("z")],
+                probabilities: None,
+            },
+        ),
+    ])
+    .expect("valid");
+    let options = TpeOptions::default().n_startup_trials(3);
+    assert!(options.skip_duplicates, "on by default");
+    let mut searcher = TpeSearcher::new(options, 1);
+    let mut history = History::new(Direction::Minimize);
+    let mut seen = Vec::new();
+    for n in 0..10u64 {
+        let params = searcher
+            .suggest(&space, &history, &mut StdRng::seed_from_u64(n))
+            .expect("a suggestion, even once every configuration was tried");
+        if n < 9 {
+            assert!(!seen.contains(&params), "repeat at trial {n}: {params:?}");
+        }
+        seen.push(params.clone());
+        let y = params.f64("a").expect("a");
+        history.trials.push(complete(n, params, y));
+    }
+}
+
 #[test]
 fn options_parse_with_defaults_and_reject_unknown_fields() {
     let o: TpeOptions =

@@ -30,6 +30,8 @@
 //! (`benches/quality`) against Optuna's `TPESampler`: multivariate kernels
 //! with neighbour widths and gamma 0.15.
 
+use std::collections::HashSet;
+
 mod categorical;
 mod options;
 pub mod parzen;
@@ -79,6 +81,28 @@ struct HistoryCache {
 }
 
 impl HistoryCache {
+    /// The configurations of every trial so far (in any state) as
+    /// [`configuration_key`]s, when every parameter of the space is
+    /// discrete; `None` otherwise.
+    fn tried_configurations(&self, space: &SearchSpace) -> Option<HashSet<Vec<u32>>> {
+        let cards = space
+            .params()
+            .iter()
+            .map(|p| p.domain.cardinality())
+            .collect::<Option<Vec<usize>>>()?;
+        Some(
+            (0..self.numbers.len())
+                .map(|i| {
+                    self.columns
+                        .iter()
+                        .zip(&cards)
+                        .map(|(column, &c)| bucket(Some(column[i]), c))
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
     /// Brings the cache up to date with `history`.
     fn sync(&mut self, space: &SearchSpace, history: &History) {
         let d = space.params().len();
@@ -166,51 +190,78 @@ impl Searcher for TpeSearcher {
         rng: &mut StdRng,
     ) -> Result<Params, SearchError> {
         self.options.check()?;
-        if history.n_with_value() < self.options.n_startup_trials.max(1) {
-            return self.startup(space, history, rng);
+        let startup = history.n_with_value() < self.options.n_startup_trials.max(1);
+        let split = if startup {
+            None
+        } else {
+            self.cache.sync(space, history);
+            Some(split_trials(history, &self.options))
+        };
+        let draw = |this: &mut Self, rng: &mut StdRng| match &split {
+            None => this.startup(space, history, rng),
+            Some(split) => Ok(suggest_tpe(
+                space,
+                &this.cache,
+                &mut this.work,
+                split,
+                &this.options,
+                rng,
+            )),
+        };
+        let mut out = draw(self, rng)?;
+        if !self.options.skip_duplicates {
+            return Ok(out);
         }
-        let split = split_trials(history, &self.options);
-        self.cache.sync(space, history);
-        let rows = &self.cache;
-        let work = &mut self.work;
-        let mut out = suggest_tpe(space, rows, work, &split, &self.options, rng);
-        if self.options.skip_duplicates {
-            if let Some(cards) = space
-                .params()
-                .iter()
-                .map(|p| p.domain.cardinality())
-                .collect::<Option<Vec<usize>>>()
-            {
-                let key = |params: &Params| -> Vec<u32> {
-                    encode_row(space, params)
-                        .iter()
-                        .zip(&cards)
-                        .map(|(u, &c)| {
-                            u.map_or(u32::MAX, |u| {
-                                ((u * c as f64).floor() as u32).min(c as u32 - 1)
-                            })
-                        })
-                        .collect()
-                };
-                let seen: std::collections::HashSet<Vec<u32>> =
-                    history.trials.iter().map(|t| key(&t.params)).collect();
-                let mut tries = 0;
-                while seen.contains(&key(&out)) && tries < 8 {
-                    out = suggest_tpe(space, rows, work, &split, &self.options, rng);
-                    tries += 1;
-                }
-                if seen.contains(&key(&out)) {
-                    for _ in 0..64 {
-                        let p = sample_params(space, rng);
-                        if !seen.contains(&key(&p)) {
-                            out = p;
-                            break;
-                        }
-                    }
-                }
+        // In a space of finitely many configurations, do not spend a trial
+        // on one already tried (or running): draw again (from the model, or
+        // the startup rule), then from the prior; if every draw was taken (a
+        // nearly exhausted space), a repeat is better than no suggestion.
+        if startup {
+            self.cache.sync(space, history);
+        }
+        let Some(seen) = self.cache.tried_configurations(space) else {
+            return Ok(out);
+        };
+        let key = |params: &Params| configuration_key(space, params);
+        for _ in 0..DUPLICATE_REDRAWS {
+            if !seen.contains(&key(&out)) {
+                return Ok(out);
             }
+            out = draw(self, rng)?;
+        }
+        for _ in 0..DUPLICATE_PRIOR_DRAWS {
+            if !seen.contains(&key(&out)) {
+                return Ok(out);
+            }
+            out = sample_params(space, rng);
         }
         Ok(out)
+    }
+}
+
+/// Fresh model draws, then prior draws, tried for a configuration not yet
+/// evaluated before a repeat is accepted (`skip_duplicates`).
+const DUPLICATE_REDRAWS: usize = 8;
+const DUPLICATE_PRIOR_DRAWS: usize = 64;
+
+/// The bucket of every parameter of a configuration in a space of discrete
+/// parameters (`u32::MAX` for one that is not set): equal keys, equal
+/// configurations.
+fn configuration_key(space: &SearchSpace, params: &Params) -> Vec<u32> {
+    encode_row(space, params)
+        .iter()
+        .zip(space.params())
+        .map(|(u, p)| bucket(*u, p.domain.cardinality().unwrap_or(1)))
+        .collect()
+}
+
+/// The bucket of coordinate `u` among `cardinality` equal ones.
+fn bucket(u: Option<f64>, cardinality: usize) -> u32 {
+    match u {
+        Some(u) if !u.is_nan() => {
+            ((u * cardinality as f64).floor().max(0.0) as u32).min(cardinality as u32 - 1)
+        }
+        _ => u32::MAX,
     }
 }
 
@@ -239,11 +290,11 @@ struct Group {
 /// Groups the non-constant parameters by their condition (or one group per
 /// parameter when `group` is off), ordered by their first parameter, which
 /// puts every parent's group before its children's.
-fn groups(space: &SearchSpace, group: bool, int_sigma: f64) -> Vec<Group> {
+fn groups(space: &SearchSpace, group: bool) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     let mut keys: Vec<Option<&crate::Condition>> = Vec::new();
     for (i, p) in space.params().iter().enumerate() {
-        let Some(spec) = dim_spec(p, int_sigma) else {
+        let Some(spec) = dim_spec(p) else {
             continue;
         };
         let found = if group {
@@ -269,7 +320,7 @@ fn groups(space: &SearchSpace, group: bool, int_sigma: f64) -> Vec<Group> {
 }
 
 /// How a parameter is modelled; `None` for constants.
-fn dim_spec(p: &Param, int_sigma: f64) -> Option<DimSpec> {
+fn dim_spec(p: &Param) -> Option<DimSpec> {
     match &p.domain {
         Domain::Const { .. } => None,
         Domain::Categorical {
@@ -282,7 +333,7 @@ fn dim_spec(p: &Param, int_sigma: f64) -> Option<DimSpec> {
         // is zero, and a narrower kernel would all but stop the search from
         // trying the neighbouring values (it did, at half a bucket).
         d => Some(DimSpec::Numerical {
-            min_sigma: d.cardinality().map_or(0.0, |c| int_sigma / c as f64),
+            min_sigma: d.cardinality().map_or(0.0, |c| 1.0 / c as f64),
         }),
     }
 }
@@ -345,12 +396,11 @@ fn suggest_tpe(
         magic_clip: options.magic_clip,
         consider_endpoints: options.consider_endpoints,
         prior_weight: options.prior_weight,
-        cat_k: options.cat_k,
     };
     let mut coords = vec![0.5; params.len()];
     let mut partial = Params::new();
     let m = options.n_candidates;
-    let groups = groups(space, options.group, options.int_sigma);
+    let groups = groups(space, options.group);
     if work.estimators.len() < groups.len() {
         work.estimators.resize_with(groups.len(), Default::default);
     }

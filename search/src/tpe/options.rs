@@ -86,11 +86,11 @@ pub struct TpeOptions {
     /// parallel workers are steered away from each other's pending points.
     /// Default true.
     pub constant_liar: bool,
-    /// EXPERIMENT: categorical fill scaled by the number of choices.
-    pub cat_k: bool,
-    /// EXPERIMENT: minimum width of discrete kernels, in buckets.
-    pub int_sigma: f64,
-    /// EXPERIMENT: skip configurations already tried in discrete spaces.
+    /// When every parameter is discrete (ints, stepped floats,
+    /// categoricals), do not suggest a configuration some trial already has
+    /// (finished, failed or running) while untried ones can be found: the
+    /// model is drawn from again, then the prior. Default true; turn it off
+    /// for a noisy objective whose repeats are worth paying for.
     pub skip_duplicates: bool,
 }
 
@@ -110,9 +110,7 @@ impl Default for TpeOptions {
             magic_clip: true,
             recency_weights: true,
             constant_liar: true,
-            cat_k: false,
-            int_sigma: 1.0,
-            skip_duplicates: false,
+            skip_duplicates: true,
         }
     }
 }
@@ -163,6 +161,8 @@ impl TpeOptions {
         recency_weights: bool,
         /// Sets [`TpeOptions::constant_liar`].
         constant_liar: bool,
+        /// Sets [`TpeOptions::skip_duplicates`].
+        skip_duplicates: bool,
     }
 
     /// Checks the values; errors name the field (`tpe.gamma`).

@@ -72,8 +72,6 @@ pub struct EstimatorConfig {
     pub consider_endpoints: bool,
     /// Weight of the prior component relative to one observation.
     pub prior_weight: f64,
-    /// EXPERIMENT
-    pub cat_k: bool,
 }
 
 /// One numerical dimension: per kernel (the prior last) its centre, width
@@ -230,14 +228,14 @@ impl ParzenEstimator {
                     let Dim::Categorical(dim) = &mut self.dims[j] else {
                         unreachable!("just set")
                     };
-                    let n_choices = prior.len();
-                    let pw = if config.cat_k {
-                        config.prior_weight * n_choices as f64
-                    } else {
-                        config.prior_weight
-                    };
-                    dim.n_choices = n_choices;
-                    categorical_kernels_into(column, prior, pw, &mut dim.log_p, &mut dim.cum_p);
+                    dim.n_choices = prior.len();
+                    categorical_kernels_into(
+                        column,
+                        prior,
+                        config.prior_weight,
+                        &mut dim.log_p,
+                        &mut dim.cum_p,
+                    );
                 }
             }
         }
@@ -625,7 +623,6 @@ mod tests {
             magic_clip: true,
             consider_endpoints: false,
             prior_weight: 1.0,
-            cat_k: false,
         }
     }
 
