@@ -135,7 +135,7 @@ impl HistoryCache {
                         .filter(|(u, _)| !u.is_nan())
                         .map(|(&u, pos)| (u, pos)),
                 );
-                list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                parzen::sort_by_value(list);
             }
         }
         for t in &history.trials[keep..] {

@@ -196,16 +196,16 @@ impl ParzenEstimator {
             self.cum_weights.push(acc);
         }
         let scott_dims = if config.multivariate { d } else { 1 };
-        self.dims.truncate(d);
+        // Each dimension reuses the arrays of the one it replaces when both
+        // are of the same kind.
+        let mut previous = std::mem::take(&mut self.dims).into_iter();
         for (j, spec) in specs.iter().enumerate() {
             let column = &columns[j * n_obs..(j + 1) * n_obs];
-            match spec {
-                DimSpec::Numerical { min_sigma } => {
-                    if !matches!(self.dims.get(j), Some(Dim::Numerical(_))) {
-                        set_dim(&mut self.dims, j, Dim::Numerical(NumericalDim::default()));
-                    }
-                    let Dim::Numerical(dim) = &mut self.dims[j] else {
-                        unreachable!("just set")
+            let dim = match (spec, previous.next()) {
+                (DimSpec::Numerical { min_sigma }, old) => {
+                    let mut dim = match old {
+                        Some(Dim::Numerical(dim)) => dim,
+                        _ => NumericalDim::default(),
                     };
                     let presorted = orders.map(|o| o[j].as_slice());
                     let rule = Rule {
@@ -216,17 +216,12 @@ impl ParzenEstimator {
                         config,
                     };
                     dim.refit(column, &rule, &mut self.order);
+                    Dim::Numerical(dim)
                 }
-                DimSpec::Categorical { prior } => {
-                    if !matches!(self.dims.get(j), Some(Dim::Categorical(_))) {
-                        set_dim(
-                            &mut self.dims,
-                            j,
-                            Dim::Categorical(CategoricalDim::default()),
-                        );
-                    }
-                    let Dim::Categorical(dim) = &mut self.dims[j] else {
-                        unreachable!("just set")
+                (DimSpec::Categorical { prior }, old) => {
+                    let mut dim = match old {
+                        Some(Dim::Categorical(dim)) => dim,
+                        _ => CategoricalDim::default(),
                     };
                     dim.n_choices = prior.len();
                     categorical_kernels_into(
@@ -236,8 +231,15 @@ impl ParzenEstimator {
                         &mut dim.log_p,
                         &mut dim.cum_p,
                     );
+                    Dim::Categorical(dim)
                 }
-            }
+            };
+            self.dims.push(dim);
+        }
+        self.base.clear();
+        if !config.multivariate {
+            // Only the joint kernels use `base`.
+            return;
         }
         // base = log w - Σ_d log(sqrt(2 pi) sigma_d Z_d): the normalisers
         // are multiplied per kernel and their product's logarithm taken once
@@ -262,7 +264,6 @@ impl ParzenEstimator {
         }
         let half_log_2pi = 0.5 * (2.0 * PI).ln();
         let shift = n_numerical as f64 * half_log_2pi;
-        self.base.clear();
         self.base.extend(
             self.log_weights
                 .iter()
@@ -273,13 +274,10 @@ impl ParzenEstimator {
     }
 }
 
-/// Puts `dim` at position `j` of `dims`, which holds at least `j` entries.
-fn set_dim(dims: &mut Vec<Dim>, j: usize, dim: Dim) {
-    if j < dims.len() {
-        dims[j] = dim;
-    } else {
-        dims.push(dim);
-    }
+/// Sorts `(value, index)` pairs by value, ties by index: a total order, so
+/// ties are broken the same way every time.
+pub(super) fn sort_by_value<T: Ord>(pairs: &mut [(f64, T)]) {
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
 }
 
 /// How the widths of one numerical dimension are chosen.
@@ -421,7 +419,7 @@ fn neighbor_widths(
         }
         None => {
             order.extend(mu.iter().copied().zip(0..));
-            order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            sort_by_value(order);
         }
     }
     width.clear();
