@@ -69,6 +69,15 @@ def load_runs(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def seeds_for(args, problem: Problem, method: str) -> int:
+    """Seeds of one (problem, method): `--seeds`, `--tabular-seeds` for the methods in
+    `--tabular-methods` on tabular problems, never more than `--gp-seeds` for optuna-gp."""
+    n = args.seeds
+    if problem.kind == "tabular" and method in args.tabular_methods.split(","):
+        n = max(n, args.tabular_seeds or 0)
+    return min(n, args.gp_seeds) if method == "optuna-gp" else n
+
+
 def cmd_suite(args) -> None:
     builders = build_problems()
     problems = args.problems.split(",") if args.problems else list(builders)
@@ -93,7 +102,7 @@ def cmd_suite(args) -> None:
             problem = builders[pname]()
             print(f"== {pname} (optimum {problem.optimum:.6g}) {problem.note}", file=sys.stderr, flush=True)
             for method in methods:
-                n_seeds = min(args.seeds, args.gp_seeds) if method == "optuna-gp" else args.seeds
+                n_seeds = seeds_for(args, problem, method)
                 failed = False
                 for seed in range(n_seeds):
                     if failed or (pname, method, seed, args.budget) in done:
@@ -389,6 +398,14 @@ def main() -> None:
     s.add_argument("--budget", type=int, default=100)
     s.add_argument("--seeds", type=int, default=10)
     s.add_argument("--gp-seeds", type=int, default=10, help="cap on seeds for optuna-gp (slow)")
+    s.add_argument(
+        "--tabular-seeds",
+        type=int,
+        default=0,
+        help="seeds on the tabular problems for --tabular-methods (their means hang on how often a run "
+        "finds the table's best row, which takes hundreds of seeds to pin down)",
+    )
+    s.add_argument("--tabular-methods", default="hs-tpe,optuna-tpe,hs-random,hyperopt-random")
     s.add_argument("--problems", default="", help="comma-separated; default all")
     s.add_argument("--methods", default=DEFAULT_METHODS)
     s.add_argument("--resume", action="store_true", help="keep runs.jsonl and skip runs already in it")

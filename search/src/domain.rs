@@ -96,6 +96,37 @@ impl Domain {
         }
     }
 
+    /// The `c + 1` edges, in `[0, 1]`, of the coordinate ranges that decode
+    /// to each of the `c` values of an integer or stepped domain, in order:
+    /// `edges[0] = 0`, `edges[c] = 1`, and value `k` is decoded from
+    /// `[edges[k], edges[k + 1])`. Equal-width buckets except for log
+    /// integers, whose edges are the half-integers in log space. `None` for
+    /// continuous, categorical and constant domains.
+    pub fn bucket_edges(&self) -> Option<Vec<f64>> {
+        let c = match self {
+            Domain::Int { .. } | Domain::Float { step: Some(_), .. } => self.cardinality()?,
+            _ => return None,
+        };
+        let mut edges: Vec<f64> = match self {
+            Domain::Int {
+                low,
+                high,
+                log: true,
+                step: None,
+            } => {
+                let (l, h) = ((*low as f64 - 0.5).ln(), (*high as f64 + 0.5).ln());
+                (0..=c)
+                    .map(|i| ((*low as f64 - 0.5 + i as f64).ln() - l) / (h - l))
+                    .collect()
+            }
+            _ => (0..=c).map(|i| i as f64 / c as f64).collect(),
+        };
+        // Exact ends, whatever the rounding above.
+        edges[0] = 0.0;
+        edges[c] = 1.0;
+        Some(edges)
+    }
+
     /// True for categorical and constant domains (no order between values).
     pub fn is_categorical(&self) -> bool {
         matches!(self, Domain::Categorical { .. } | Domain::Const { .. })
@@ -292,6 +323,64 @@ mod tests {
             assert_eq!(d.decode(u), v);
         }
         assert_eq!(d.decode(1.0), json!(1.0));
+    }
+
+    #[test]
+    fn bucket_edges_bound_the_coordinates_of_each_value() {
+        let domains = [
+            Domain::Int {
+                low: -2,
+                high: 3,
+                log: false,
+                step: None,
+            },
+            Domain::Int {
+                low: 1,
+                high: 100,
+                log: true,
+                step: None,
+            },
+            Domain::Int {
+                low: 0,
+                high: 20,
+                log: false,
+                step: Some(5),
+            },
+            Domain::Float {
+                low: 0.1,
+                high: 1.0,
+                log: false,
+                step: Some(0.1),
+            },
+        ];
+        for d in &domains {
+            let edges = d.bucket_edges().unwrap();
+            let c = d.cardinality().unwrap();
+            assert_eq!((edges.len(), edges[0], edges[c]), (c + 1, 0.0, 1.0));
+            for k in 0..c {
+                let (a, b) = (edges[k], edges[k + 1]);
+                assert!(a < b, "{d:?}: bucket {k} is empty");
+                // Every point strictly inside decodes to the same value, and
+                // that value encodes back inside.
+                let value = d.decode(a + 0.01 * (b - a));
+                assert_eq!(d.decode(a + 0.99 * (b - a)), value, "{d:?}: bucket {k}");
+                let u = d.encode(&value).unwrap();
+                assert!(
+                    a <= u && u <= b,
+                    "{d:?}: {value} encodes to {u}, not in [{a}, {b}]"
+                );
+            }
+        }
+        assert_eq!(
+            Domain::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false,
+                step: None
+            }
+            .bucket_edges(),
+            None
+        );
     }
 
     #[test]

@@ -443,33 +443,42 @@ fn every_domain_kind_gets_admissible_values_and_steps_are_learnt() {
             + (p.f64("units").expect("units").log2() - 6.0).abs() / 10.0
             + (p.f64("k").expect("k") - 15.0).abs() / 5.0
     };
-    // The loss is separable, which the univariate model exploits: it must
-    // settle on both best step values. The multivariate model must settle
-    // on `k`; on `w` it can stay on the neighbouring value 1.0 within this
-    // budget (a joint kernel moves all coordinates at once).
-    // Scott's widths: they narrow on a cluster of equal values, which is what
-    // lets 60 trials settle on a step; the default neighbour widths keep a
-    // lone good value one gap wide and need more trials here.
-    let scott = TpeOptions::default().bandwidth(Bandwidth::Scott).gamma(0.2);
-    for (options, check_w) in [(scott.clone().multivariate(false), true), (scott, false)] {
-        let mut searcher = TpeSearcher::new(options, 4);
-        let mut rng = StdRng::seed_from_u64(4);
-        let mut history = History::new(Direction::Minimize);
-        for n in 0..60u64 {
-            let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
-            assert!(space.admits(&params), "{params:?}");
-            let y = loss(&params);
-            history.trials.push(complete(n, params, y));
+    // The loss is separable, which the univariate model exploits: over the
+    // last 40 of 100 trials it must mostly run both best step values (a
+    // uniform draw would hit each a fifth of the time). The multivariate
+    // model must settle on `k`, the larger term; on `w` it can stay on a
+    // neighbouring value within this budget (a joint kernel moves all
+    // coordinates at once). Counted over eight seeds: one run of 100 trials
+    // is too noisy to judge.
+    let univariate = TpeOptions::default().multivariate(false);
+    for (options, min_k, min_w) in [(univariate, 0.5, 0.4), (TpeOptions::default(), 0.35, 0.0)] {
+        let (mut k_hits, mut w_hits, mut late_trials) = (0, 0, 0);
+        for seed in 0..8 {
+            let mut searcher = TpeSearcher::new(options.clone(), seed);
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut history = History::new(Direction::Minimize);
+            for n in 0..100u64 {
+                let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+                assert!(space.admits(&params), "{params:?}");
+                let y = loss(&params);
+                history.trials.push(complete(n, params, y));
+            }
+            let late = &history.trials[60..];
+            let count = |name: &str, v: serde_json::Value| {
+                late.iter()
+                    .filter(|t| t.params.get(name) == Some(&v))
+                    .count()
+            };
+            k_hits += count("k", json!(15));
+            w_hits += count("w", json!(0.75));
+            late_trials += late.len();
         }
-        let late = &history.trials[40..];
-        let count = |name: &str, v: serde_json::Value| {
-            late.iter()
-                .filter(|t| t.params.get(name) == Some(&v))
-                .count()
-        };
-        let (w, k) = (count("w", json!(0.75)), count("k", json!(15)));
-        assert!(k >= 8, "k = 15 only {k} of the last 20 times");
-        assert!(!check_w || w >= 8, "w = 0.75 only {w} of the last 20 times");
+        let (k, w) = (
+            k_hits as f64 / late_trials as f64,
+            w_hits as f64 / late_trials as f64,
+        );
+        assert!(k >= min_k, "k = 15 in only {k:.2} of the late trials");
+        assert!(w >= min_w, "w = 0.75 in only {w:.2} of the late trials");
     }
 }
 

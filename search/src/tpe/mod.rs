@@ -335,11 +335,22 @@ fn dim_spec(p: &Param) -> Option<DimSpec> {
         // One bucket: once the good trials agree on one value their spread
         // is zero, and a narrower kernel would all but stop the search from
         // trying the neighbouring values (it did, at half a bucket).
-        d => Some(DimSpec::Numerical {
-            min_sigma: d.cardinality().map_or(0.0, |c| 1.0 / c as f64),
-        }),
+        d => {
+            let min_sigma = d.cardinality().map_or(0.0, |c| 1.0 / c as f64);
+            match d.bucket_edges() {
+                Some(edges) if edges.len() <= MAX_MASS_BUCKETS + 1 => {
+                    Some(DimSpec::Discrete { min_sigma, edges })
+                }
+                _ => Some(DimSpec::Numerical { min_sigma }),
+            }
+        }
     }
 }
+
+/// Integer and stepped domains with at most this many values are scored by
+/// bucket mass ([`DimSpec::Discrete`]); larger ones by density, whose
+/// buckets are then narrow next to most kernels.
+const MAX_MASS_BUCKETS: usize = 64;
 
 /// Moves a numerical coordinate to the one its decoded value encodes to, so
 /// that integer and stepped domains are scored at the value they would run.
@@ -530,7 +541,7 @@ impl Fit<'_> {
                 .zip(group.params.iter().zip(&group.specs))
             {
                 order.clear();
-                if matches!(spec, DimSpec::Numerical { .. }) {
+                if !matches!(spec, DimSpec::Categorical { .. }) {
                     order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
                         let k = buf.slot[pos as usize];
                         (k != u32::MAX).then_some(k)
