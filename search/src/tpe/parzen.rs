@@ -15,6 +15,7 @@
 //! log-sum-exp (multivariate), with no allocation beyond a scratch buffer
 //! the caller keeps.
 
+use std::collections::HashMap;
 use std::f64::consts::PI;
 
 use rand::RngExt;
@@ -41,6 +42,10 @@ const MIN_SIGMA: f64 = 1e-6;
 /// which a kernel's truncation is ignored: `Φ(-8.5) < 1e-17`, so the mass
 /// inside is 1 to double precision.
 const FAR_INSIDE: f64 = 8.5;
+
+/// Distinct kernels whose bucket masses a discrete dimension keeps between
+/// refits before it starts over.
+const MAX_CACHED_KERNELS: usize = 4096;
 
 /// What one dimension of an estimator models.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,9 +144,13 @@ struct DiscreteDim {
     log_p: Vec<f64>,
     n_distinct: usize,
     /// Scratch for building: per bucket, the distinct kernels centred there
-    /// by the bits of their centre and width, and the first kernel of each.
+    /// by the bits of their centre and width, and the `rows` row of each.
     seen: Vec<Vec<((u64, u64), u32)>>,
     firsts: Vec<usize>,
+    /// Rows of [`kernel_masses`] by the bits of the kernel's centre and
+    /// width, kept from one refit to the next.
+    cache: HashMap<(u64, u64), usize>,
+    rows: Vec<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -272,6 +281,8 @@ impl ParzenEstimator {
                     };
                     dim.kernels.fit_widths(column, &rule, &mut self.order);
                     if dim.edges != *edges {
+                        dim.cache.clear();
+                        dim.rows.clear();
                         dim.edges.clone_from(edges);
                         let c = edges.len() - 1;
                         dim.uniform = (0..=c).all(|b| edges[b] == b as f64 / c as f64);
@@ -456,9 +467,18 @@ impl DiscreteDim {
     /// Kernels of equal centre and width share one computation: integer
     /// data repeat values, so at a thousand trials a dimension of 21 values
     /// has a thousand kernels but a few dozen distinct ones.
+    ///
+    /// The same distinct kernels come back from one suggestion to the next
+    /// (the data only grow), so each one's masses are kept in `cache` and
+    /// computed once.
     fn fill_masses(&mut self) {
         let k = &mut self.kernels;
         let c = self.edges.len() - 1;
+        let stride = c + 2;
+        if self.cache.len() >= MAX_CACHED_KERNELS {
+            self.cache.clear();
+            self.rows.clear();
+        }
         k.low_cdf.clear();
         k.mass.clear();
         self.kind.clear();
@@ -467,46 +487,36 @@ impl DiscreteDim {
         for seen in &mut self.seen {
             seen.clear();
         }
-        for (i, (&m, &s)) in k.mu.iter().zip(&k.sigma).enumerate() {
+        for (&m, &s) in k.mu.iter().zip(&k.sigma) {
             let home = bucket(&self.edges, self.uniform, m);
             let key = (m.to_bits(), s.to_bits());
             let u = match self.seen[home].iter().find(|(kk, _)| *kk == key) {
-                Some(&(_, u)) => {
-                    let first = self.firsts[u as usize];
-                    k.low_cdf.push(k.low_cdf[first]);
-                    k.mass.push(k.mass[first]);
-                    u
-                }
+                Some(&(_, u)) => u,
                 None => {
                     let u = self.firsts.len() as u32;
                     self.seen[home].push((key, u));
-                    self.firsts.push(i);
-                    let (lo, z) = truncation(m, s);
-                    k.low_cdf.push(lo);
-                    k.mass.push(z);
+                    let row = *self.cache.entry(key).or_insert_with(|| {
+                        let row = self.rows.len() / stride;
+                        kernel_masses(&self.edges, self.uniform, m, s, &mut self.rows);
+                        row
+                    });
+                    self.firsts.push(row);
                     u
                 }
             };
+            let row = &self.rows[self.firsts[u as usize] * stride..];
+            k.low_cdf.push(row[0]);
+            k.mass.push(row[1]);
             self.kind.push(u);
         }
         let nd = self.firsts.len();
         self.n_distinct = nd;
         self.log_p.clear();
-        self.log_p.resize(c * nd, f64::NEG_INFINITY);
-        for (u, &i) in self.firsts.iter().enumerate() {
-            let (m, s, log_z) = (k.mu[i], k.sigma[i], k.mass[i].ln());
-            // The buckets that reach within `reach` of the centre.
-            let reach = FAR_INSIDE * s;
-            let first = bucket(&self.edges, self.uniform, m - reach);
-            let end = bucket(&self.edges, self.uniform, m + reach) + 1;
-            for b in first..end {
-                let (lo, hi) = ((self.edges[b] - m) / s, (self.edges[b + 1] - m) / s);
-                let mass = if lo <= -FAR_INSIDE && hi >= FAR_INSIDE {
-                    1.0
-                } else {
-                    gauss_mass(lo, hi)
-                };
-                self.log_p[b * nd + u] = mass.ln() - log_z;
+        self.log_p.resize(c * nd, 0.0);
+        for (u, &row) in self.firsts.iter().enumerate() {
+            let masses = &self.rows[row * stride + 2..(row + 1) * stride];
+            for (b, &lp) in masses.iter().enumerate() {
+                self.log_p[b * nd + u] = lp;
             }
         }
     }
@@ -519,6 +529,43 @@ impl DiscreteDim {
     }
 }
 
+/// Appends to `out` the row of a kernel centred at `m` of width `s`:
+/// `Φ(-m / s)` and its mass `Z` inside `[0, 1]` (as [`truncation`]), then
+/// `log(P(bucket) / Z)` for every bucket of `edges`. A bucket more than
+/// `FAR_INSIDE` widths from the centre gets `-inf` (its true mass is below
+/// 1e-17); the normal's tail beyond each edge is found once, from the side
+/// the edge is on, so no mass is a difference of numbers close to 1.
+fn kernel_masses(edges: &[f64], uniform: bool, m: f64, s: f64, out: &mut Vec<f64>) {
+    let c = edges.len() - 1;
+    let (lo_cdf, z) = truncation(m, s);
+    out.push(lo_cdf);
+    out.push(z);
+    let start = out.len();
+    out.resize(start + c, f64::NEG_INFINITY);
+    let reach = FAR_INSIDE * s;
+    let first = bucket(edges, uniform, m - reach);
+    let end = bucket(edges, uniform, m + reach) + 1;
+    let log_z = z.ln();
+    // The tail beyond an edge, away from the centre; 0 past the reach.
+    let tail = |e: f64| {
+        let t = (e - m).abs() / s;
+        if t >= FAR_INSIDE { 0.0 } else { norm_cdf(-t) }
+    };
+    let mut tail_lo = tail(edges[first]);
+    for b in first..end {
+        let tail_hi = tail(edges[b + 1]);
+        let mass = if edges[b] >= m {
+            tail_lo - tail_hi
+        } else if edges[b + 1] <= m {
+            tail_hi - tail_lo
+        } else {
+            1.0 - tail_lo - tail_hi
+        };
+        out[start + b] = mass.ln() - log_z;
+        tail_lo = tail_hi;
+    }
+}
+
 /// The bucket of `edges` that holds `x` (the first or last for points
 /// beyond); `uniform` when the edges are `b / n_buckets`.
 fn bucket(edges: &[f64], uniform: bool, x: f64) -> usize {
@@ -528,18 +575,6 @@ fn bucket(edges: &[f64], uniform: bool, x: f64) -> usize {
         ((x * c as f64).max(0.0) as usize).min(c - 1)
     } else {
         edges[1..c].partition_point(|&e| e <= x)
-    }
-}
-
-/// The standard normal's mass on `[a, b]`, from the tail nearer to both
-/// ends so that no difference of numbers close to 1 is taken.
-fn gauss_mass(a: f64, b: f64) -> f64 {
-    if a >= 0.0 {
-        norm_cdf(-a) - norm_cdf(-b)
-    } else if b <= 0.0 {
-        norm_cdf(b) - norm_cdf(a)
-    } else {
-        1.0 - norm_cdf(a) - norm_cdf(-b)
     }
 }
 
