@@ -156,7 +156,8 @@ struct DiscreteDim {
 #[derive(Debug, Clone)]
 enum Dim {
     Numerical(NumericalDim),
-    Discrete(DiscreteDim),
+    /// Boxed: its caches make it several times larger than the others.
+    Discrete(Box<DiscreteDim>),
     Categorical(CategoricalDim),
 }
 
@@ -269,7 +270,7 @@ impl ParzenEstimator {
                 (DimSpec::Discrete { min_sigma, edges }, old) => {
                     let mut dim = match old {
                         Some(Dim::Discrete(dim)) => dim,
-                        _ => DiscreteDim::default(),
+                        _ => Box::default(),
                     };
                     let presorted = orders.map(|o| o[j].as_slice());
                     let rule = Rule {
@@ -405,6 +406,12 @@ impl NumericalDim {
             *s = s.clamp(low, 1.0);
         }
         self.sigma.push(PRIOR_SIGMA);
+    }
+
+    /// A draw from kernel `k`, by the inverse CDF of its truncated normal.
+    fn draw(&self, k: usize, rng: &mut StdRng) -> f64 {
+        let p = self.low_cdf[k] + rng.random::<f64>() * self.mass[k];
+        (self.mu[k] + self.sigma[k] * norm_ppf(p)).clamp(0.0, 1.0)
     }
 
     /// `scale`, the truncation terms and the normalisers, from `mu` and
@@ -674,10 +681,8 @@ impl ParzenEstimator {
                 kernel = self.pick_kernel(rng);
             }
             *x = match dim {
-                Dim::Numerical(dim) | Dim::Discrete(DiscreteDim { kernels: dim, .. }) => {
-                    let p = dim.low_cdf[kernel] + rng.random::<f64>() * dim.mass[kernel];
-                    (dim.mu[kernel] + dim.sigma[kernel] * norm_ppf(p)).clamp(0.0, 1.0)
-                }
+                Dim::Numerical(dim) => dim.draw(kernel, rng),
+                Dim::Discrete(dim) => dim.kernels.draw(kernel, rng),
                 Dim::Categorical(CategoricalDim {
                     n_choices, cum_p, ..
                 }) => {
