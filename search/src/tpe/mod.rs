@@ -9,7 +9,10 @@
 //! each a mixture of one kernel per observation plus a prior (`parzen`,
 //! `categorical`) — then draws `n_candidates` points from `l` and returns the
 //! one maximising `log l(x) - log g(x)`, which is proportional to expected
-//! improvement under the TPE model. By default the kernels are multivariate
+//! improvement under the TPE model. Integer and stepped parameters with at
+//! most 64 values are scored by the mass each kernel puts on the candidate's
+//! bucket, as Optuna does, not by the density at its centre
+//! (`parzen::DimSpec::Discrete`). By default the kernels are multivariate
 //! (one joint kernel per observation, which keeps correlations between
 //! parameters, Optuna's `multivariate=True`) and conditional parameters are
 //! grouped by the condition that activates them, each group modelled on the
