@@ -14,76 +14,125 @@
 //! wrong branch of `mixed` and missed the optimum of the tabular problems
 //! more often.
 
-/// Log probabilities of every kernel over the choices, row-major
-/// (`(n_obs + 1) * prior.len()` values, the prior's row last). `observed`
-/// holds choice indices as f64.
-#[cfg(test)]
-pub fn categorical_kernels(observed: &[f64], prior: &[f64], prior_weight: f64) -> Vec<f64> {
-    let (mut log_p, mut cum_p) = (Vec::new(), Vec::new());
-    categorical_kernels_into(observed, prior, prior_weight, &mut log_p, &mut cum_p);
-    // Back to kernel-major.
-    let n_kernels = observed.len() + 1;
-    (0..n_kernels)
-        .flat_map(|k| (0..prior.len()).map(move |c| (k, c)))
-        .map(|(k, c)| log_p[c * n_kernels + k])
-        .collect()
+/// The kernels of one categorical dimension. Every observed kernel's
+/// distribution is the same but for its observed choice, so only that
+/// choice is stored per kernel, and per choice the three values a kernel
+/// can give it: building is `O(n + K)` for `n` kernels and `K` choices, not
+/// `O(n K)`.
+#[derive(Debug, Clone, Default)]
+pub struct CategoricalKernels {
+    /// The observed choice of each kernel but the prior (the last kernel).
+    chosen: Vec<u32>,
+    /// Per choice `c`: `log p_k(c)` of a kernel that observed `c`, of one
+    /// that observed another choice, and of the prior.
+    log_chosen: Vec<f64>,
+    log_other: Vec<f64>,
+    log_prior: Vec<f64>,
+    /// Cumulative probabilities for sampling: of an observed kernel's row
+    /// before its own choice's `bump` is added (at its choice and after),
+    /// and of the prior's row.
+    cum_other: Vec<f64>,
+    bump: f64,
+    cum_prior: Vec<f64>,
 }
 
-/// The kernels of [`categorical_kernels`], laid out for speed: `log_p`
-/// choice-major (`log p_k(c)` at `c * n_kernels + k`, so scoring a choice
-/// reads one contiguous run over the kernels) and the cumulative
-/// probabilities of each kernel's row kernel-major in `cum_p` (for
-/// sampling), reusing their storage. Every kernel's row is the same but for
-/// its observed choice, so logarithms and sums are taken once per choice,
-/// not once per kernel and choice.
-pub fn categorical_kernels_into(
-    observed: &[f64],
-    prior: &[f64],
-    prior_weight: f64,
-    log_p: &mut Vec<f64>,
-    cum_p: &mut Vec<f64>,
-) {
-    let n_choices = prior.len();
-    let n_kernels = observed.len() + 1;
-    let eps = n_choices as f64 * prior_weight / (observed.len() as f64 + 1.0);
-    let norm = 1.0 + eps;
-    let other: Vec<f64> = prior.iter().map(|&p| eps * p / norm).collect();
-    let mut cum_other = Vec::with_capacity(n_choices);
-    let mut s = 0.0;
-    for p in &other {
-        s += p;
-        cum_other.push(s);
-    }
-    let index = |x: f64| (x.max(0.0) as usize).min(n_choices.saturating_sub(1));
-    log_p.clear();
-    log_p.reserve(n_kernels * n_choices);
-    for (c, (&p, &o)) in prior.iter().zip(&other).enumerate() {
-        let (log_other, log_chosen) = (o.ln(), ((1.0 + eps * p) / norm).ln());
-        log_p.extend(
-            observed
-                .iter()
-                .map(|&x| if index(x) == c { log_chosen } else { log_other }),
-        );
-        log_p.push(p.ln());
-    }
-    cum_p.clear();
-    cum_p.reserve(n_kernels * n_choices);
-    if n_choices > 0 {
+impl CategoricalKernels {
+    /// Rebuilds the kernels of the choice indices `observed` (as f64).
+    pub fn refit(&mut self, observed: &[f64], prior: &[f64], prior_weight: f64) {
+        let n_choices = prior.len();
+        let eps = n_choices as f64 * prior_weight / (observed.len() as f64 + 1.0);
+        let norm = 1.0 + eps;
+        self.chosen.clear();
+        self.chosen
+            .extend(observed.iter().map(|&x| choice_index(x, n_choices) as u32));
+        for v in [
+            &mut self.log_chosen,
+            &mut self.log_other,
+            &mut self.log_prior,
+            &mut self.cum_other,
+            &mut self.cum_prior,
+        ] {
+            v.clear();
+        }
+        let (mut cum_other, mut cum_prior) = (0.0, 0.0);
+        for &p in prior {
+            let other = eps * p / norm;
+            self.log_other.push(other.ln());
+            self.log_chosen.push(((1.0 + eps * p) / norm).ln());
+            self.log_prior.push(p.ln());
+            cum_other += other;
+            self.cum_other.push(cum_other);
+            cum_prior += p;
+            self.cum_prior.push(cum_prior);
+        }
         // The observed choice adds 1 / norm to its own and every later sum.
-        let bump = 1.0 / norm;
-        for &x in observed {
-            let start = cum_p.len() + index(x);
-            cum_p.extend_from_slice(&cum_other);
-            for v in &mut cum_p[start..] {
-                *v += bump;
+        self.bump = 1.0 / norm;
+    }
+
+    /// Number of choices.
+    pub fn n_choices(&self) -> usize {
+        self.cum_prior.len()
+    }
+
+    /// Number of kernels, the prior included.
+    #[cfg(test)]
+    pub fn n_kernels(&self) -> usize {
+        self.chosen.len() + 1
+    }
+
+    /// `log p_k(c)`.
+    #[cfg(test)]
+    pub fn log_p(&self, k: usize, c: usize) -> f64 {
+        match self.chosen.get(k) {
+            Some(&own) if own as usize == c => self.log_chosen[c],
+            Some(_) => self.log_other[c],
+            None => self.log_prior[c],
+        }
+    }
+
+    /// `acc[k] += log p_k(c)` for every kernel `k`.
+    pub fn add_log_p(&self, c: usize, acc: &mut [f64]) {
+        let (chosen, other) = (self.log_chosen[c], self.log_other[c]);
+        let c = c as u32;
+        let (observed, prior) = acc.split_at_mut(self.chosen.len());
+        for (a, &own) in observed.iter_mut().zip(&self.chosen) {
+            *a += if own == c { chosen } else { other };
+        }
+        prior[0] += self.log_prior[c as usize];
+    }
+
+    /// The choice of kernel `k` at uniform draw `u` in `[0, 1)`: the first
+    /// whose cumulative probability exceeds `u` times the row's total.
+    pub fn draw(&self, k: usize, u: f64) -> usize {
+        let n_choices = self.n_choices();
+        match self.chosen.get(k) {
+            Some(&own) => {
+                let own = own as usize;
+                let row = |c: usize| {
+                    if c >= own {
+                        self.cum_other[c] + self.bump
+                    } else {
+                        self.cum_other[c]
+                    }
+                };
+                let u = u * row(n_choices - 1);
+                (0..n_choices)
+                    .find(|&c| row(c) > u)
+                    .unwrap_or(n_choices - 1)
+            }
+            None => {
+                let u = u * self.cum_prior[n_choices - 1];
+                self.cum_prior
+                    .partition_point(|&c| c <= u)
+                    .min(n_choices - 1)
             }
         }
     }
-    let mut s = 0.0;
-    cum_p.extend(prior.iter().map(|p| {
-        s += p;
-        s
-    }));
+}
+
+/// A choice index stored as f64, as an index into `n_choices`.
+pub fn choice_index(x: f64, n_choices: usize) -> usize {
+    (x.max(0.0) as usize).min(n_choices.saturating_sub(1))
 }
 
 /// The prior over `n` choices: the given probabilities, or uniform.
@@ -98,23 +147,66 @@ pub fn categorical_prior(n: usize, probabilities: Option<&[f64]>) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    /// Every kernel's log probabilities, kernel-major.
+    fn table(observed: &[f64], prior: &[f64], prior_weight: f64) -> Vec<Vec<f64>> {
+        let mut k = CategoricalKernels::default();
+        k.refit(observed, prior, prior_weight);
+        (0..k.n_kernels())
+            .map(|i| (0..prior.len()).map(|c| k.log_p(i, c)).collect())
+            .collect()
+    }
+
     #[test]
     fn every_kernel_is_a_distribution() {
         let prior = [0.5, 0.3, 0.2];
-        let k = categorical_kernels(&[0.0, 2.0], &prior, 1.0);
-        for row in k.chunks(3) {
+        let k = table(&[0.0, 2.0], &prior, 1.0);
+        for row in &k {
             let s: f64 = row.iter().map(|x| x.exp()).sum();
             assert!((s - 1.0).abs() < 1e-12);
         }
         // The observed choice dominates its kernel; the prior row is the prior.
-        assert!(k[0] > k[1] && k[5] > k[4]);
-        assert!((k[6].exp() - 0.5).abs() < 1e-12);
+        assert!(k[0][0] > k[0][1] && k[1][2] > k[1][1]);
+        assert!((k[2][0].exp() - 0.5).abs() < 1e-12);
     }
 
     #[test]
     fn a_choice_the_prior_forbids_is_never_drawn_unless_observed() {
-        let k = categorical_kernels(&[0.0], &[1.0, 0.0], 1.0);
-        assert_eq!(k[1], f64::NEG_INFINITY);
-        assert_eq!(k[3], f64::NEG_INFINITY);
+        let k = table(&[0.0], &[1.0, 0.0], 1.0);
+        assert_eq!(k[0][1], f64::NEG_INFINITY);
+        assert_eq!(k[1][1], f64::NEG_INFINITY);
+        let mut kernels = CategoricalKernels::default();
+        kernels.refit(&[0.0], &[1.0, 0.0], 1.0);
+        for i in 0..100 {
+            let u = i as f64 / 100.0;
+            assert_eq!(kernels.draw(0, u), 0);
+            assert_eq!(kernels.draw(1, u), 0);
+        }
+    }
+
+    #[test]
+    fn draws_follow_the_probabilities() {
+        let prior = [0.1, 0.2, 0.3, 0.4];
+        let mut kernels = CategoricalKernels::default();
+        kernels.refit(&[2.0, 0.0, 3.0], &prior, 1.0);
+        let steps = 100_000;
+        for k in 0..kernels.n_kernels() {
+            let mut counts = [0usize; 4];
+            for i in 0..steps {
+                counts[kernels.draw(k, (i as f64 + 0.5) / steps as f64)] += 1;
+            }
+            for (c, &n) in counts.iter().enumerate() {
+                let p = kernels.log_p(k, c).exp();
+                assert!(
+                    (n as f64 / steps as f64 - p).abs() < 1e-4,
+                    "kernel {k} choice {c}"
+                );
+            }
+        }
+        // Adding to an accumulator gives the same values.
+        let mut acc = vec![0.0; kernels.n_kernels()];
+        kernels.add_log_p(3, &mut acc);
+        for (k, a) in acc.iter().enumerate() {
+            assert_eq!(*a, kernels.log_p(k, 3));
+        }
     }
 }

@@ -23,7 +23,7 @@ use rand::RngExt;
 use crate::StdRng;
 use crate::special::{norm_cdf, norm_ppf};
 
-use super::categorical::categorical_kernels_into;
+use super::categorical::{CategoricalKernels, choice_index};
 use super::options::Bandwidth;
 
 /// Width of the prior component of a numerical dimension, in units of the
@@ -114,15 +114,6 @@ struct NumericalDim {
 }
 
 /// One categorical dimension.
-#[derive(Debug, Clone, Default)]
-struct CategoricalDim {
-    n_choices: usize,
-    /// `log p_k(c)` at `c * n_kernels + k` (choice-major).
-    log_p: Vec<f64>,
-    /// Cumulative `p_k(c)` at `k * n_choices + c` (kernel-major), for
-    /// sampling.
-    cum_p: Vec<f64>,
-}
 
 /// One discrete numerical dimension: the kernels, for their widths and for
 /// sampling (a draw is snapped to its bucket by the caller), and each
@@ -158,7 +149,7 @@ enum Dim {
     Numerical(NumericalDim),
     /// Boxed: its caches make it several times larger than the others.
     Discrete(Box<DiscreteDim>),
-    Categorical(CategoricalDim),
+    Categorical(CategoricalKernels),
 }
 
 /// A weighted mixture of kernels over `n_dims` dimensions; kernel
@@ -294,16 +285,9 @@ impl ParzenEstimator {
                 (DimSpec::Categorical { prior }, old) => {
                     let mut dim = match old {
                         Some(Dim::Categorical(dim)) => dim,
-                        _ => CategoricalDim::default(),
+                        _ => CategoricalKernels::default(),
                     };
-                    dim.n_choices = prior.len();
-                    categorical_kernels_into(
-                        column,
-                        prior,
-                        config.prior_weight,
-                        &mut dim.log_p,
-                        &mut dim.cum_p,
-                    );
+                    dim.refit(column, prior, config.prior_weight);
                     Dim::Categorical(dim)
                 }
             };
@@ -683,13 +667,7 @@ impl ParzenEstimator {
             *x = match dim {
                 Dim::Numerical(dim) => dim.draw(kernel, rng),
                 Dim::Discrete(dim) => dim.kernels.draw(kernel, rng),
-                Dim::Categorical(CategoricalDim {
-                    n_choices, cum_p, ..
-                }) => {
-                    let row = &cum_p[kernel * n_choices..(kernel + 1) * n_choices];
-                    let u = rng.random::<f64>() * row[n_choices - 1];
-                    row.partition_point(|&c| c <= u).min(n_choices - 1) as f64
-                }
+                Dim::Categorical(dim) => dim.draw(kernel, rng.random::<f64>()) as f64,
             };
         }
     }
@@ -718,14 +696,8 @@ impl ParzenEstimator {
                             *a += row[u as usize];
                         }
                     }
-                    Dim::Categorical(CategoricalDim {
-                        n_choices, log_p, ..
-                    }) => {
-                        let c = choice(xj, *n_choices);
-                        let n = self.n_kernels;
-                        for (a, lp) in scratch.iter_mut().zip(&log_p[c * n..(c + 1) * n]) {
-                            *a += lp;
-                        }
+                    Dim::Categorical(dim) => {
+                        dim.add_log_p(choice_index(xj, dim.n_choices()), scratch);
                     }
                 }
             }
@@ -762,17 +734,9 @@ impl ParzenEstimator {
                                 .map(|(lw, &u)| lw + row[u as usize]),
                         );
                     }
-                    Dim::Categorical(CategoricalDim {
-                        n_choices, log_p, ..
-                    }) => {
-                        let c = choice(xj, *n_choices);
-                        let n = self.n_kernels;
-                        scratch.extend(
-                            self.log_weights
-                                .iter()
-                                .zip(&log_p[c * n..(c + 1) * n])
-                                .map(|(lw, lp)| lw + lp),
-                        );
+                    Dim::Categorical(dim) => {
+                        scratch.extend_from_slice(&self.log_weights);
+                        dim.add_log_p(choice_index(xj, dim.n_choices()), scratch);
                     }
                 }
                 total += log_sum_exp(scratch);
@@ -810,11 +774,6 @@ fn subtract_squares_portable(acc: &mut [f64], mu: &[f64], scale: &[f64], x: f64)
 #[target_feature(enable = "avx")]
 fn subtract_squares_avx(acc: &mut [f64], mu: &[f64], scale: &[f64], x: f64) {
     subtract_squares_portable(acc, mu, scale, x);
-}
-
-/// A categorical coordinate (a choice index stored as f64) as an index.
-fn choice(x: f64, n_choices: usize) -> usize {
-    (x.max(0.0) as usize).min(n_choices.saturating_sub(1))
 }
 
 /// `log Σ exp(v)`, stable for large magnitudes; `-inf` for an empty slice.
