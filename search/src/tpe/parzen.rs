@@ -113,8 +113,6 @@ struct NumericalDim {
     mass: Vec<f64>,
 }
 
-/// One categorical dimension.
-
 /// One discrete numerical dimension: the kernels, for their widths and for
 /// sampling (a draw is snapped to its bucket by the caller), and each
 /// kernel's log mass on each bucket.
