@@ -469,6 +469,10 @@ fn suggest_tpe(
     space.decode(&coords)
 }
 
+/// A set of fewer than 1/`SMALL_SET` of the trials gets its kernels' order
+/// by a sort rather than by filtering the whole history's.
+const SMALL_SET: usize = 8;
+
 /// Storage reused from one suggestion to the next, so that a suggestion at
 /// thousands of trials allocates next to nothing: the estimators of each
 /// group (good, bad) and the buffers they are built from.
@@ -535,16 +539,32 @@ impl Fit<'_> {
         }
         // The neighbour rule needs each dimension's kernels in sorted order:
         // filter the cache's sorted trials down to this set.
+        // A set much smaller than the history (the good one) is sorted
+        // directly instead: by value, ties by position, the same order.
         let presorted = self.options.bandwidth == Bandwidth::Neighbor;
         if presorted {
+            let n = buf.kept.len();
+            let small = n * SMALL_SET < self.cache.numbers.len();
             buf.orders.resize_with(group.params.len(), Vec::new);
-            for (order, (&j, spec)) in buf
+            for (d, (order, (&j, spec))) in buf
                 .orders
                 .iter_mut()
                 .zip(group.params.iter().zip(&group.specs))
+                .enumerate()
             {
                 order.clear();
-                if !matches!(spec, DimSpec::Categorical { .. }) {
+                if matches!(spec, DimSpec::Categorical { .. }) {
+                    continue;
+                }
+                if small {
+                    let column = &buf.obs[d * n..(d + 1) * n];
+                    order.extend(0..n as u32);
+                    order.sort_unstable_by(|&a, &b| {
+                        column[a as usize]
+                            .total_cmp(&column[b as usize])
+                            .then(a.cmp(&b))
+                    });
+                } else {
                     order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
                         let k = buf.slot[pos as usize];
                         (k != u32::MAX).then_some(k)

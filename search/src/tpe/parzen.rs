@@ -107,10 +107,9 @@ struct NumericalDim {
     /// `log(sigma * sqrt(2 pi) * Z)`, kept for the univariate form only
     /// (the multivariate one folds the normalisers into `base`).
     log_norm: Vec<f64>,
-    /// Φ of the lower truncation point, for inverse-CDF sampling.
-    low_cdf: Vec<f64>,
-    /// Z, the mass inside [0, 1].
-    mass: Vec<f64>,
+    /// `(Φ of the lower truncation point, Z)` per kernel, `Z` the mass
+    /// inside [0, 1] ([`truncation`]); for inverse-CDF sampling.
+    truncation: Vec<(f64, f64)>,
 }
 
 /// One discrete numerical dimension: the kernels, for their widths and for
@@ -392,7 +391,8 @@ impl NumericalDim {
 
     /// A draw from kernel `k`, by the inverse CDF of its truncated normal.
     fn draw(&self, k: usize, rng: &mut StdRng) -> f64 {
-        let p = self.low_cdf[k] + rng.random::<f64>() * self.mass[k];
+        let (low_cdf, mass) = self.truncation[k];
+        let p = low_cdf + rng.random::<f64>() * mass;
         (self.mu[k] + self.sigma[k] * norm_ppf(p)).clamp(0.0, 1.0)
     }
 
@@ -405,15 +405,20 @@ impl NumericalDim {
                 .iter()
                 .map(|s| std::f64::consts::FRAC_1_SQRT_2 / s),
         );
+        self.truncation.clear();
+        self.truncation.extend(
+            self.mu
+                .iter()
+                .zip(&self.sigma)
+                .map(|(&m, &s)| truncation(m, s)),
+        );
         self.norm.clear();
-        self.low_cdf.clear();
-        self.mass.clear();
-        for (&m, &s) in self.mu.iter().zip(&self.sigma) {
-            let (lo, z) = truncation(m, s);
-            self.low_cdf.push(lo);
-            self.mass.push(z);
-            self.norm.push(s * z);
-        }
+        self.norm.extend(
+            self.sigma
+                .iter()
+                .zip(&self.truncation)
+                .map(|(s, (_, z))| s * z),
+        );
         self.log_norm.clear();
         if !multivariate {
             let half_log_2pi = 0.5 * (2.0 * PI).ln();
@@ -468,8 +473,7 @@ impl DiscreteDim {
             self.cache.clear();
             self.rows.clear();
         }
-        k.low_cdf.clear();
-        k.mass.clear();
+        k.truncation.clear();
         self.kind.clear();
         self.firsts.clear();
         self.seen.resize_with(c, Vec::new);
@@ -494,8 +498,7 @@ impl DiscreteDim {
                 }
             };
             let row = &self.rows[self.firsts[u as usize] * stride..];
-            k.low_cdf.push(row[0]);
-            k.mass.push(row[1]);
+            k.truncation.push((row[0], row[1]));
             self.kind.push(u);
         }
         let nd = self.firsts.len();

@@ -55,8 +55,11 @@ impl Rank {
 /// of `options`.
 pub fn split_trials(history: &History, options: &TpeOptions) -> Split {
     let direction = history.direction;
-    let mut ranked: Vec<(Rank, usize)> = Vec::with_capacity(history.trials.len());
-    let mut above = Vec::new();
+    let n = history.trials.len();
+    let mut ranked: Vec<(Rank, usize)> = Vec::with_capacity(n);
+    // Whether each trial is modelled at all: running trials only under the
+    // constant liar.
+    let mut modelled = vec![true; n];
     for (i, t) in history.trials.iter().enumerate() {
         let rank = match t.state {
             TrialState::Complete => t.loss(direction).map(|loss| Rank::Complete { loss }),
@@ -66,25 +69,37 @@ pub fn split_trials(history: &History, options: &TpeOptions) -> Split {
             }),
             TrialState::Failed => None,
             TrialState::Running => {
-                if options.constant_liar {
-                    above.push(i);
-                }
-                continue;
+                modelled[i] = options.constant_liar;
+                None
             }
         };
-        match rank {
-            Some(r) => ranked.push((r, i)),
-            None => above.push(i),
+        if let Some(r) = rank {
+            ranked.push((r, i));
         }
     }
-    // Ties keep trial order, so the split is a pure function of the history.
-    ranked.sort_by(|(a, i), (b, j)| a.cmp(b).then(i.cmp(j)));
+    // Ties keep trial order, so the split is a pure function of the
+    // history. Only which trials are the best `n_below` matters, not their
+    // order: a selection, not a sort.
     let n_ranked = ranked.len();
     let n_below = options.n_below(n_ranked);
-    let mut below: Vec<usize> = ranked[..n_below].iter().map(|&(_, i)| i).collect();
-    above.extend(ranked[n_below..].iter().map(|&(_, i)| i));
-    below.sort_unstable();
-    above.sort_unstable();
+    let mut good = vec![false; n];
+    if n_below > 0 {
+        let order = |(a, i): &(Rank, usize), (b, j): &(Rank, usize)| a.cmp(b).then(i.cmp(j));
+        if n_below < n_ranked {
+            ranked.select_nth_unstable_by(n_below, order);
+        }
+        for &(_, i) in &ranked[..n_below] {
+            good[i] = true;
+        }
+    }
+    let (mut below, mut above) = (Vec::with_capacity(n_below), Vec::with_capacity(n));
+    for i in 0..n {
+        if good[i] {
+            below.push(i);
+        } else if modelled[i] {
+            above.push(i);
+        }
+    }
     Split {
         below,
         above,
