@@ -21,8 +21,10 @@
 /// `O(n K)`.
 #[derive(Debug, Clone, Default)]
 pub struct CategoricalKernels {
-    /// The observed choice of each kernel but the prior (the last kernel).
-    chosen: Vec<u32>,
+    /// The observed choice of each kernel but the prior (the last kernel),
+    /// as f64: compared with a choice in the scoring loop, which then runs
+    /// in vector registers.
+    chosen: Vec<f64>,
     /// Per choice `c`: `log p_k(c)` of a kernel that observed `c`, of one
     /// that observed another choice, and of the prior.
     log_chosen: Vec<f64>,
@@ -44,7 +46,7 @@ impl CategoricalKernels {
         let norm = 1.0 + eps;
         self.chosen.clear();
         self.chosen
-            .extend(observed.iter().map(|&x| choice_index(x, n_choices) as u32));
+            .extend(observed.iter().map(|&x| choice_index(x, n_choices) as f64));
         for v in [
             &mut self.log_chosen,
             &mut self.log_other,
@@ -84,7 +86,7 @@ impl CategoricalKernels {
     #[cfg(test)]
     pub fn log_p(&self, k: usize, c: usize) -> f64 {
         match self.chosen.get(k) {
-            Some(&own) if own as usize == c => self.log_chosen[c],
+            Some(&own) if own == c as f64 => self.log_chosen[c],
             Some(_) => self.log_other[c],
             None => self.log_prior[c],
         }
@@ -93,12 +95,12 @@ impl CategoricalKernels {
     /// `acc[k] += log p_k(c)` for every kernel `k`.
     pub fn add_log_p(&self, c: usize, acc: &mut [f64]) {
         let (chosen, other) = (self.log_chosen[c], self.log_other[c]);
-        let c = c as u32;
         let (observed, prior) = acc.split_at_mut(self.chosen.len());
+        let index = c as f64;
         for (a, &own) in observed.iter_mut().zip(&self.chosen) {
-            *a += if own == c { chosen } else { other };
+            *a += if own == index { chosen } else { other };
         }
-        prior[0] += self.log_prior[c as usize];
+        prior[0] += self.log_prior[c];
     }
 
     /// The choice of kernel `k` at uniform draw `u` in `[0, 1)`: the first

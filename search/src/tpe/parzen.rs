@@ -605,45 +605,69 @@ fn neighbor_widths(
     width: &mut Vec<f64>,
 ) {
     let n = mu.len() - 1;
-    // Sorted by value then index: a total order, so ties are broken the same
-    // way every time.
-    order.clear();
+    width.clear();
+    width.resize(mu.len(), 0.0);
     match presorted {
         Some(sorted) => {
             debug_assert_eq!(sorted.len(), n);
             // Merge the prior centre in after every observation equal to it
-            // (its index, n, is the largest).
+            // (its index, n, is the largest): the order a sort would give.
             let prior = mu[n];
             let at = sorted.partition_point(|&i| mu[i as usize] <= prior);
-            order.extend(sorted[..at].iter().map(|&i| (mu[i as usize], i as usize)));
-            order.push((prior, n));
-            order.extend(sorted[at..].iter().map(|&i| (mu[i as usize], i as usize)));
+            let merged = sorted[..at]
+                .iter()
+                .map(|&i| i as usize)
+                .chain(std::iter::once(n))
+                .chain(sorted[at..].iter().map(|&i| i as usize));
+            widths_in_order(mu, merged, consider_endpoints, width);
         }
         None => {
+            // Sorted by value then index: a total order, so ties are broken
+            // the same way every time.
+            order.clear();
             order.extend(mu.iter().copied().zip(0..));
             sort_by_value(order);
+            widths_in_order(mu, order.iter().map(|&(_, i)| i), consider_endpoints, width);
         }
     }
-    width.clear();
-    width.resize(mu.len(), 0.0);
-    for (r, &(x, i)) in order.iter().enumerate() {
-        let left = match r {
-            0 if consider_endpoints => Some(x),
-            0 => None,
-            _ => Some(x - order[r - 1].0),
+    width.truncate(n);
+}
+
+/// The neighbour rule over the indices of `mu` in sorted order: each width
+/// is the larger gap to the previous and next value (the range's ends count
+/// as neighbours with `consider_endpoints`; a lone value gets 1).
+fn widths_in_order(
+    mu: &[f64],
+    mut order: impl Iterator<Item = usize>,
+    consider_endpoints: bool,
+    width: &mut [f64],
+) {
+    let Some(mut cur) = order.next() else {
+        return;
+    };
+    let mut prev: Option<f64> = None;
+    loop {
+        let x = mu[cur];
+        let next = order.next();
+        let left = match prev {
+            Some(p) => Some(x - p),
+            None => consider_endpoints.then_some(x),
         };
-        let right = match order.get(r + 1) {
-            Some(&(y, _)) => Some(y - x),
-            None if consider_endpoints => Some(1.0 - x),
-            None => None,
+        let right = match next {
+            Some(j) => Some(mu[j] - x),
+            None => consider_endpoints.then_some(1.0 - x),
         };
-        width[i] = match (left, right) {
+        width[cur] = match (left, right) {
             (Some(a), Some(b)) => a.max(b),
             (Some(a), None) | (None, Some(a)) => a,
             (None, None) => 1.0,
         };
+        let Some(j) = next else {
+            break;
+        };
+        prev = Some(x);
+        cur = j;
     }
-    width.truncate(n);
 }
 
 impl ParzenEstimator {
