@@ -12,6 +12,7 @@ See README.md beside this file for what the columns mean and how regret is score
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import platform
@@ -64,9 +65,25 @@ def score_run(problem: Problem, run: optimizers.Run) -> dict:
 
 
 def load_runs(path: Path) -> list[dict]:
-    if not path.exists():
+    """The runs in `path` (`runs.jsonl`), or in its gzipped archive beside it when it is absent
+    (the results directory keeps only `runs.jsonl.gz` under version control)."""
+    if path.exists():
+        text = path.read_text()
+    elif archive_of(path).exists():
+        text = gzip.decompress(archive_of(path).read_bytes()).decode()
+    else:
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def archive_of(path: Path) -> Path:
+    return path.with_name(path.name + ".gz")
+
+
+def archive_runs(path: Path) -> None:
+    """Writes `runs.jsonl.gz` from `runs.jsonl` (deterministically: no name or time in it)."""
+    if path.exists():
+        archive_of(path).write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
 
 
 def seeds_for(args, problem: Problem, method: str) -> int:
@@ -90,11 +107,13 @@ def cmd_suite(args) -> None:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs_path = out_dir / "runs.jsonl"
-    if not args.resume and runs_path.exists():
-        runs_path.unlink()
+    if not args.resume:
+        for p in (runs_path, archive_of(runs_path)):
+            p.unlink(missing_ok=True)
     kept = load_runs(runs_path)
     if args.redo:
         kept = [r for r in kept if r["method"] not in methods]
+    if args.redo or not runs_path.exists():
         runs_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     done = {(r["problem"], r["method"], r["seed"], r["budget"]) for r in kept}
     with runs_path.open("a") as sink:
@@ -267,6 +286,7 @@ def machine() -> str:
 
 
 def report(out_dir: Path, args=None) -> str:
+    archive_runs(out_dir / "runs.jsonl")
     runs = load_runs(out_dir / "runs.jsonl")
     if not runs:
         sys.exit(f"no runs in {out_dir / 'runs.jsonl'}")
