@@ -27,10 +27,10 @@
 //! arrays reused from the previous suggestion (an `erfc` only for kernels
 //! within 8.5 widths of an end); scoring is `O(m n d)` subtract-and-square
 //! steps over contiguous arrays plus `m` log-sum-exps over `n` kernels.
-//! Measured on-CPU (`tpe_suggest_latency`, release, defaults, a random
-//! history): 0.09 ms at 100 trials x 10 parameters, 0.67 ms at 1000 x 10,
-//! 2.0 ms at 3000 x 10; 0.35 / 2.0 / 7.4 ms at 100 / 1000 / 3000 trials x
-//! 40 parameters.
+//! Measured (`tpe_suggest_latency`, release, defaults, a random history):
+//! 0.09 ms at 100 trials x 10 parameters, 0.5 ms at 1000 x 10, 1.7 ms at
+//! 3000 x 10; 0.28 / 1.8 / 6.2 ms at 100 / 1000 / 3000 trials x 40
+//! parameters.
 //!
 //! The defaults (see `TpeOptions`) were picked on the quality suite
 //! (`benches/quality`) against Optuna's `TPESampler`: multivariate kernels
