@@ -274,9 +274,12 @@ fn bucket_coordinate(k: f64, n: usize) -> f64 {
     (k.round() + 0.5) / n as f64
 }
 
-/// Index of the bucket (of `n` equal ones) that holds `u`.
-fn bucket_index(u: f64, n: usize) -> usize {
-    ((u * n as f64).floor() as usize).min(n.saturating_sub(1))
+/// Index of the bucket (of `n` equal ones) that holds `u`; the first for
+/// `u < 0` or NaN, the last for `u >= 1`. (Truncation toward zero is the
+/// floor on the non-negative values it is given, without a call to `floor`:
+/// the TPE runs this for every candidate.)
+pub(crate) fn bucket_index(u: f64, n: usize) -> usize {
+    ((u * n as f64).max(0.0) as usize).min(n.saturating_sub(1))
 }
 
 /// A float as a JSON number; a stepped float is cleaned of representation

@@ -46,6 +46,7 @@ mod split;
 pub use options::{Bandwidth, Startup, TpeOptions};
 pub use split::{Split, recency_weights, split_trials};
 
+use crate::domain::bucket_index;
 use crate::random::sample_params;
 use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
@@ -264,9 +265,7 @@ fn configuration_key(space: &SearchSpace, params: &Params) -> Vec<u32> {
 /// The bucket of coordinate `u` among `cardinality` equal ones.
 fn bucket(u: Option<f64>, cardinality: usize) -> u32 {
     match u {
-        Some(u) if !u.is_nan() => {
-            ((u * cardinality as f64).floor().max(0.0) as u32).min(cardinality as u32 - 1)
-        }
+        Some(u) if !u.is_nan() => bucket_index(u, cardinality) as u32,
         _ => u32::MAX,
     }
 }
@@ -371,10 +370,7 @@ fn snap(domain: &Domain, u: f64) -> f64 {
 /// terms: the coordinate, or the choice index for categoricals.
 fn model_value(domain: &Domain, u: f64) -> f64 {
     match domain {
-        Domain::Categorical { choices, .. } => {
-            let n = choices.len();
-            ((u * n as f64).floor()).clamp(0.0, n as f64 - 1.0)
-        }
+        Domain::Categorical { choices, .. } => bucket_index(u, choices.len()) as f64,
         _ => u,
     }
 }

@@ -21,6 +21,7 @@ use std::f64::consts::PI;
 use rand::RngExt;
 
 use crate::StdRng;
+use crate::domain::bucket_index;
 use crate::special::{norm_cdf, norm_ppf};
 
 use super::categorical::{CategoricalKernels, choice_index};
@@ -130,11 +131,11 @@ struct DiscreteDim {
     /// `log P_u(bucket b)` of distinct kernel `u` at `b * n_distinct + u`
     /// (bucket-major: scoring a point reads one short row).
     log_p: Vec<f64>,
-    n_distinct: usize,
+    /// The `rows` row of each distinct kernel (`n_distinct` of them).
+    distinct_rows: Vec<usize>,
     /// Scratch for building: per bucket, the distinct kernels centred there
-    /// by the bits of their centre and width, and the `rows` row of each.
+    /// by the bits of their centre and width.
     seen: Vec<Vec<((u64, u64), u32)>>,
-    firsts: Vec<usize>,
     /// Rows of [`kernel_masses`] by the bits of the kernel's centre and
     /// width, kept from one refit to the next.
     cache: HashMap<(u64, u64), usize>,
@@ -233,6 +234,13 @@ impl ParzenEstimator {
             self.cum_weights.push(acc);
         }
         let scott_dims = if config.multivariate { d } else { 1 };
+        let rule = |j: usize, min_sigma: f64| Rule {
+            presorted: orders.map(|o| o[j].as_slice()),
+            weights,
+            min_sigma,
+            scott_dims,
+            config,
+        };
         // Each dimension reuses the arrays of the one it replaces when both
         // are of the same kind.
         let mut previous = std::mem::take(&mut self.dims).into_iter();
@@ -244,15 +252,7 @@ impl ParzenEstimator {
                         Some(Dim::Numerical(dim)) => dim,
                         _ => NumericalDim::default(),
                     };
-                    let presorted = orders.map(|o| o[j].as_slice());
-                    let rule = Rule {
-                        presorted,
-                        weights,
-                        min_sigma: *min_sigma,
-                        scott_dims,
-                        config,
-                    };
-                    dim.refit(column, &rule, &mut self.order);
+                    dim.refit(column, &rule(j, *min_sigma), &mut self.order);
                     Dim::Numerical(dim)
                 }
                 (DimSpec::Discrete { min_sigma, edges }, old) => {
@@ -260,14 +260,7 @@ impl ParzenEstimator {
                         Some(Dim::Discrete(dim)) => dim,
                         _ => Box::default(),
                     };
-                    let presorted = orders.map(|o| o[j].as_slice());
-                    let rule = Rule {
-                        presorted,
-                        weights,
-                        min_sigma: *min_sigma,
-                        scott_dims,
-                        config,
-                    };
+                    let rule = rule(j, *min_sigma);
                     dim.kernels.fit_widths(column, &rule, &mut self.order);
                     if dim.edges != *edges {
                         dim.cache.clear();
@@ -475,7 +468,7 @@ impl DiscreteDim {
         }
         k.truncation.clear();
         self.kind.clear();
-        self.firsts.clear();
+        self.distinct_rows.clear();
         self.seen.resize_with(c, Vec::new);
         for seen in &mut self.seen {
             seen.clear();
@@ -486,26 +479,25 @@ impl DiscreteDim {
             let u = match self.seen[home].iter().find(|(kk, _)| *kk == key) {
                 Some(&(_, u)) => u,
                 None => {
-                    let u = self.firsts.len() as u32;
+                    let u = self.distinct_rows.len() as u32;
                     self.seen[home].push((key, u));
                     let row = *self.cache.entry(key).or_insert_with(|| {
                         let row = self.rows.len() / stride;
                         kernel_masses(&self.edges, self.uniform, m, s, &mut self.rows);
                         row
                     });
-                    self.firsts.push(row);
+                    self.distinct_rows.push(row);
                     u
                 }
             };
-            let row = &self.rows[self.firsts[u as usize] * stride..];
+            let row = &self.rows[self.distinct_rows[u as usize] * stride..];
             k.truncation.push((row[0], row[1]));
             self.kind.push(u);
         }
-        let nd = self.firsts.len();
-        self.n_distinct = nd;
+        let nd = self.distinct_rows.len();
         self.log_p.clear();
         self.log_p.resize(c * nd, 0.0);
-        for (u, &row) in self.firsts.iter().enumerate() {
+        for (u, &row) in self.distinct_rows.iter().enumerate() {
             let masses = &self.rows[row * stride + 2..(row + 1) * stride];
             for (b, &lp) in masses.iter().enumerate() {
                 self.log_p[b * nd + u] = lp;
@@ -515,7 +507,7 @@ impl DiscreteDim {
 
     /// The log masses of the distinct kernels on the bucket that holds `x`.
     fn log_masses(&self, x: f64) -> &[f64] {
-        let nd = self.n_distinct;
+        let nd = self.distinct_rows.len();
         let b = bucket(&self.edges, self.uniform, x);
         &self.log_p[b * nd..(b + 1) * nd]
     }
@@ -563,8 +555,7 @@ fn kernel_masses(edges: &[f64], uniform: bool, m: f64, s: f64, out: &mut Vec<f64
 fn bucket(edges: &[f64], uniform: bool, x: f64) -> usize {
     let c = edges.len() - 1;
     if uniform {
-        // Truncation is the floor for the non-negative values it can see.
-        ((x * c as f64).max(0.0) as usize).min(c - 1)
+        bucket_index(x, c)
     } else {
         edges[1..c].partition_point(|&e| e <= x)
     }
