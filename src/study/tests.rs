@@ -5,6 +5,7 @@ use hypersweep_search::{Param, Params, SearchSpace, StdRng};
 use rand::RngExt;
 
 use super::*;
+use hypersweep_search::History;
 
 struct UniformSearcher;
 
