@@ -79,3 +79,57 @@ fn ask_prints_a_trial_and_tell_records_it() {
         "{status}"
     );
 }
+
+/// Regression: `run` used to mark every Running trial failed at start, so a
+/// trial asked before the run could not be told afterwards.
+#[test]
+fn a_trial_asked_before_a_run_can_still_be_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let spec = cli_support::python_sweep(
+        dir.path(),
+        "import json; print(json.dumps({'loss': 1.0}))",
+        serde_json::json!({
+            "name": "mixed",
+            "method": "random",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+            "run": {"trials": 3, "parallel": 1, "seed": 3}
+        }),
+    );
+    let asked: serde_json::Value = serde_json::from_slice(
+        &run_ok(&["ask", "--storage", path(&store), "--spec", path(&spec)]).stdout,
+    )
+    .unwrap();
+    assert_eq!(asked["trial"], 0);
+    run_ok(&["run", path(&spec), "--storage", path(&store)]);
+    let before = export_json(&store);
+    assert_eq!(
+        before[0].state,
+        TrialState::Running,
+        "the asked trial is kept"
+    );
+    assert!(before[0].asked);
+    run_ok(&[
+        "tell",
+        "--storage",
+        path(&store),
+        "--trial",
+        "0",
+        "--value",
+        "0.5",
+    ]);
+    let after = export_json(&store);
+    assert_eq!(
+        (after[0].state, after[0].value),
+        (TrialState::Complete, Some(0.5))
+    );
+    let complete = after
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .count();
+    assert_eq!(
+        complete, 3,
+        "the run's budget of 3 counted the asked trial once it ended"
+    );
+}

@@ -1,17 +1,20 @@
 //! The command line: one file per subcommand.
 //!
-//! Every command but `check` works on a store directory (`--storage`, by
-//! default `./hypersweep.db`). A sled store belongs to one process at a time,
-//! so while `hypersweep run` sweeps, the other commands on the same store
-//! report the owner's pid and exit with an error instead of waiting.
+//! Every command but `check` works on a store (`--storage`: a directory, by
+//! default `./hypersweep.db`, or a `postgres://` URL; `HYPERSWEEP_STORAGE`
+//! sets the default). A sled store belongs to one process at a time; many
+//! processes share a study through PostgreSQL.
 
+mod admin;
 mod ask_tell;
 mod check;
 mod common;
+mod drive;
 mod export;
 mod inspect;
 mod progress;
 mod run;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +40,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run a sweep, or continue it if the study exists in the store.
     Run(run::RunArgs),
+    /// Join an existing study (its sweep file from the store) and run its
+    /// trials until its budget is spent.
+    Worker(worker::WorkerArgs),
     /// Counts of trials by state, the budget and the best value.
     Status(common::StudyArgs),
     /// The best trial, as JSON.
@@ -47,6 +53,10 @@ pub enum Command {
     Ask(ask_tell::AskArgs),
     /// Record the result of an asked trial.
     Tell(ask_tell::TellArgs),
+    /// Every study of the store, with its counts and best value.
+    Studies(admin::StudiesArgs),
+    /// Delete a study and its trials.
+    Delete(admin::DeleteArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -54,10 +64,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Run(args) => run::run(args),
+        Command::Worker(args) => worker::worker(args),
         Command::Status(args) => inspect::status(args),
         Command::Best(args) => inspect::best(args),
         Command::Export(args) => export::run(args),
         Command::Ask(args) => ask_tell::ask(args),
         Command::Tell(args) => ask_tell::tell(args),
+        Command::Studies(args) => admin::studies(args),
+        Command::Delete(args) => admin::delete(args),
     }
 }

@@ -5,18 +5,20 @@
 //! re-run if `retry_failed` allows, and the sweep ends with exactly its
 //! budget of counted trials. Ctrl-C once stops proposing and lets running
 //! trials finish; twice cancels them.
+//!
+//! With `--storage postgres://...` the study lives in a database, and `run`
+//! is one of its workers: any number of `hypersweep worker` processes, on
+//! this machine or others, may join it, and together they end with exactly
+//! the budget.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::Context;
 use hypersweep_search::Method;
 use hypersweep_search::sweep::{SweepSpec, parse_sweep};
-use hypersweep_trials::scheduler::StopReason;
-use hypersweep_trials::{BoxFuture, RunOutcome, Runner, StopLevel, Storage, TrialContext};
 
-use super::common::{DEFAULT_STORE, open_store};
-use super::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, progress};
+use super::EXIT_BAD_INPUT;
+use super::common::{DEFAULT_STORE, Location, STORAGE_ENV, open_store};
+use super::drive::drive;
 use hypersweep::{CommandRunner, Study};
 
 /// Arguments of `run`; flags override the sweep file.
@@ -24,9 +26,9 @@ use hypersweep::{CommandRunner, Study};
 pub struct RunArgs {
     /// The sweep file.
     pub spec: PathBuf,
-    /// Store directory.
-    #[arg(long, default_value = DEFAULT_STORE)]
-    pub storage: PathBuf,
+    /// Store: a directory (sled) or postgres://user@host:port/db.
+    #[arg(long, env = STORAGE_ENV, default_value = DEFAULT_STORE)]
+    pub storage: Location,
     /// Study name (default: the file's `name`, else the file's stem).
     #[arg(long)]
     pub study: Option<String>,
@@ -54,82 +56,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
     };
     let name = study_name(&args, &spec);
-    let log_dir = args.storage.join("logs").join(&name);
-    let runner = match CommandRunner::builder_from_sweep(&spec)
-        .log_dir(&log_dir)
-        .build()
-    {
-        Ok(r) => r,
-        Err(err) => {
-            eprintln!("error: {}: {err}", args.spec.display());
-            return Ok(EXIT_BAD_INPUT);
-        }
-    };
+    if let Err(err) = CommandRunner::builder_from_sweep(&spec).build() {
+        eprintln!("error: {}: {err}", args.spec.display());
+        return Ok(EXIT_BAD_INPUT);
+    }
     let storage = open_store(&args.storage)?;
-    let budget = spec.run.trials;
-    let mut study = Study::from_spec_named(&name, spec, Arc::clone(&storage))?;
-    study.config_mut().log_dir = Some(log_dir);
-    let counted = hypersweep_trials::scheduler::Budget::from_trials(
-        &study.trials()?,
-        None,
-        study.spec().run.retry_failed,
-    )
-    .counted();
-    let (observer, bar) = progress::observer(budget, counted);
-    study.set_observer(observer);
-    let runner = Arc::new(LoggedRunner {
-        inner: runner,
-        storage,
-    });
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let stop = study.stop_handle();
-    let result = runtime.block_on(async {
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                match stop.escalate() {
-                    StopLevel::Drain => eprintln!(
-                        "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
-                    ),
-                    _ => eprintln!("\ncancelling running trials"),
-                }
-            }
-        });
-        study.run_until(budget, runner).await
-    });
-    runtime.shutdown_background();
-    if let Some(bar) = bar {
-        bar.finish();
-    }
-    let summary = result?;
-    let why = match summary.reason {
-        StopReason::Budget => "the budget is spent",
-        StopReason::Exhausted => "the searcher proposed every point",
-        StopReason::Timeout => "the timeout passed",
-        StopReason::Target => "the target was reached",
-        StopReason::Stopped => "stopped by the user",
-    };
-    println!(
-        "study `{name}`: {} trials counted ({} started now); stopped because {why}",
-        summary.counted, summary.started
-    );
-    if let Some(best) = &summary.best {
-        println!(
-            "best: trial {} {} = {} {}",
-            best.number,
-            study.spec().metric.name,
-            best.value.unwrap_or(f64::NAN),
-            serde_json::to_string(&best.params)?
-        );
-    }
-    Ok(if summary.reason == StopReason::Stopped {
-        EXIT_INTERRUPTED
-    } else {
-        0
-    })
+    let study = Study::from_spec_named(&name, spec, storage)?;
+    drive(study, &args.storage, &args.spec.display().to_string())
 }
 
 /// Reads, parses and overrides the spec; the error is the message to print.
@@ -172,23 +105,4 @@ fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "study".to_owned())
-}
-
-/// A [`CommandRunner`] that records each trial's log file in the store.
-struct LoggedRunner {
-    inner: CommandRunner,
-    storage: Arc<dyn Storage>,
-}
-
-impl Runner for LoggedRunner {
-    fn run(&self, ctx: TrialContext) -> BoxFuture<RunOutcome> {
-        if let Some(path) = self
-            .inner
-            .log_path(ctx.log_dir.as_deref(), ctx.number, ctx.attempt)
-            && let Err(err) = self.storage.set_log_path(&ctx.study, ctx.number, path)
-        {
-            tracing::debug!(trial = ctx.number, %err, "log path not recorded");
-        }
-        self.inner.run(ctx)
-    }
 }

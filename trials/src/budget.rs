@@ -75,8 +75,11 @@ pub struct Budget {
     retry_failed: u32,
     counted: u64,
     running: u64,
-    /// Each trial's current contribution, by number.
-    contribution: BTreeMap<u64, Accounted>,
+    /// Running trials created by `ask` (among `running`).
+    asked_running: u64,
+    /// Each trial's current contribution (and whether it was asked), by
+    /// number.
+    contribution: BTreeMap<u64, (Accounted, bool)>,
     /// Failed trials waiting for their re-run, with its attempt and params.
     retries: BTreeMap<u64, Retry>,
     /// Trials that have been re-run (some trial's `retry_of`).
@@ -111,6 +114,12 @@ impl Budget {
     /// Trials running now (in every process), each holding a place.
     pub fn running(&self) -> u64 {
         self.running
+    }
+
+    /// Running trials created by `ask`: evaluated outside hypersweep, they
+    /// hold their place until their `tell` (or the ask timeout).
+    pub fn asked_running(&self) -> u64 {
+        self.asked_running
     }
 
     /// The budget, if any.
@@ -160,7 +169,7 @@ impl Budget {
         if let Some(of) = trial.retry_of
             && self.retried.insert(of)
         {
-            self.set(of, Accounted::Ignored, None);
+            self.set(of, Accounted::Ignored, false, None);
         }
         let now = self.classify(trial);
         let retry = (now == Accounted::Retrying).then(|| Retry {
@@ -168,23 +177,29 @@ impl Budget {
             attempt: trial.attempt + 1,
             params: trial.params.clone(),
         });
-        self.set(trial.number, now, retry);
+        self.set(trial.number, now, trial.asked, retry);
         now
     }
 
-    fn set(&mut self, number: u64, now: Accounted, retry: Option<Retry>) {
-        let before = self.contribution.insert(number, now);
+    fn set(&mut self, number: u64, now: Accounted, asked: bool, retry: Option<Retry>) {
+        let before = self.contribution.insert(number, (now, asked));
         match before {
-            Some(Accounted::Counted) => self.counted -= 1,
-            Some(Accounted::Running) => self.running -= 1,
-            Some(Accounted::Retrying) => {
+            Some((Accounted::Counted, _)) => self.counted -= 1,
+            Some((Accounted::Running, was_asked)) => {
+                self.running -= 1;
+                self.asked_running -= u64::from(was_asked);
+            }
+            Some((Accounted::Retrying, _)) => {
                 self.retries.remove(&number);
             }
-            Some(Accounted::Ignored) | None => {}
+            Some((Accounted::Ignored, _)) | None => {}
         }
         match now {
             Accounted::Counted => self.counted += 1,
-            Accounted::Running => self.running += 1,
+            Accounted::Running => {
+                self.running += 1;
+                self.asked_running += u64::from(asked);
+            }
             Accounted::Retrying => {
                 if let Some(r) = retry {
                     self.retries.insert(number, r);

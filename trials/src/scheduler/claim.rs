@@ -23,6 +23,8 @@ pub(crate) enum Claimed {
     Spent,
     /// Running trials (of any process) hold the rest of the budget.
     Held,
+    /// Only asked trials, which end when someone tells them, hold the rest.
+    HeldByAsked(u64),
     /// The searcher had nothing to give (grid exhausted) or failed.
     Declined(SearchError),
 }
@@ -64,7 +66,11 @@ impl ClaimJob {
                     return None;
                 }
                 if !budget.may_start() {
-                    verdict = Some(Claimed::Held);
+                    verdict = Some(if budget.running() == budget.asked_running() {
+                        Claimed::HeldByAsked(budget.asked_running())
+                    } else {
+                        Claimed::Held
+                    });
                     return None;
                 }
                 if let Some(retry) = budget.next_retry() {

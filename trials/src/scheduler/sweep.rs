@@ -233,6 +233,19 @@ impl Sweep {
                     self.held = true;
                     return;
                 }
+                Ok(Claimed::HeldByAsked(asked)) if self.running.is_empty() => {
+                    // Waiting could take until the ask timeout (a day):
+                    // stop, and let the `tell`s complete the budget.
+                    tracing::warn!(
+                        asked,
+                        "the rest of the budget is held by asked trials; `tell` their results to complete it"
+                    );
+                    self.stop_proposing(StopReason::Budget);
+                }
+                Ok(Claimed::HeldByAsked(_)) => {
+                    self.held = true;
+                    return;
+                }
                 Ok(Claimed::Declined(SearchError::Exhausted { total })) => {
                     tracing::info!(total, "the searcher has proposed every point");
                     self.stop_proposing(StopReason::Exhausted);

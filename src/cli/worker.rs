@@ -1,0 +1,90 @@
+//! `hypersweep worker`: joins an existing study and runs its trials.
+//!
+//! The study's sweep file lives in the store (written by the `run` or `ask
+//! --spec` that created it), so a worker needs only the store and the study's
+//! name: it runs the stored command, draws from the stored space, and stops
+//! when the study's budget is spent by all its processes together. Workers
+//! are how a sweep grows past one machine (a SLURM array, a Kubernetes Job:
+//! see `examples/cluster/`), which needs a store every machine reaches
+//! (PostgreSQL).
+
+use hypersweep_search::sweep::Devices;
+use hypersweep_trials::device;
+
+use super::EXIT_BAD_INPUT;
+use super::common::{StudyArgs, open_existing, study_name};
+use super::drive::drive;
+use hypersweep::Study;
+
+/// Arguments of `worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Store and study.
+    #[command(flatten)]
+    pub study: StudyArgs,
+    /// Trials at once in this process (default: the study's `run.parallel`).
+    #[arg(long)]
+    pub parallel: Option<usize>,
+    /// Devices of this machine: `cpu`, `auto` (every GPU `nvidia-smi`
+    /// lists) or GPU indices such as `0,1` (default: the study's).
+    #[arg(long)]
+    pub devices: Option<String>,
+}
+
+/// Runs `worker`.
+pub fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
+    if args.parallel == Some(0) {
+        eprintln!("error: --parallel must be at least 1");
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let devices = match args.devices.as_deref().map(parse_devices).transpose() {
+        Ok(d) => d,
+        Err(message) => {
+            eprintln!("error: --devices: {message}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let storage = open_existing(&args.study.storage)?;
+    let name = study_name(storage.as_ref(), &args.study)?;
+    let mut study = Study::load(&name, storage)?;
+    let run = &study.spec().run;
+    let parallel = args.parallel.unwrap_or(run.parallel);
+    let devices = devices.unwrap_or_else(|| run.devices.clone());
+    let per_device = run.trials_per_device;
+    study.config_mut().slots = device::slots(&devices, parallel, per_device);
+    drive(study, &args.study.storage, &format!("study `{name}`"))
+}
+
+/// `cpu`, `auto`, or a comma-separated list of GPU indices.
+fn parse_devices(text: &str) -> Result<Devices, String> {
+    match text.trim() {
+        "cpu" => Ok(Devices::Cpu),
+        "auto" => Ok(Devices::Auto),
+        list => {
+            let mut ids = Vec::new();
+            for part in list.split(',') {
+                let id: u32 = part.trim().parse().map_err(|_| {
+                    format!("expected cpu, auto or GPU indices such as 0,1; got `{text}`")
+                })?;
+                if ids.contains(&id) {
+                    return Err(format!("GPU {id} is listed twice"));
+                }
+                ids.push(id);
+            }
+            Ok(Devices::List(ids))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse() {
+        assert_eq!(parse_devices("cpu"), Ok(Devices::Cpu));
+        assert_eq!(parse_devices("0, 2"), Ok(Devices::List(vec![0, 2])));
+        assert!(parse_devices("0,0").is_err());
+        assert!(parse_devices("gpu").is_err());
+    }
+}
