@@ -22,5 +22,5 @@ pub use scheduler::{
     Progress, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher, StopHandle, StopLevel,
     StopReason, SweepEvent, SweepSummary,
 };
-pub use storage::{MemoryStorage, NewTrial, SledStorage, Storage, StudyRecord};
+pub use storage::{MemoryStorage, NewTrial, SledStorage, SpecRevision, Storage, StudyRecord};
 pub use trial::{Trial, TrialOutcome, now_ms};
