@@ -4,7 +4,9 @@
 //! left running by a process that died are marked failed ("interrupted"),
 //! re-run if `retry_failed` allows, and the sweep ends with exactly its
 //! budget of counted trials. Ctrl-C once stops proposing and lets running
-//! trials finish; twice cancels them.
+//! trials finish; twice cancels them. A sweep file that changes the study's
+//! space, metric, method, seed or pruner is refused unless `--force` is
+//! given; a changed budget or parallelism just continues.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,9 +17,9 @@ use hypersweep_search::sweep::{SweepSpec, parse_sweep};
 use hypersweep_trials::scheduler::StopReason;
 use hypersweep_trials::{BoxFuture, RunOutcome, Runner, StopLevel, Storage, TrialContext};
 
-use super::common::{DEFAULT_STORE, open_store};
+use super::common::{DEFAULT_STORE, open_from_spec, open_store};
 use super::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, progress};
-use hypersweep::{CommandRunner, Study};
+use hypersweep::CommandRunner;
 
 /// Arguments of `run`; flags override the sweep file.
 #[derive(Debug, clap::Args)]
@@ -42,6 +44,11 @@ pub struct RunArgs {
     /// Searcher (`method`).
     #[arg(long)]
     pub method: Option<String>,
+    /// Continue an existing study even though the sweep file changes its
+    /// space, metric, method, seed or pruner (the change is recorded in the
+    /// study).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `run`.
@@ -67,7 +74,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let storage = open_store(&args.storage)?;
     let budget = spec.run.trials;
-    let mut study = Study::from_spec_named(&name, spec, Arc::clone(&storage))?;
+    let mut study =
+        match open_from_spec(&name, spec, Arc::clone(&storage), &args.storage, args.force)? {
+            Ok(study) => study,
+            Err(code) => return Ok(code),
+        };
     study.config_mut().log_dir = Some(log_dir);
     let counted = hypersweep_trials::scheduler::Budget::from_trials(
         &study.trials()?,
