@@ -67,6 +67,7 @@ fn new_trial(i: u64) -> NewTrial {
         retry_of: None,
         device: Some("cpu".to_owned()),
         worker: Some("bench:1".to_owned()),
+        asked: false,
     }
 }
 

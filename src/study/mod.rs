@@ -25,12 +25,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hypersweep_search::sweep::{SpecDifference, SweepSpec, spec_differences};
-use hypersweep_search::{History, SearchError, Searcher, TrialState, build_searcher};
-use hypersweep_trials::scheduler::{Budget, Observer, best_trial, suggestion_rng};
+use hypersweep_search::{Params, SearchError, Searcher, TrialState, build_searcher};
+use hypersweep_trials::scheduler::{Budget, Observer, best_trial, suggest};
 use hypersweep_trials::{
     NewTrial, Pruner, Runner, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher,
-    StopHandle, Storage, StorageError, SweepSummary, Trial, TrialContext, TrialOutcome,
-    pruner_from_spec,
+    StopHandle, Storage, StorageError, StudyCache, SweepSummary, Trial, TrialContext, TrialOutcome,
+    blocking, pruner_from_spec,
 };
 use thiserror::Error;
 
@@ -92,6 +92,8 @@ pub struct Study {
     config: SchedulerConfig,
     stop: StopHandle,
     observer: Option<Observer>,
+    /// What `ask` has read of the store, caught up at each ask.
+    ask_cache: Mutex<StudyCache>,
 }
 
 impl std::fmt::Debug for Study {
@@ -167,6 +169,7 @@ impl Study {
             storage.update_study(name, &spec)?;
         }
         let config = SchedulerConfig::from_spec(name, &spec);
+        let direction = config.direction;
         let searcher =
             searcher.unwrap_or_else(|| build_searcher(spec.method, &spec.searcher, config.seed));
         Ok(Study {
@@ -178,6 +181,7 @@ impl Study {
             config,
             stop: StopHandle::new(),
             observer: None,
+            ask_cache: Mutex::new(StudyCache::new(direction, Budget::default())),
         })
     }
 
@@ -296,29 +300,45 @@ impl Study {
     }
 
     /// Proposes a configuration and records it as a Running trial; evaluate
-    /// it yourself and report back with [`Study::tell`].
+    /// it yourself and report back with [`Study::tell`]. The trial is
+    /// claimed from the store like a scheduler's (its number reserved under
+    /// the study's claim lock, the suggestion drawn for that number), and
+    /// kept Running until its `tell` or `run.ask_timeout` passes without news.
     pub fn ask(&self) -> Result<Trial, StudyError> {
-        let trials = self.trials()?;
-        let number = trials.last().map_or(0, |t| t.number + 1);
-        let history = History {
-            direction: self.config.direction,
-            trials: trials.iter().map(Trial::observation).collect(),
+        let mut cache = self
+            .ask_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut failure = None;
+        let template = NewTrial {
+            worker: self.config.worker.clone(),
+            asked: true,
+            ..NewTrial::new(Params::new())
         };
-        let params = {
-            let mut searcher = self.searcher.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut rng = suggestion_rng(self.config.seed, number);
-            searcher.suggest(&self.config.space, &history, &mut rng)?
-        };
-        Ok(self.storage.create_trial(
-            &self.name,
-            NewTrial {
-                params,
-                attempt: 0,
-                retry_of: None,
-                device: None,
-                worker: self.config.worker.clone(),
-            },
-        )?)
+        let trial = blocking(|| {
+            self.storage
+                .claim(&self.name, &mut cache, &mut |cache, number| match suggest(
+                    &self.searcher,
+                    &self.config.space,
+                    self.config.seed,
+                    cache,
+                    number,
+                ) {
+                    Ok(params) => Some(NewTrial {
+                        params,
+                        ..template.clone()
+                    }),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                })
+        })?;
+        match (trial, failure) {
+            (Some(t), _) => Ok(t),
+            (None, Some(e)) => Err(e.into()),
+            (None, None) => Err(StudyError::Runtime("the claim stored no trial".into())),
+        }
     }
 
     /// Records the value of an asked trial (a non-finite value fails it).

@@ -5,6 +5,7 @@ use hypersweep_search::{Param, Params, SearchSpace, StdRng};
 use rand::RngExt;
 
 use super::*;
+use hypersweep_search::History;
 
 struct UniformSearcher;
 
@@ -204,14 +205,21 @@ fn reopening_with_another_space_is_refused_unless_asked_to_update() {
         other => panic!("expected SpecChanged, got {other:?}"),
     }
     let record = storage.load_study("s").unwrap().unwrap();
-    assert_eq!(record.spec.space, space_up_to(1.0), "a refusal changes nothing");
+    assert_eq!(
+        record.spec.space,
+        space_up_to(1.0),
+        "a refusal changes nothing"
+    );
 
     let updated = open(2.0, OnSpecChange::Update).unwrap();
     assert_eq!(updated.trials().unwrap().len(), 2, "the trials are kept");
     let record = storage.load_study("s").unwrap().unwrap();
     assert_eq!(record.spec.space, space_up_to(2.0));
     assert_eq!(record.revisions.len(), 1);
-    assert_eq!(record.revisions[0].differences, ["parameters.x.max: 1 -> 2"]);
+    assert_eq!(
+        record.revisions[0].differences,
+        ["parameters.x.max: 1 -> 2"]
+    );
 }
 
 #[test]
@@ -229,6 +237,9 @@ fn reopening_with_other_run_settings_continues_with_them() {
     let again = open(4).unwrap();
     assert_eq!(again.spec().run.parallel, 4);
     let record = storage.load_study("s").unwrap().unwrap();
-    assert_eq!(record.spec.run.parallel, 4, "the new run settings are stored");
+    assert_eq!(
+        record.spec.run.parallel, 4,
+        "the new run settings are stored"
+    );
     assert!(record.revisions.is_empty());
 }

@@ -3,9 +3,13 @@
 //! The storage is the source of truth: every trial is written when it starts,
 //! every report as it arrives, and every finished trial is flushed before the
 //! scheduler counts it, so a crash loses at most the in-flight trials, which
-//! the next run marks failed (and retries if asked).
+//! are reaped once their heartbeat is stale (and retried if asked). A process
+//! keeps only a cache of the store ([`StudyCache`]), caught up before each
+//! claim, so any number of processes can share one study.
 #![warn(missing_docs)]
 
+pub mod budget;
+mod cache;
 pub mod device;
 mod error;
 pub mod pruner;
@@ -14,6 +18,7 @@ pub mod scheduler;
 pub mod storage;
 mod trial;
 
+pub use cache::{SharedHistory, StudyCache, Tally};
 pub use error::StorageError;
 pub use hypersweep_search::{Direction, TrialState};
 pub use pruner::{MedianPruner, NoPruner, Pruner, pruner_from_spec};
@@ -22,5 +27,10 @@ pub use scheduler::{
     Progress, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher, StopHandle, StopLevel,
     StopReason, SweepEvent, SweepSummary,
 };
-pub use storage::{MemoryStorage, NewTrial, SledStorage, SpecRevision, Storage, StudyRecord};
+#[cfg(feature = "postgres")]
+pub use storage::PostgresStorage;
+pub use storage::{
+    ClaimDecision, MemoryStorage, NewTrial, SledStorage, SpecRevision, Staleness, Storage,
+    StudyRecord, blocking,
+};
 pub use trial::{Trial, TrialOutcome, now_ms};

@@ -54,6 +54,10 @@ pub struct Trial {
     /// Process that ran it (`host:pid`), to tell live owners from dead ones.
     #[serde(default)]
     pub worker: Option<String>,
+    /// Created by `ask`: evaluated outside hypersweep, so kept Running until
+    /// its `tell` or the ask timeout rather than the heartbeat's staleness.
+    #[serde(default)]
+    pub asked: bool,
 }
 
 /// How a trial ended, as given to [`crate::Storage::finish_trial`].
@@ -181,6 +185,7 @@ mod tests {
             error: None,
             log_path: None,
             worker: None,
+            asked: false,
         };
         let text = serde_json::to_string(&t).unwrap();
         let back: Trial = serde_json::from_str(&text).unwrap();

@@ -10,7 +10,8 @@ use std::time::Duration;
 use hypersweep_search::sweep::SweepSpec;
 use hypersweep_search::{Domain, Method, Param, Params, SearchSpace, Value};
 use hypersweep_trials::{
-    MemoryStorage, NewTrial, SledStorage, Storage, StorageError, TrialOutcome, TrialState,
+    MemoryStorage, NewTrial, SledStorage, Staleness, Storage, StorageError, TrialOutcome,
+    TrialState,
 };
 use tempfile::TempDir;
 
@@ -50,6 +51,14 @@ fn new_trial(lr: f64) -> NewTrial {
         retry_of: None,
         device: Some("cpu".to_owned()),
         worker: Some("test:1".to_owned()),
+        asked: false,
+    }
+}
+
+fn stale(after: Duration) -> Staleness {
+    Staleness {
+        after,
+        asked_after: Duration::from_secs(3600),
     }
 }
 
@@ -247,7 +256,7 @@ fn reap_fails_only_stale_running_trials(s: &dyn Storage) {
 
     // Just created: not older than an hour.
     let none = s
-        .reap_stale("s", Duration::from_secs(3600), "worker lost")
+        .reap_stale("s", stale(Duration::from_secs(3600)), "worker lost")
         .expect("reap");
     assert!(none.is_empty());
     // Margins are wide so a loaded machine cannot make the young trial look
@@ -256,7 +265,7 @@ fn reap_fails_only_stale_running_trials(s: &dyn Storage) {
     let young = s.create_trial("s", new_trial(0.3)).expect("t2");
     s.heartbeat("s", young.number).expect("beat");
     let old = s
-        .reap_stale("s", Duration::from_millis(100), "worker lost")
+        .reap_stale("s", stale(Duration::from_millis(100)), "worker lost")
         .expect("reap");
     assert_eq!(
         old.iter().map(|t| t.number).collect::<Vec<_>>(),
@@ -267,7 +276,9 @@ fn reap_fails_only_stale_running_trials(s: &dyn Storage) {
     assert!(old[0].finished_ms.is_some());
 
     // Zero means every running trial, however fresh.
-    let all = s.reap_stale("s", Duration::ZERO, "resumed").expect("reap");
+    let all = s
+        .reap_stale("s", stale(Duration::ZERO), "resumed")
+        .expect("reap");
     assert_eq!(
         all.iter().map(|t| t.number).collect::<Vec<_>>(),
         vec![young.number]
@@ -409,9 +420,7 @@ fn sled_update_survives_reopen_and_old_records_read_without_revisions() {
         let studies = db.open_tree("studies").expect("studies");
         let bytes = studies.get("old").expect("read").expect("present");
         let mut record: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-        let removed = record
-            .as_object_mut()
-            .and_then(|o| o.remove("revisions"));
+        let removed = record.as_object_mut().and_then(|o| o.remove("revisions"));
         assert_eq!(removed, Some(serde_json::json!([])));
         studies
             .insert("old", serde_json::to_vec(&record).expect("encode"))

@@ -183,6 +183,21 @@ pub struct RunConfig {
     pub trial_timeout: Option<Duration>,
     /// Stop the sweep after this many failures in a row.
     pub max_consecutive_failures: u32,
+    /// A running trial whose process has not beaten for this long is
+    /// reaped (failed as interrupted) by any process of the study.
+    #[serde(default = "default_stale_after")]
+    pub stale_after: Duration,
+    /// An asked trial (`ask`) is kept running this long without news.
+    #[serde(default = "default_ask_timeout")]
+    pub ask_timeout: Duration,
+}
+
+fn default_stale_after() -> Duration {
+    Duration::from_secs(120)
+}
+
+fn default_ask_timeout() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 impl Default for RunConfig {
@@ -197,6 +212,8 @@ impl Default for RunConfig {
             retry_failed: 0,
             trial_timeout: None,
             max_consecutive_failures: 10,
+            stale_after: default_stale_after(),
+            ask_timeout: default_ask_timeout(),
         }
     }
 }

@@ -17,6 +17,8 @@ const RUN_KEYS: &[&str] = &[
     "retry_failed",
     "trial_timeout",
     "max_consecutive_failures",
+    "stale_after",
+    "ask_timeout",
 ];
 
 const EARLY_TERMINATE_KEYS: &[&str] = &["type", "min_iter", "max_iter", "eta", "s", "strict"];
@@ -70,6 +72,12 @@ pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunC
     }
     if let Some(v) = f.get("trial_timeout") {
         run.trial_timeout = Some(parse_duration(v, &f.path_of("trial_timeout"))?);
+    }
+    if let Some(v) = f.get("stale_after") {
+        run.stale_after = parse_duration(v, &f.path_of("stale_after"))?;
+    }
+    if let Some(v) = f.get("ask_timeout") {
+        run.ask_timeout = parse_duration(v, &f.path_of("ask_timeout"))?;
     }
     if let Some(v) = f.get("devices") {
         run.devices = parse_devices(v, &f.path_of("devices"))?;

@@ -7,10 +7,12 @@ use hypersweep_search::sweep::{Metric, RunConfig, SweepSpec};
 use hypersweep_search::{Method, Param, SearcherOptions, Value};
 use rand::RngExt;
 
+use hypersweep_search::{History, Params};
+
 use super::*;
 use crate::pruner::{MedianPruner, NoPruner};
-use crate::runner::{BoxFuture, Decision};
-use crate::storage::MemoryStorage;
+use crate::runner::{BoxFuture, Decision, RunOutcome, TrialContext};
+use crate::storage::{MemoryStorage, NewTrial};
 
 /// Uniform draws through the space's decoder (the real random searcher lives
 /// in the search crate; this keeps the scheduler's tests independent of it).
@@ -374,16 +376,7 @@ async fn resume_reaps_stale_trials_and_ends_with_exactly_the_budget() {
     let (cfg, storage) = setup(5, 2);
     for _ in 0..2 {
         storage
-            .create_trial(
-                "s",
-                NewTrial {
-                    params: Params::new(),
-                    attempt: 0,
-                    retry_of: None,
-                    device: None,
-                    worker: None,
-                },
-            )
+            .create_trial("s", NewTrial::new(Params::new()))
             .unwrap();
     }
     let script: Arc<Script> =
@@ -437,16 +430,7 @@ async fn resume_reruns_reaped_trials_when_retries_are_allowed() {
     cfg.retry_failed = 1;
     let params: Params = [("x".to_owned(), Value::from(4.0))].into_iter().collect();
     let stale = storage
-        .create_trial(
-            "s",
-            NewTrial {
-                params: params.clone(),
-                attempt: 0,
-                retry_of: None,
-                device: None,
-                worker: None,
-            },
-        )
+        .create_trial("s", NewTrial::new(params.clone()))
         .unwrap();
     let script: Arc<Script> =
         Arc::new(|ctx| Box::pin(async move { RunOutcome::Complete(x_of(&ctx)) }));

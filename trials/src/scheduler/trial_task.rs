@@ -1,35 +1,16 @@
 //! One trial in flight: the reporter that records and prunes, and the task
 //! that runs the runner under the trial's timeout.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use hypersweep_search::History;
 use tokio::sync::watch;
 
+use crate::cache::SharedHistory;
 use crate::pruner::Pruner;
 use crate::runner::{Decision, Reporter, RunOutcome, Runner, TrialContext};
-use crate::storage::Storage;
-
-/// The study's history, shared between the scheduler, the reporters and the
-/// searcher. Copy-on-write: a suggestion works on a snapshot (`Arc` clone)
-/// while reports go on, and the history is only copied when both happen at
-/// once.
-pub(crate) type SharedHistory = Arc<Mutex<Arc<History>>>;
-
-/// A snapshot of the shared history.
-pub(crate) fn snapshot(history: &SharedHistory) -> Arc<History> {
-    history
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-}
-
-/// Runs `f` on the history, copying it first if a snapshot is out.
-pub(crate) fn update<T>(history: &SharedHistory, f: impl FnOnce(&mut History) -> T) -> T {
-    let mut guard = history.lock().unwrap_or_else(PoisonError::into_inner);
-    f(Arc::make_mut(&mut guard))
-}
+use crate::storage::{Storage, blocking};
 
 /// Builds the reporter of trial `number`: each report is written to storage,
 /// added to the history, and judged by the pruner.
@@ -42,7 +23,7 @@ pub(crate) fn reporter(
     cancel: watch::Receiver<bool>,
 ) -> Reporter {
     let sink = move |step: u64, value: f64| -> Decision {
-        if let Err(err) = storage.report(&study, number, step, value) {
+        if let Err(err) = blocking(|| storage.report(&study, number, step, value)) {
             // A report after the trial was finished (a closure still running
             // after its trial was cancelled) has nowhere to go: stop it.
             tracing::debug!(trial = number, %err, "report not recorded");

@@ -6,15 +6,13 @@
 //! `Vec::push` under one lock; every call holds that lock for a few
 //! microseconds, which keeps concurrent callers simple and correct.
 
+use hypersweep_search::TrialState;
+use hypersweep_search::sweep::SweepSpec;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
-use hypersweep_search::TrialState;
-use hypersweep_search::sweep::SweepSpec;
-
-use super::{NewTrial, Storage, StudyRecord, rules};
+use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
 use crate::trial::{Trial, TrialOutcome, now_ms};
 
@@ -22,6 +20,9 @@ use crate::trial::{Trial, TrialOutcome, now_ms};
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     studies: Mutex<BTreeMap<String, StudyData>>,
+    /// The claim lock of every study: held through a claim's decision (a
+    /// suggestion may take milliseconds) without blocking reports.
+    claims: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -104,14 +105,60 @@ impl Storage for MemoryStorage {
         Ok(self.lock().keys().cloned().collect())
     }
 
-    fn create_trial(&self, study: &str, new: NewTrial) -> Result<Trial, StorageError> {
-        let mut studies = self.lock();
+    fn delete_study(&self, name: &str) -> Result<bool, StorageError> {
+        Ok(self.lock().remove(name).is_some())
+    }
+
+    fn claim(
+        &self,
+        study: &str,
+        cache: &mut StudyCache,
+        decide: &mut ClaimDecision<'_>,
+    ) -> Result<Option<Trial>, StorageError> {
+        let _claim = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        self.catch_up(study, cache)?;
+        let number = cache.next_number();
+        let Some(new) = decide(cache, number) else {
+            return Ok(None);
+        };
+        let trial = rules::new_trial(study, number, new, now_ms());
+        {
+            let mut studies = self.lock();
+            let data = studies
+                .get_mut(study)
+                .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
+            // Every trial is created under the claim lock, after a catch-up.
+            debug_assert_eq!(data.trials.len() as u64, number);
+            data.trials.push(trial.clone());
+        }
+        cache.apply([trial.clone()]);
+        Ok(Some(trial))
+    }
+
+    fn changes(
+        &self,
+        study: &str,
+        after: Option<u64>,
+        unfinished: &[u64],
+    ) -> Result<Vec<Trial>, StorageError> {
+        let studies = self.lock();
         let data = studies
-            .get_mut(study)
+            .get(study)
             .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
-        let trial = rules::new_trial(study, data.trials.len() as u64, new, now_ms());
-        data.trials.push(trial.clone());
-        Ok(trial)
+        let first = after.map_or(0, |a| a.saturating_add(1));
+        let mut out: Vec<Trial> = unfinished
+            .iter()
+            .filter(|&&n| after.is_none_or(|a| n <= a))
+            .filter_map(|&n| usize::try_from(n).ok().and_then(|i| data.trials.get(i)))
+            .cloned()
+            .collect();
+        let start = usize::try_from(first).unwrap_or(usize::MAX);
+        out.extend(data.trials.iter().skip(start).cloned());
+        Ok(out)
+    }
+
+    fn is_exclusive(&self) -> bool {
+        true
     }
 
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
@@ -157,7 +204,7 @@ impl Storage for MemoryStorage {
     fn reap_stale(
         &self,
         study: &str,
-        stale_after: Duration,
+        staleness: Staleness,
         reason: &str,
     ) -> Result<Vec<Trial>, StorageError> {
         let now = now_ms();
@@ -167,7 +214,7 @@ impl Storage for MemoryStorage {
             .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
         let mut reaped = Vec::new();
         for trial in &mut data.trials {
-            if trial.state == TrialState::Running && rules::is_stale(trial, stale_after, now) {
+            if trial.state == TrialState::Running && rules::is_stale(trial, staleness, now) {
                 rules::apply_finish(trial, rules::reaped_outcome(reason), now);
                 reaped.push(trial.clone());
             }

@@ -1,17 +1,36 @@
 //! Where studies and trials live.
 //!
-//! The trait is synchronous: both embedded backends (memory, sled) answer in
-//! microseconds, and the scheduler calls them from its own task. A networked
-//! backend can block inside its methods on its own runtime handle.
+//! The store is the truth of a study; processes keep caches
+//! ([`StudyCache`]). Three operations make many processes on one study
+//! correct:
+//! - [`Storage::claim`] runs under the study's claim lock: it catches the
+//!   caller's cache up, lets the caller decide (budget, retry, suggestion,
+//!   with the number the trial will get) and stores the trial. Claims of one
+//!   study are serialised, so two processes never take the same number, the
+//!   same grid point, or more than the budget;
+//! - [`Storage::changes`] reads what changed since a cache's watermark;
+//! - heartbeats and [`Storage::reap_stale`] fail the trials of processes that
+//!   died, judged by the age of their last heartbeat.
+//!
+//! The trait is synchronous, with owned returns: the embedded backends answer
+//! in microseconds, and a networked one blocks its caller for a round trip.
+//! Async code calls it through [`blocking`], which moves the call off the
+//! runtime's worker (tokio's `block_in_place`) so no store stalls other tasks.
 
 mod memory;
 mod owner;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rules;
 mod sled_codec;
 mod sled_store;
 
 pub use memory::MemoryStorage;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStorage;
 pub use sled_store::SledStorage;
+
+pub use crate::cache::StudyCache;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,15 +82,78 @@ pub struct NewTrial {
     pub device: Option<String>,
     /// Owner (`host:pid`).
     pub worker: Option<String>,
+    /// Created by `ask`: kept Running until its `tell` or the ask timeout.
+    pub asked: bool,
 }
+
+impl NewTrial {
+    /// A first run of `params`, with nothing else set.
+    pub fn new(params: Params) -> Self {
+        NewTrial {
+            params,
+            attempt: 0,
+            retry_of: None,
+            device: None,
+            worker: None,
+            asked: false,
+        }
+    }
+}
+
+/// When a Running trial counts as abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staleness {
+    /// A trial run by a process whose heartbeat is older than this. Zero:
+    /// every such trial (the caller knows no other process is alive, as the
+    /// owner of a sled store does).
+    pub after: Duration,
+    /// An asked trial (evaluated outside hypersweep, without heartbeats)
+    /// older than this since its last `ask`, report or heartbeat.
+    pub asked_after: Duration,
+}
+
+impl Staleness {
+    /// Default of `run.stale_after`.
+    pub const DEFAULT_AFTER: Duration = Duration::from_secs(120);
+    /// Default of `run.ask_timeout`.
+    pub const DEFAULT_ASKED_AFTER: Duration = Duration::from_secs(24 * 3600);
+}
+
+impl Default for Staleness {
+    fn default() -> Self {
+        Staleness {
+            after: Staleness::DEFAULT_AFTER,
+            asked_after: Staleness::DEFAULT_ASKED_AFTER,
+        }
+    }
+}
+
+/// Runs a blocking store call from sync or async code. On a multi-threaded
+/// tokio runtime the worker thread is handed over first (`block_in_place`),
+/// so other tasks go on; elsewhere the call simply runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Decides, under the study's claim lock, the trial to create: given the
+/// caught-up cache and the number the trial will get, `Some` stores it,
+/// `None` stores nothing.
+pub type ClaimDecision<'a> = dyn FnMut(&StudyCache, u64) -> Option<NewTrial> + 'a;
 
 /// Persistent record of studies and their trials.
 ///
-/// Contract for every implementation:
-/// - trial numbers are assigned atomically, from 0, without gaps;
+/// Contract for every implementation (checked by the conformance suite in
+/// `trials/tests/storage.rs`, which runs on every backend):
+/// - trial numbers are assigned under the study's claim lock, from 0,
+///   without gaps, and claims of one study are serialised across processes;
 /// - `finish_trial` is durable (flushed) when it returns;
 /// - a finished trial never changes again (`AlreadyFinished`);
-/// - `trials` returns trials ordered by number.
+/// - `trials` and `changes` return trials ordered by number.
 pub trait Storage: Send + Sync {
     /// Creates the study, or returns the existing one of that name unchanged.
     fn create_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError>;
@@ -88,8 +170,53 @@ pub trait Storage: Send + Sync {
     /// Names of all studies.
     fn list_studies(&self) -> Result<Vec<String>, StorageError>;
 
-    /// Creates a Running trial with the next number.
-    fn create_trial(&self, study: &str, new: NewTrial) -> Result<Trial, StorageError>;
+    /// Deletes a study and its trials; false when there was none.
+    fn delete_study(&self, name: &str) -> Result<bool, StorageError>;
+
+    /// Under the study's claim lock (held against every other claim of the
+    /// study, in any process): catches `cache` up with the store, calls
+    /// `decide` with it and the number the new trial gets, and stores the
+    /// trial it returns as Running (also adding it to `cache`).
+    fn claim(
+        &self,
+        study: &str,
+        cache: &mut StudyCache,
+        decide: &mut ClaimDecision<'_>,
+    ) -> Result<Option<Trial>, StorageError>;
+
+    /// Trials numbered above `after` (every trial when `None`) and the
+    /// current versions of the trials numbered `unfinished`, by number.
+    fn changes(
+        &self,
+        study: &str,
+        after: Option<u64>,
+        unfinished: &[u64],
+    ) -> Result<Vec<Trial>, StorageError>;
+
+    /// Brings `cache` up to date with the store (see [`StudyCache`]).
+    fn catch_up(&self, study: &str, cache: &mut StudyCache) -> Result<(), StorageError> {
+        let (after, unfinished) = cache.watermark();
+        let changes = self.changes(study, after, &unfinished)?;
+        cache.apply(changes);
+        Ok(())
+    }
+
+    /// Creates a Running trial with the next number (a claim that always
+    /// takes `new`; it reads the whole study, so loops use [`Storage::claim`]
+    /// with a cache they keep).
+    fn create_trial(&self, study: &str, new: NewTrial) -> Result<Trial, StorageError> {
+        let mut cache = StudyCache::new(Default::default(), Default::default());
+        let mut new = Some(new);
+        self.claim(study, &mut cache, &mut |_, _| new.take())?
+            .ok_or_else(|| StorageError::Backend("the claim stored no trial".to_owned()))
+    }
+
+    /// True when this handle is the only process that can write the store
+    /// (memory, sled): then every Running trial it did not start itself was
+    /// left by a dead process.
+    fn is_exclusive(&self) -> bool {
+        false
+    }
 
     /// Records an intermediate value (replacing an earlier one at the same
     /// step) and refreshes the heartbeat.
@@ -115,12 +242,12 @@ pub trait Storage: Send + Sync {
     /// All trials of the study, by number.
     fn trials(&self, study: &str) -> Result<Vec<Trial>, StorageError>;
 
-    /// Marks Failed, with `reason`, every Running trial whose heartbeat is
-    /// older than `stale_after` (all of them when zero), and returns them.
+    /// Marks Failed, with `reason`, every Running trial that is stale by
+    /// `staleness` (judged by the store's clock), and returns them.
     fn reap_stale(
         &self,
         study: &str,
-        stale_after: Duration,
+        staleness: Staleness,
         reason: &str,
     ) -> Result<Vec<Trial>, StorageError>;
 }

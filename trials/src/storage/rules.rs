@@ -4,12 +4,10 @@
 //! finish or a reap does to it is decided here once, so the memory and sled
 //! stores cannot drift apart.
 
-use std::time::Duration;
-
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::{SweepSpec, spec_differences};
 
-use super::{NewTrial, SpecRevision, StudyRecord};
+use super::{NewTrial, SpecRevision, Staleness, StudyRecord};
 use crate::error::StorageError;
 use crate::trial::{Trial, TrialOutcome};
 
@@ -31,6 +29,7 @@ pub(crate) fn new_trial(study: &str, number: u64, new: NewTrial, now: u64) -> Tr
         error: None,
         log_path: None,
         worker: new.worker,
+        asked: new.asked,
     }
 }
 
@@ -108,15 +107,20 @@ pub(crate) fn apply_finish(trial: &mut Trial, outcome: TrialOutcome, now: u64) {
     trial.finished_ms = Some(now);
 }
 
-/// True when the trial's worker has not beaten for longer than
-/// `stale_after`; every trial is stale when `stale_after` is zero (the
-/// caller knows no worker is alive, e.g. on resume of a single-process run).
-pub(crate) fn is_stale(trial: &Trial, stale_after: Duration, now: u64) -> bool {
-    if stale_after.is_zero() {
+/// True when a Running trial is abandoned: its worker has not beaten for
+/// longer than `staleness.after` (every worker trial when that is zero: the
+/// caller knows no worker is alive, e.g. on resume of a single-process run),
+/// or, for an asked trial, nothing was heard of it for `asked_after`.
+pub(crate) fn is_stale(trial: &Trial, staleness: Staleness, now: u64) -> bool {
+    let limit = if trial.asked {
+        staleness.asked_after
+    } else if staleness.after.is_zero() {
         return true;
-    }
+    } else {
+        staleness.after
+    };
     let age = now.saturating_sub(trial.heartbeat_ms);
-    u128::from(age) > stale_after.as_millis()
+    u128::from(age) > limit.as_millis()
 }
 
 /// The outcome given to a reaped trial.

@@ -30,19 +30,17 @@
 //! training step would cost an fsync each); sled's background flusher writes
 //! them within half a second, and the trial's finish flushes them anyway.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
-
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use super::owner::{self, OwnerLock};
 use super::sled_codec::{
     decode, decode_value, encode, encode_value, report_key, report_label, study_label,
     study_prefix, trial_key, trial_label, u64_at,
 };
-use super::{NewTrial, Storage, StudyRecord, rules};
+use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
 use crate::trial::{Trial, TrialOutcome, now_ms};
 
@@ -64,6 +62,9 @@ pub struct SledStorage {
     reports: sled::Tree,
     /// Held by every write (see the module docs).
     write: Mutex<()>,
+    /// The claim lock of every study, held through a claim's decision so
+    /// that reports need not wait for a suggestion.
+    claims: Mutex<()>,
     // Last field: released only after sled has closed its files.
     _owner: OwnerLock,
 }
@@ -97,6 +98,7 @@ impl SledStorage {
             trials,
             reports,
             write: Mutex::new(()),
+            claims: Mutex::new(()),
             _owner: owner,
         })
     }
@@ -242,24 +244,83 @@ impl Storage for SledStorage {
             .collect()
     }
 
-    fn create_trial(&self, study: &str, new: NewTrial) -> Result<Trial, StorageError> {
+    fn delete_study(&self, name: &str) -> Result<bool, StorageError> {
+        let _claim = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.lock_writes();
+        if self.studies.remove(name).map_err(backend)?.is_none() {
+            return Ok(false);
+        }
+        let prefix = study_prefix(name);
+        for tree in [&self.trials, &self.reports] {
+            for key in tree.scan_prefix(&prefix).keys() {
+                tree.remove(key.map_err(backend)?).map_err(backend)?;
+            }
+        }
+        drop(guard);
+        self.flush()?;
+        Ok(true)
+    }
+
+    fn claim(
+        &self,
+        study: &str,
+        cache: &mut StudyCache,
+        decide: &mut ClaimDecision<'_>,
+    ) -> Result<Option<Trial>, StorageError> {
+        let _claim = self.claims.lock().unwrap_or_else(|p| p.into_inner());
         if !self.study_exists(study)? {
             return Err(StorageError::NoStudy(study.to_owned()));
         }
-        let prefix = study_prefix(study);
-        let guard = self.lock_writes();
-        let number = match self.trials.scan_prefix(&prefix).next_back() {
-            None => 0,
-            Some(entry) => {
-                let (key, _) = entry.map_err(backend)?;
-                u64_at(&key, prefix.len())? + 1
-            }
+        self.catch_up(study, cache)?;
+        let number = cache.next_number();
+        let Some(new) = decide(cache, number) else {
+            return Ok(None);
         };
         let trial = rules::new_trial(study, number, new, now_ms());
+        let guard = self.lock_writes();
         self.put_record(&trial)?;
         drop(guard);
         self.flush()?;
-        Ok(trial)
+        cache.apply([trial.clone()]);
+        Ok(Some(trial))
+    }
+
+    fn changes(
+        &self,
+        study: &str,
+        after: Option<u64>,
+        unfinished: &[u64],
+    ) -> Result<Vec<Trial>, StorageError> {
+        let mut out = Vec::new();
+        for &number in unfinished.iter().filter(|&&n| after.is_none_or(|a| n <= a)) {
+            match self.record(study, number) {
+                Ok(t) => out.push(self.with_reports(t)?),
+                Err(StorageError::NoTrial { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let prefix = study_prefix(study);
+        let mut end = prefix.clone();
+        end.extend_from_slice(&u64::MAX.to_be_bytes());
+        let start = match after {
+            None => prefix.clone(),
+            Some(u64::MAX) => return Ok(out),
+            Some(a) => trial_key(study, a + 1),
+        };
+        for entry in self.trials.range(start..=end) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let number = u64_at(&key, prefix.len())?;
+            let trial: Trial = decode(&bytes, || trial_label(study, number))?;
+            out.push(self.with_reports(trial)?);
+        }
+        if after.is_none() && out.is_empty() && !self.study_exists(study)? {
+            return Err(StorageError::NoStudy(study.to_owned()));
+        }
+        Ok(out)
+    }
+
+    fn is_exclusive(&self) -> bool {
+        true
     }
 
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
@@ -337,14 +398,14 @@ impl Storage for SledStorage {
     fn reap_stale(
         &self,
         study: &str,
-        stale_after: Duration,
+        staleness: Staleness,
         reason: &str,
     ) -> Result<Vec<Trial>, StorageError> {
         let now = now_ms();
         let stale: Vec<u64> = self
             .trials(study)?
             .into_iter()
-            .filter(|t| t.state == TrialState::Running && rules::is_stale(t, stale_after, now))
+            .filter(|t| t.state == TrialState::Running && rules::is_stale(t, staleness, now))
             .map(|t| t.number)
             .collect();
         let mut reaped = Vec::with_capacity(stale.len());
@@ -449,14 +510,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStorage::open(dir.path()).expect("open");
         store.create_study("s", &spec()).expect("study");
-        let new = NewTrial {
-            params: Default::default(),
-            attempt: 0,
-            retry_of: None,
-            device: None,
-            worker: None,
-        };
-        store.create_trial("s", new).expect("trial");
+        store
+            .create_trial("s", crate::storage::NewTrial::new(Default::default()))
+            .expect("trial");
         store
             .reports
             .insert(report_key("s", 0, 4), b"short".as_slice())

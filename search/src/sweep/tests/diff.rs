@@ -87,7 +87,10 @@ fn a_changed_kind_of_domain_shows_both_domains() {
 #[test]
 fn an_added_condition_is_a_difference() {
     let found = differences(|d| d["parameters"]["momentum"]["when"] = json!({"optimizer": "sgd"}));
-    assert_eq!(found, [r#"parameters.momentum.when: none -> optimizer in ["sgd"]"#]);
+    assert_eq!(
+        found,
+        [r#"parameters.momentum.when: none -> optimizer in ["sgd"]"#]
+    );
 }
 
 #[test]
@@ -111,10 +114,7 @@ fn a_changed_method_and_searcher_options_are_differences() {
         d["method"] = json!("bayes");
         d["gp"] = json!({"n_startup_trials": 4});
     });
-    assert_eq!(
-        found,
-        ["method: tpe -> gp", "gp.n_startup_trials: 10 -> 4"]
-    );
+    assert_eq!(found, ["method: tpe -> gp", "gp.n_startup_trials: 10 -> 4"]);
 }
 
 #[test]

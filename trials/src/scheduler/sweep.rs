@@ -1,0 +1,460 @@
+//! The loop of one [`Scheduler::run`]: fill free slots with claimed trials,
+//! record each trial's end, beat the heartbeats, and stop when told.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hypersweep_search::{SearchError, TrialState};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::claim::{ClaimJob, Claimed};
+use super::trial_task::{self, TaskEnd};
+use super::{
+    Progress, REAPED_REASON, Scheduler, SchedulerError, StopLevel, StopReason, SweepEvent,
+    SweepSummary, best_trial, is_interrupted, reaches_target,
+};
+use crate::budget::Budget;
+use crate::cache::StudyCache;
+use crate::error::StorageError;
+use crate::runner::{Device, RunOutcome, TrialContext};
+use crate::storage::{NewTrial, Staleness, blocking};
+use crate::trial::{Trial, TrialOutcome};
+
+struct RunningTrial {
+    slot: usize,
+    cancel: Arc<watch::Sender<bool>>,
+    /// Set when the scheduler cancelled it (Ctrl-C, sweep timeout).
+    interrupted: Option<String>,
+}
+
+/// The state of one run of [`Scheduler::run`].
+pub(super) struct Sweep {
+    s: Scheduler,
+    /// `None` only while a claim has it on the blocking pool.
+    cache: Option<StudyCache>,
+    free_slots: Vec<usize>,
+    running: HashMap<u64, RunningTrial>,
+    tasks: JoinSet<TaskEnd>,
+    task_numbers: HashMap<tokio::task::Id, u64>,
+    proposing: bool,
+    /// Other processes' running trials hold the rest of the budget.
+    held: bool,
+    reason: Option<StopReason>,
+    fatal: Option<SchedulerError>,
+    consecutive_failures: u32,
+    last_failure: String,
+    started: u64,
+    reaped: usize,
+}
+
+impl Sweep {
+    pub(super) async fn start(s: Scheduler) -> Result<Self, SchedulerError> {
+        let cfg = &s.config;
+        // A store that one process owns: every worker trial still Running
+        // was left by a dead process. Elsewhere only stale ones are.
+        let staleness = if s.storage.is_exclusive() {
+            Staleness {
+                after: std::time::Duration::ZERO,
+                ..cfg.staleness
+            }
+        } else {
+            cfg.staleness
+        };
+        let reaped = blocking(|| s.storage.reap_stale(&cfg.study, staleness, REAPED_REASON))?;
+        if !reaped.is_empty() {
+            tracing::info!(
+                count = reaped.len(),
+                "marked trials left running by a stopped process as failed"
+            );
+        }
+        let mut cache = StudyCache::new(cfg.direction, Budget::new(cfg.budget, cfg.retry_failed));
+        blocking(|| s.storage.catch_up(&cfg.study, &mut cache))?;
+        let n_slots = cfg.slots.len().max(1);
+        Ok(Sweep {
+            cache: Some(cache),
+            free_slots: (0..n_slots).rev().collect(),
+            running: HashMap::new(),
+            tasks: JoinSet::new(),
+            task_numbers: HashMap::new(),
+            proposing: true,
+            held: false,
+            reason: None,
+            fatal: None,
+            consecutive_failures: 0,
+            last_failure: String::new(),
+            started: 0,
+            reaped: reaped.len(),
+            s,
+        })
+    }
+
+    fn cache(&self) -> &StudyCache {
+        self.cache
+            .as_ref()
+            .expect("the cache is back from its claim")
+    }
+
+    fn cache_mut(&mut self) -> &mut StudyCache {
+        self.cache
+            .as_mut()
+            .expect("the cache is back from its claim")
+    }
+
+    pub(super) async fn run(mut self) -> Result<SweepSummary, SchedulerError> {
+        let mut stop_rx = self.s.stop.subscribe();
+        let deadline = self.s.config.timeout.map(|d| Instant::now() + d);
+        let mut heartbeat = tokio::time::interval(self.s.config.heartbeat_every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut poll = tokio::time::interval(self.s.config.poll_every);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let level = *stop_rx.borrow_and_update();
+            if level >= StopLevel::Drain {
+                self.stop_proposing(StopReason::Stopped);
+            }
+            if level >= StopLevel::Cancel {
+                self.cancel_all("interrupted: the sweep was stopped");
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.stop_proposing(StopReason::Timeout);
+                self.cancel_all("interrupted: the sweep's timeout passed");
+            }
+            if !self.held {
+                self.fill_slots().await;
+            }
+            if self.running.is_empty() && !self.proposing {
+                break;
+            }
+            let sleep_deadline = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let held = self.held;
+            tokio::select! {
+                Some(res) = self.tasks.join_next_with_id() => self.on_task_end(res),
+                _ = stop_rx.changed() => {}
+                () = sleep_deadline => {}
+                _ = heartbeat.tick() => self.heartbeat(),
+                _ = poll.tick(), if held => self.held = false,
+            }
+        }
+        if let Some(err) = self.fatal {
+            return Err(err);
+        }
+        let cache = self
+            .cache
+            .as_ref()
+            .expect("the cache is back from its claim");
+        Ok(SweepSummary {
+            reason: self.reason.unwrap_or(StopReason::Budget),
+            counted: cache.budget().counted(),
+            started: self.started,
+            reaped: self.reaped,
+            best: best_trial(cache.trials(), self.s.config.direction),
+        })
+    }
+
+    fn stop_proposing(&mut self, reason: StopReason) {
+        if self.proposing {
+            self.proposing = false;
+            self.reason = Some(reason);
+        }
+    }
+
+    fn cancel_all(&mut self, why: &str) {
+        for r in self.running.values_mut() {
+            if r.interrupted.is_none() {
+                r.interrupted = Some(why.to_owned());
+                r.cancel.send_replace(true);
+            }
+        }
+    }
+
+    fn fail(&mut self, err: SchedulerError) {
+        tracing::error!(%err, "sweep stopping");
+        self.proposing = false;
+        self.fatal.get_or_insert(err);
+        self.cancel_all("interrupted: the sweep stopped on an error");
+    }
+
+    /// Claims and starts trials while a slot is free and the budget allows.
+    async fn fill_slots(&mut self) {
+        while self.proposing && !self.free_slots.is_empty() {
+            let slot = self.free_slots.len() - 1;
+            let slot = self.free_slots[slot];
+            let device = self
+                .s
+                .config
+                .slots
+                .get(slot)
+                .copied()
+                .unwrap_or(Device::Cpu);
+            let job = ClaimJob {
+                storage: Arc::clone(&self.s.storage),
+                study: self.s.config.study.clone(),
+                searcher: Arc::clone(&self.s.searcher),
+                space: self.s.config.space.clone(),
+                seed: self.s.config.seed,
+                template: NewTrial {
+                    device: Some(device.to_string()),
+                    worker: self.s.config.worker.clone(),
+                    ..NewTrial::new(Default::default())
+                },
+            };
+            let Some(cache) = self.cache.take() else {
+                return;
+            };
+            let claimed = match job.run(cache).await {
+                Ok((cache, claimed)) => {
+                    self.cache = Some(cache);
+                    claimed
+                }
+                Err(err) => {
+                    // The cache was lost with the panicking claim: start over.
+                    let cfg = &self.s.config;
+                    self.cache = Some(StudyCache::new(
+                        cfg.direction,
+                        Budget::new(cfg.budget, cfg.retry_failed),
+                    ));
+                    Err(err)
+                }
+            };
+            match claimed {
+                Ok(Claimed::Trial(trial)) => {
+                    self.free_slots.pop();
+                    self.launch(*trial, slot, device);
+                }
+                Ok(Claimed::Spent) => self.stop_proposing(StopReason::Budget),
+                Ok(Claimed::Held) => {
+                    self.held = true;
+                    return;
+                }
+                Ok(Claimed::Declined(SearchError::Exhausted { total })) => {
+                    tracing::info!(total, "the searcher has proposed every point");
+                    self.stop_proposing(StopReason::Exhausted);
+                }
+                Ok(Claimed::Declined(err)) => self.fail(SchedulerError::Search(err)),
+                Err(err) => self.fail(err),
+            }
+        }
+    }
+
+    fn launch(&mut self, trial: Trial, slot: usize, device: Device) {
+        let cfg = &self.s.config;
+        let cancel = Arc::new(watch::Sender::new(false));
+        let reporter = trial_task::reporter(
+            Arc::clone(&self.s.storage),
+            self.cache().shared_history(),
+            Arc::clone(&self.s.pruner),
+            cfg.study.clone(),
+            trial.number,
+            cancel.subscribe(),
+        );
+        let ctx = TrialContext {
+            study: cfg.study.clone(),
+            number: trial.number,
+            attempt: trial.attempt,
+            params: trial.params.clone(),
+            device,
+            log_dir: cfg.log_dir.clone(),
+            reporter,
+        };
+        let handle = self.tasks.spawn(trial_task::run_trial(
+            Arc::clone(&self.s.runner),
+            ctx,
+            Arc::clone(&cancel),
+            cfg.trial_timeout,
+        ));
+        self.task_numbers.insert(handle.id(), trial.number);
+        self.running.insert(
+            trial.number,
+            RunningTrial {
+                slot,
+                cancel,
+                interrupted: None,
+            },
+        );
+        self.started += 1;
+        let progress = self.progress();
+        self.emit(SweepEvent::Started { trial, progress });
+    }
+
+    fn on_task_end(&mut self, res: Result<(tokio::task::Id, TaskEnd), tokio::task::JoinError>) {
+        let (number, outcome, timed_out) = match res {
+            Ok((id, end)) => {
+                self.task_numbers.remove(&id);
+                (end.number, end.outcome, end.timed_out)
+            }
+            Err(err) => {
+                let Some(number) = self.task_numbers.remove(&err.id()) else {
+                    return;
+                };
+                (
+                    number,
+                    RunOutcome::Failed(format!("the runner panicked: {err}")),
+                    false,
+                )
+            }
+        };
+        let Some(run) = self.running.remove(&number) else {
+            return;
+        };
+        self.free_slots.push(run.slot);
+        // A slot came free: a claim may succeed again.
+        self.held = false;
+        let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
+        let storage = Arc::clone(&self.s.storage);
+        let study = self.s.config.study.clone();
+        let trial = match blocking(|| storage.finish_trial(&study, number, outcome)) {
+            Ok(t) => t,
+            Err(StorageError::AlreadyFinished { .. }) => {
+                // Reaped by another process that took this one for dead
+                // (its heartbeats were late): the store keeps the reaped
+                // record, and the sweep goes on.
+                tracing::warn!(
+                    trial = number,
+                    "the trial was reaped as stale before it ended; its result is dropped"
+                );
+                match blocking(|| storage.trial(&study, number)) {
+                    Ok(t) => t,
+                    Err(err) => return self.fail(err.into()),
+                }
+            }
+            Err(err) => return self.fail(err.into()),
+        };
+        self.cache_mut().apply([trial.clone()]);
+        self.account(&trial);
+        let progress = self.progress();
+        self.emit(SweepEvent::Finished { trial, progress });
+    }
+
+    /// Turns what the runner said into what is stored.
+    fn stored_outcome(
+        &self,
+        number: u64,
+        outcome: RunOutcome,
+        timed_out: bool,
+        interrupted: Option<String>,
+    ) -> TrialOutcome {
+        let failed = |reason: String| TrialOutcome {
+            state: TrialState::Failed,
+            value: None,
+            error: Some(reason),
+        };
+        match outcome {
+            RunOutcome::Complete(v) if v.is_finite() && !timed_out => TrialOutcome {
+                state: TrialState::Complete,
+                value: Some(v),
+                error: None,
+            },
+            _ if timed_out => failed(format!(
+                "timed out after {:?}",
+                self.s.config.trial_timeout.unwrap_or_default()
+            )),
+            _ if interrupted.is_some() => failed(interrupted.unwrap_or_default()),
+            RunOutcome::Complete(v) => failed(format!("reported non-finite value {v}")),
+            RunOutcome::Pruned => {
+                let history = self.cache().history();
+                let last = history
+                    .trials
+                    .binary_search_by_key(&number, |t| t.number)
+                    .ok()
+                    .and_then(|i| history.trials[i].last_intermediate());
+                TrialOutcome {
+                    state: TrialState::Pruned,
+                    value: last.map(|(_, v)| v),
+                    error: last.map(|(step, _)| format!("pruned at step {step}")),
+                }
+            }
+            RunOutcome::Failed(reason) => failed(reason),
+        }
+    }
+
+    /// Failure streak and target, from this process's own trials.
+    fn account(&mut self, trial: &Trial) {
+        let cfg = &self.s.config;
+        match trial.state {
+            TrialState::Failed if !is_interrupted(trial) => {
+                self.consecutive_failures += 1;
+                self.last_failure = format!(
+                    "trial {}: {}",
+                    trial.number,
+                    trial.error.as_deref().unwrap_or("unknown error")
+                );
+                tracing::warn!("{}", self.last_failure);
+                let limit = cfg.max_consecutive_failures;
+                if limit > 0 && self.consecutive_failures >= limit && self.fatal.is_none() {
+                    self.proposing = false;
+                    self.fatal = Some(SchedulerError::TooManyFailures {
+                        count: self.consecutive_failures,
+                        last: self.last_failure.clone(),
+                    });
+                }
+            }
+            TrialState::Complete | TrialState::Pruned => self.consecutive_failures = 0,
+            _ => {}
+        }
+        if let (Some(target), Some(v), TrialState::Complete) =
+            (cfg.target, trial.value, trial.state)
+            && reaches_target(cfg.direction, v, target)
+        {
+            tracing::info!(trial = trial.number, value = v, target, "target reached");
+            self.stop_proposing(StopReason::Target);
+        }
+    }
+
+    /// Beats for this process's running trials and, on a shared store, reaps
+    /// the trials of processes that stopped beating.
+    fn heartbeat(&mut self) {
+        let storage = Arc::clone(&self.s.storage);
+        let study = self.s.config.study.clone();
+        for &number in self.running.keys() {
+            if let Err(err) = blocking(|| storage.heartbeat(&study, number)) {
+                tracing::warn!(trial = number, %err, "heartbeat not recorded");
+            }
+        }
+        if storage.is_exclusive() {
+            return;
+        }
+        let staleness = self.s.config.staleness;
+        match blocking(|| storage.reap_stale(&study, staleness, REAPED_REASON)) {
+            Ok(reaped) if !reaped.is_empty() => {
+                for t in &reaped {
+                    tracing::warn!(
+                        trial = t.number,
+                        worker = t.worker.as_deref().unwrap_or("?"),
+                        "reaped a trial whose process stopped beating"
+                    );
+                }
+                self.reaped += reaped.len();
+                self.held = false;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "looking for stale trials failed"),
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let cache = self.cache();
+        let tally = cache.tally();
+        Progress {
+            counted: cache.budget().counted(),
+            budget: self.s.config.budget,
+            running: self.running.len(),
+            complete: tally.complete,
+            pruned: tally.pruned,
+            failed: tally.failed,
+            best: tally.best,
+        }
+    }
+
+    fn emit(&self, event: SweepEvent) {
+        if let Some(observer) = &self.s.observer {
+            observer(&event);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! PostgreSQL storage (feature `postgres`): not written yet.
