@@ -52,6 +52,7 @@ fn spec() -> SweepSpec {
         program: None,
         searcher: Default::default(),
         extra: Default::default(),
+        custom: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use hypersweep_trials::TrialOutcome;
 use serde_json::json;
 
 use super::EXIT_BAD_INPUT;
-use super::common::{StudyArgs, open_store, study_name};
+use super::common::{StudyArgs, open_from_spec, open_store, study_name};
 use hypersweep::Study;
 
 /// Arguments of `ask`.
@@ -19,9 +19,15 @@ pub struct AskArgs {
     /// Store and study.
     #[command(flatten)]
     pub study: StudyArgs,
-    /// Sweep file that creates the study when it does not exist yet.
+    /// Sweep file that creates the study when it does not exist yet (and
+    /// must not change its space, metric, method, seed or pruner when it
+    /// does).
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// With `--spec`: continue an existing study even though the file
+    /// changes it (the change is recorded in the study).
+    #[arg(long, requires = "spec")]
+    pub force: bool,
 }
 
 /// Arguments of `tell`.
@@ -76,7 +82,10 @@ pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
                 .or_else(|| spec.name.clone())
                 .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "study".to_owned());
-            Study::from_spec_named(&name, spec, storage)?
+            match open_from_spec(&name, spec, storage, &args.study.storage, args.force)? {
+                Ok(study) => study,
+                Err(code) => return Ok(code),
+            }
         }
         None => {
             let name = study_name(storage.as_ref(), &args.study)?;

@@ -11,7 +11,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use hypersweep::{OnSpecChange, Study, StudyError};
+use hypersweep_search::sweep::{SpecDifference, SweepSpec};
 use hypersweep_trials::{SledStorage, Storage};
+
+use super::EXIT_BAD_INPUT;
 
 /// Default store directory.
 pub const DEFAULT_STORE: &str = "hypersweep.db";
@@ -145,6 +149,49 @@ pub fn study_name(storage: &dyn Storage, args: &StudyArgs) -> anyhow::Result<Str
             many.join(", ")
         ),
     }
+}
+
+/// Opens the study `name` with a sweep file's spec; `--force` continues an
+/// existing study whose space, metric, method, seed or pruner the file
+/// changes. `Err(code)`: the change was refused (and explained on stderr),
+/// exit with `code`.
+pub fn open_from_spec(
+    name: &str,
+    spec: SweepSpec,
+    storage: Arc<dyn Storage>,
+    store: &Location,
+    force: bool,
+) -> anyhow::Result<Result<Study, i32>> {
+    let on_change = if force {
+        OnSpecChange::Update
+    } else {
+        OnSpecChange::Refuse
+    };
+    match Study::open_checked(name, spec, storage, on_change) {
+        Ok(study) => Ok(Ok(study)),
+        Err(StudyError::SpecChanged { study, differences }) => {
+            eprint!("{}", spec_changed_message(&study, store, &differences));
+            Ok(Err(EXIT_BAD_INPUT))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Why a sweep file may not continue a study, and the two ways on.
+fn spec_changed_message(study: &str, store: &Location, differences: &[SpecDifference]) -> String {
+    let mut text = format!(
+        "error: study `{study}` in {} was created with another spec; the sweep file changes:\n",
+        store
+    );
+    for d in differences {
+        text.push_str(&format!("  {d}\n"));
+    }
+    text.push_str(
+        "its trials would mislead the searcher under the new spec. To go on, either\n  \
+         start a new study with this file: --study NEW_NAME\n  \
+         or continue this one with the new spec (the change is recorded in the study): --force\n",
+    );
+    text
 }
 
 #[cfg(test)]

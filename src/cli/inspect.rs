@@ -1,6 +1,7 @@
 //! `status` and `best`: read-only views of a study.
 
 use hypersweep_search::TrialState;
+use hypersweep_search::sweep::SweepSpec;
 use hypersweep_trials::scheduler::{Budget, best_trial};
 use serde_json::json;
 
@@ -18,7 +19,11 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
     let spec = &record.spec;
     let budget = Budget::from_trials(&trials, spec.run.trials, spec.run.retry_failed);
     println!("study     {name}");
-    println!("method    {}", spec.method.as_str());
+    match &spec.custom.searcher {
+        Some(searcher) => println!("method    {searcher} (a searcher given in code)"),
+        None => println!("method    {}", spec.method.as_str()),
+    }
+    println!("pruner    {}", pruner_text(spec)?);
     println!(
         "metric    {} ({})",
         spec.metric.name,
@@ -38,6 +43,13 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         count(TrialState::Failed),
         count(TrialState::Running)
     );
+    if let Some(last) = record.revisions.last() {
+        println!(
+            "revised   {} time(s), last: {}",
+            record.revisions.len(),
+            last.differences.join("; ")
+        );
+    }
     match best_trial(&trials, spec.metric.goal) {
         Some(best) => println!(
             "best      trial {}: {} = {} {}",
@@ -49,6 +61,19 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         None => println!("best      none yet"),
     }
     Ok(0)
+}
+
+/// The pruner the study runs with: one given in code, else the kind
+/// `early_terminate` names, else `none`.
+fn pruner_text(spec: &SweepSpec) -> anyhow::Result<String> {
+    Ok(match (&spec.custom.pruner, &spec.early_terminate) {
+        (Some(pruner), _) => format!("{pruner} (a pruner given in code)"),
+        (None, Some(early)) => serde_json::to_value(early.kind)?
+            .as_str()
+            .unwrap_or("?")
+            .to_owned(),
+        (None, None) => "none".to_owned(),
+    })
 }
 
 /// `hypersweep best`: the best trial as JSON.

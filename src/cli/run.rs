@@ -4,7 +4,9 @@
 //! left running by a process that died are marked failed ("interrupted"),
 //! re-run if `retry_failed` allows, and the sweep ends with exactly its
 //! budget of counted trials. Ctrl-C once stops proposing and lets running
-//! trials finish; twice cancels them.
+//! trials finish; twice cancels them. A sweep file that changes the study's
+//! space, metric, method, seed or pruner is refused unless `--force` is
+//! given; a changed budget or parallelism just continues.
 //!
 //! With `--storage postgres://...` the study lives in a database, and `run`
 //! is one of its workers: any number of `hypersweep worker` processes, on
@@ -17,9 +19,9 @@ use hypersweep_search::Method;
 use hypersweep_search::sweep::{SweepSpec, parse_sweep};
 
 use super::EXIT_BAD_INPUT;
-use super::common::{DEFAULT_STORE, Location, STORAGE_ENV, open_store};
+use super::common::{DEFAULT_STORE, Location, STORAGE_ENV, open_from_spec, open_store};
 use super::drive::drive;
-use hypersweep::{CommandRunner, Study};
+use hypersweep::CommandRunner;
 
 /// Arguments of `run`; flags override the sweep file.
 #[derive(Debug, clap::Args)]
@@ -44,6 +46,11 @@ pub struct RunArgs {
     /// Searcher (`method`).
     #[arg(long)]
     pub method: Option<String>,
+    /// Continue an existing study even though the sweep file changes its
+    /// space, metric, method, seed or pruner (the change is recorded in the
+    /// study).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `run`.
@@ -61,7 +68,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_BAD_INPUT);
     }
     let storage = open_store(&args.storage)?;
-    let study = Study::from_spec_named(&name, spec, storage)?;
+    let study = match open_from_spec(&name, spec, storage, &args.storage, args.force)? {
+        Ok(study) => study,
+        Err(code) => return Ok(code),
+    };
     drive(study, &args.storage, &args.spec.display().to_string())
 }
 

@@ -219,6 +219,7 @@ fn builder_from_sweep_reads_program_metric_timeout_and_names() {
         program: Some("train.py".to_owned()),
         searcher: SearcherOptions::default(),
         extra: serde_json::Map::new(),
+        custom: Default::default(),
     };
     let runner = CommandRunner::builder_from_sweep(&spec)
         .build()

@@ -2,16 +2,18 @@
 //!
 //! The builder fills in a [`SweepSpec`] (the same value a sweep file parses
 //! into), so a study built in code and one run from the CLI are stored alike
-//! and can be inspected with the same commands.
+//! and can be inspected with the same commands. A searcher or pruner given
+//! as an object is recorded by its name in [`SweepSpec::custom`], so the
+//! stored spec never claims a default that did not run.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hypersweep_search::sweep::{Devices, Metric, RunConfig, SweepSpec};
+use hypersweep_search::sweep::{CustomParts, Devices, Metric, RunConfig, SweepSpec};
 use hypersweep_search::{Direction, Method, SearchSpace, Searcher, SearcherOptions};
 use hypersweep_trials::{MemoryStorage, Pruner, Storage};
 
-use super::{Study, StudyError};
+use super::{OnSpecChange, Study, StudyError};
 
 /// Configures a [`Study`]; [`StudyBuilder::build`] validates and opens it.
 ///
@@ -30,6 +32,7 @@ pub struct StudyBuilder {
     pruner: Option<Arc<dyn Pruner>>,
     storage: Option<Arc<dyn Storage>>,
     run: RunConfig,
+    on_spec_change: OnSpecChange,
 }
 
 impl std::fmt::Debug for StudyBuilder {
@@ -97,6 +100,13 @@ impl StudyBuilder {
         self
     }
 
+    /// What [`build`](Self::build) does when the store holds the study with
+    /// another space, metric, method, seed or pruner (default: refuse).
+    pub fn on_spec_change(&mut self, on_change: OnSpecChange) -> &mut Self {
+        self.on_spec_change = on_change;
+        self
+    }
+
     /// Trials at once.
     pub fn parallel(&mut self, k: usize) -> &mut Self {
         self.run.parallel = k;
@@ -145,7 +155,9 @@ impl StudyBuilder {
         self
     }
 
-    /// Validates the configuration and opens (or creates) the study.
+    /// Validates the configuration and opens (or creates) the study; an
+    /// existing study of another identity is handled as
+    /// [`on_spec_change`](Self::on_spec_change) says.
     pub fn build(&mut self) -> Result<Study, StudyError> {
         let space = self
             .space
@@ -172,12 +184,22 @@ impl StudyBuilder {
             program: None,
             searcher: SearcherOptions::default(),
             extra: Default::default(),
+            custom: CustomParts {
+                searcher: self.searcher.as_ref().map(|s| s.name().to_owned()),
+                pruner: self.pruner.as_ref().map(|p| p.name().to_owned()),
+            },
         };
         let storage = self
             .storage
             .clone()
             .unwrap_or_else(|| Arc::new(MemoryStorage::new()));
-        let mut study = Study::open_with(&name, spec, storage, self.searcher.take())?;
+        let mut study = Study::open_with(
+            &name,
+            spec,
+            storage,
+            self.searcher.take(),
+            self.on_spec_change,
+        )?;
         if let Some(pruner) = self.pruner.clone() {
             study.pruner = pruner;
         }

@@ -5,6 +5,15 @@
 //! [`Scheduler`] with a runner around the objective. Every trial goes through
 //! the study's storage, so a study opened on a store that already holds
 //! trials continues from them.
+//!
+//! The stored spec is the study's truth. Opening a study that exists with a
+//! spec of another identity (space, metric, method, seed, pruner; see
+//! [`spec_differences`]) is refused with [`StudyError::SpecChanged`], since
+//! its old trials would silently mislead the searcher, unless the caller
+//! asks for [`OnSpecChange::Update`], which stores the new spec and records
+//! the change in the study. A spec that differs only in run settings (budget,
+//! parallelism, timeouts, command) continues the study and is stored, so
+//! `status` shows the budget the study now runs to.
 
 mod builder;
 mod objective;
@@ -15,7 +24,7 @@ pub use objective::IntoOutcome;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hypersweep_search::sweep::SweepSpec;
+use hypersweep_search::sweep::{SpecDifference, SweepSpec, spec_differences};
 use hypersweep_search::{Params, SearchError, Searcher, TrialState, build_searcher};
 use hypersweep_trials::scheduler::{Budget, Observer, best_trial, suggest};
 use hypersweep_trials::{
@@ -46,6 +55,31 @@ pub enum StudyError {
     /// The async runtime could not be used.
     #[error("runtime: {0}")]
     Runtime(String),
+    /// The study exists with a spec of another identity; nothing was
+    /// changed. Open it with [`OnSpecChange::Update`] to continue with the
+    /// new spec, or give the new spec a study name of its own.
+    #[error(
+        "study `{study}` exists with a different spec: {}",
+        differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    SpecChanged {
+        /// The study.
+        study: String,
+        /// What the new spec changes, stored spec first.
+        differences: Vec<SpecDifference>,
+    },
+}
+
+/// What opening a study does when the store holds it with a spec of another
+/// identity (see [`spec_differences`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnSpecChange {
+    /// Fail with [`StudyError::SpecChanged`] and leave the study as it is.
+    #[default]
+    Refuse,
+    /// Store the new spec (the change is recorded in the study's revisions)
+    /// and run with it.
+    Update,
 }
 
 /// A study: a search space, a searcher, a store, and the trials so far.
@@ -78,10 +112,12 @@ impl Study {
     }
 
     /// A study from a parsed sweep file, named by the file's `name` (or
-    /// `study`), in `storage`; created there unless it exists.
+    /// `study`), in `storage`; created there unless it exists. An existing
+    /// study with a spec of another identity is refused
+    /// ([`StudyError::SpecChanged`]).
     pub fn from_spec(spec: SweepSpec, storage: Arc<dyn Storage>) -> Result<Study, StudyError> {
         let name = spec.name.clone().unwrap_or_else(|| "study".to_owned());
-        Study::open_with(&name, spec, storage, None)
+        Study::open_checked(&name, spec, storage, OnSpecChange::Refuse)
     }
 
     /// [`Study::from_spec`] under an explicit name.
@@ -90,7 +126,20 @@ impl Study {
         spec: SweepSpec,
         storage: Arc<dyn Storage>,
     ) -> Result<Study, StudyError> {
-        Study::open_with(name, spec, storage, None)
+        Study::open_checked(name, spec, storage, OnSpecChange::Refuse)
+    }
+
+    /// The study `name` of `storage` with `spec`: created when it does not
+    /// exist; continued when its stored spec has the same identity (run
+    /// settings may differ, and the new ones are stored and used); otherwise
+    /// refused or updated, as `on_change` says.
+    pub fn open_checked(
+        name: &str,
+        spec: SweepSpec,
+        storage: Arc<dyn Storage>,
+        on_change: OnSpecChange,
+    ) -> Result<Study, StudyError> {
+        Study::open_with(name, spec, storage, None, on_change)
     }
 
     /// An existing study of `storage`, with the spec it was created with.
@@ -98,7 +147,7 @@ impl Study {
         let record = storage
             .load_study(name)?
             .ok_or_else(|| StorageError::NoStudy(name.to_owned()))?;
-        Study::open_with(name, record.spec, storage, None)
+        Study::open_with(name, record.spec, storage, None, OnSpecChange::Refuse)
     }
 
     pub(crate) fn open_with(
@@ -106,8 +155,19 @@ impl Study {
         spec: SweepSpec,
         storage: Arc<dyn Storage>,
         searcher: Option<Box<dyn Searcher>>,
+        on_change: OnSpecChange,
     ) -> Result<Study, StudyError> {
-        storage.create_study(name, &spec)?;
+        let record = storage.create_study(name, &spec)?;
+        if record.spec != spec {
+            let differences = spec_differences(&record.spec, &spec);
+            if !differences.is_empty() && on_change == OnSpecChange::Refuse {
+                return Err(StudyError::SpecChanged {
+                    study: name.to_owned(),
+                    differences,
+                });
+            }
+            storage.update_study(name, &spec)?;
+        }
         let config = SchedulerConfig::from_spec(name, &spec);
         let direction = config.direction;
         let searcher =

@@ -139,3 +139,107 @@ fn build_requires_a_space() {
         Err(StudyError::Config(_))
     ));
 }
+
+/// A one-parameter space `x` in `[low, high]`.
+fn space_up_to(high: f64) -> SearchSpace {
+    SearchSpace::new(vec![Param::new(
+        "x",
+        Domain::Float {
+            low: 0.0,
+            high,
+            log: false,
+            step: None,
+        },
+    )])
+    .unwrap()
+}
+
+#[test]
+fn a_builder_study_stores_its_method_searcher_and_pruner() {
+    let storage: Arc<dyn Storage> = Arc::new(hypersweep_trials::MemoryStorage::new());
+    Study::builder()
+        .name("by-method")
+        .space(space_up_to(1.0))
+        .method(hypersweep_search::Method::Tpe)
+        .storage(Arc::clone(&storage))
+        .build()
+        .unwrap();
+    let stored = storage.load_study("by-method").unwrap().unwrap().spec;
+    assert_eq!(stored.method, hypersweep_search::Method::Tpe);
+    assert!(stored.custom.is_empty());
+
+    Study::builder()
+        .name("custom")
+        .space(space_up_to(1.0))
+        .searcher(Box::new(UniformSearcher))
+        .pruner(Arc::new(hypersweep_trials::MedianPruner::new()))
+        .storage(Arc::clone(&storage))
+        .build()
+        .unwrap();
+    let stored = storage.load_study("custom").unwrap().unwrap().spec;
+    assert_eq!(stored.custom.searcher.as_deref(), Some("uniform"));
+    assert_eq!(stored.custom.pruner.as_deref(), Some("median"));
+}
+
+#[test]
+fn reopening_with_another_space_is_refused_unless_asked_to_update() {
+    let storage: Arc<dyn Storage> = Arc::new(hypersweep_trials::MemoryStorage::new());
+    let open = |high: f64, on_change: OnSpecChange| {
+        Study::builder()
+            .name("s")
+            .space(space_up_to(high))
+            .seed(3)
+            .storage(Arc::clone(&storage))
+            .on_spec_change(on_change)
+            .build()
+    };
+    let first = open(1.0, OnSpecChange::Refuse).unwrap();
+    first.optimize(2, |_: &TrialContext| 1.0).unwrap();
+
+    match open(2.0, OnSpecChange::Refuse) {
+        Err(StudyError::SpecChanged { study, differences }) => {
+            assert_eq!(study, "s");
+            let lines: Vec<String> = differences.iter().map(ToString::to_string).collect();
+            assert_eq!(lines, ["parameters.x.max: 1 -> 2"]);
+        }
+        other => panic!("expected SpecChanged, got {other:?}"),
+    }
+    let record = storage.load_study("s").unwrap().unwrap();
+    assert_eq!(
+        record.spec.space,
+        space_up_to(1.0),
+        "a refusal changes nothing"
+    );
+
+    let updated = open(2.0, OnSpecChange::Update).unwrap();
+    assert_eq!(updated.trials().unwrap().len(), 2, "the trials are kept");
+    let record = storage.load_study("s").unwrap().unwrap();
+    assert_eq!(record.spec.space, space_up_to(2.0));
+    assert_eq!(record.revisions.len(), 1);
+    assert_eq!(
+        record.revisions[0].differences,
+        ["parameters.x.max: 1 -> 2"]
+    );
+}
+
+#[test]
+fn reopening_with_other_run_settings_continues_with_them() {
+    let storage: Arc<dyn Storage> = Arc::new(hypersweep_trials::MemoryStorage::new());
+    let open = |parallel: usize| {
+        Study::builder()
+            .name("s")
+            .space(space_up_to(1.0))
+            .parallel(parallel)
+            .storage(Arc::clone(&storage))
+            .build()
+    };
+    open(1).unwrap();
+    let again = open(4).unwrap();
+    assert_eq!(again.spec().run.parallel, 4);
+    let record = storage.load_study("s").unwrap().unwrap();
+    assert_eq!(
+        record.spec.run.parallel, 4,
+        "the new run settings are stored"
+    );
+    assert!(record.revisions.is_empty());
+}

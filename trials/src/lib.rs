@@ -30,6 +30,7 @@ pub use scheduler::{
 #[cfg(feature = "postgres")]
 pub use storage::PostgresStorage;
 pub use storage::{
-    ClaimDecision, MemoryStorage, NewTrial, SledStorage, Staleness, Storage, StudyRecord, blocking,
+    ClaimDecision, MemoryStorage, NewTrial, SledStorage, SpecRevision, Staleness, Storage,
+    StudyRecord, blocking,
 };
 pub use trial::{Trial, TrialOutcome, now_ms};

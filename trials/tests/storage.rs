@@ -38,6 +38,7 @@ fn spec(method: Method) -> SweepSpec {
         program: None,
         searcher: Default::default(),
         extra: Default::default(),
+        custom: Default::default(),
     }
 }
 
@@ -133,6 +134,32 @@ fn create_study_keeps_the_existing_one(s: &dyn Storage) {
     assert_eq!(again.spec.method, Method::Random);
     assert_eq!(s.load_study("s").expect("load"), Some(first));
     assert_eq!(s.load_study("nope").expect("load"), None);
+}
+
+fn update_study_replaces_the_spec_and_records_the_change(s: &dyn Storage) {
+    let created = s.create_study("s", &spec(Method::Random)).expect("create");
+    s.create_trial("s", new_trial(0.01)).expect("t0");
+
+    let updated = s.update_study("s", &spec(Method::Tpe)).expect("update");
+    assert_eq!(updated.spec.method, Method::Tpe);
+    assert_eq!(updated.created_ms, created.created_ms);
+    assert_eq!(updated.revisions.len(), 1);
+    assert_eq!(updated.revisions[0].differences, ["method: random -> tpe"]);
+    assert!(updated.revisions[0].at_ms >= created.created_ms);
+    assert_eq!(s.load_study("s").expect("load"), Some(updated.clone()));
+    assert_eq!(s.trials("s").expect("trials").len(), 1, "trials are kept");
+
+    // Run settings only: stored, but not a revision of the identity.
+    let mut more = spec(Method::Tpe);
+    more.run.trials = Some(40);
+    let again = s.update_study("s", &more).expect("update run");
+    assert_eq!(again.spec.run.trials, Some(40));
+    assert_eq!(again.revisions, updated.revisions);
+
+    assert!(matches!(
+        s.update_study("nope", &more),
+        Err(StorageError::NoStudy(name)) if name == "nope"
+    ));
 }
 
 fn unknown_study_and_trial_are_errors(s: &dyn Storage) {
@@ -303,6 +330,7 @@ macro_rules! conformance {
                 numbers_start_at_zero_per_study,
                 numbers_have_no_gaps_under_threads,
                 create_study_keeps_the_existing_one,
+                update_study_replaces_the_spec_and_records_the_change,
                 unknown_study_and_trial_are_errors,
                 reports_replace_and_stay_sorted,
                 finish_sets_everything_once,
@@ -374,6 +402,36 @@ fn sled_reopen_finds_everything() {
         "unflushed report survives a clean close"
     );
     assert_eq!(s.create_trial("s", new_trial(0.1)).expect("next").number, 2);
+}
+
+#[test]
+fn sled_update_survives_reopen_and_old_records_read_without_revisions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let updated = {
+        let s = SledStorage::open(&path).expect("open");
+        s.create_study("s", &spec(Method::Random)).expect("s");
+        s.create_study("old", &spec(Method::Random)).expect("old");
+        s.update_study("s", &spec(Method::Grid)).expect("update")
+    };
+    {
+        // A record as a store written before revisions holds it.
+        let db = ::sled::open(path.join("sled")).expect("raw open");
+        let studies = db.open_tree("studies").expect("studies");
+        let bytes = studies.get("old").expect("read").expect("present");
+        let mut record: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        let removed = record.as_object_mut().and_then(|o| o.remove("revisions"));
+        assert_eq!(removed, Some(serde_json::json!([])));
+        studies
+            .insert("old", serde_json::to_vec(&record).expect("encode"))
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    let s = SledStorage::open(&path).expect("reopen");
+    assert_eq!(s.load_study("s").expect("load"), Some(updated));
+    let old = s.load_study("old").expect("load").expect("present");
+    assert!(old.revisions.is_empty());
+    assert_eq!(old.spec.method, Method::Random);
 }
 
 #[test]

@@ -12,10 +12,13 @@
 //!   for nested groups (flattened to `model.width`) and `when` conditions.
 //! - NNI `search_space.json` files are recognised by their shape; see `nni.rs`
 //!   (method `tpe`, metric `default` minimised).
+//! - Whether a new spec may continue a stored study: see `diff.rs`
+//!   ([`spec_differences`]).
 //! - Errors are [`SpecError`]s: the file, the JSON path as written in the
 //!   file (`parameters.model.parameters.width.min`, `lr._value`), or
 //!   `line L, column C` for syntax errors, and what was expected.
 
+mod diff;
 mod distributions;
 mod fields;
 mod nni;
@@ -34,6 +37,7 @@ use thiserror::Error;
 use crate::history::Direction;
 use crate::searcher::{Method, SearcherOptions};
 use crate::space::SearchSpace;
+pub use diff::{SpecDifference, spec_differences};
 use fields::{Fault, display_path, fault};
 
 /// A parsed, validated sweep file.
@@ -62,6 +66,34 @@ pub struct SweepSpec {
     /// Other top-level keys W&B knows (`project`, `entity`, ...), kept as
     /// written.
     pub extra: Map<String, Value>,
+    /// A searcher or pruner given in code rather than by name; empty for a
+    /// sweep file.
+    #[serde(default, skip_serializing_if = "CustomParts::is_empty")]
+    pub custom: CustomParts,
+}
+
+/// A searcher or pruner handed to a study as a Rust object (through the
+/// `Study` builder) rather than named by `method` and `early_terminate`.
+///
+/// Such an object cannot be stored, only its name: recording it keeps the
+/// stored spec honest (a study run by a custom searcher does not claim the
+/// default `method`), and makes a later run with another searcher or pruner
+/// a visible change of the study ([`spec_differences`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomParts {
+    /// The searcher's `Searcher::name()`; `method` is then not what runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub searcher: Option<String>,
+    /// The pruner's name; `early_terminate` is then not what runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruner: Option<String>,
+}
+
+impl CustomParts {
+    /// True when neither a searcher nor a pruner was given in code.
+    pub fn is_empty(&self) -> bool {
+        self.searcher.is_none() && self.pruner.is_none()
+    }
 }
 
 /// The objective: which reported key to read and which way is better.
@@ -285,5 +317,6 @@ fn nni_sweep(space: SearchSpace) -> SweepSpec {
         program: None,
         searcher: SearcherOptions::default(),
         extra: Map::new(),
+        custom: CustomParts::default(),
     }
 }

@@ -105,6 +105,7 @@ pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {
         program: top.string("program")?.map(str::to_owned),
         searcher: parse_searcher_options(root, &searcher_keys)?,
         extra,
+        custom: Default::default(),
     })
 }
 

@@ -94,6 +94,7 @@ fn spec() -> SweepSpec {
         program: None,
         searcher: SearcherOptions::default(),
         extra: Default::default(),
+        custom: Default::default(),
     }
 }
 

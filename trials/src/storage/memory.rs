@@ -82,13 +82,18 @@ impl Storage for MemoryStorage {
     fn create_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError> {
         let mut studies = self.lock();
         let data = studies.entry(name.to_owned()).or_insert_with(|| StudyData {
-            record: StudyRecord {
-                name: name.to_owned(),
-                spec: spec.clone(),
-                created_ms: now_ms(),
-            },
+            record: rules::new_study(name, spec, now_ms()),
             trials: Vec::new(),
         });
+        Ok(data.record.clone())
+    }
+
+    fn update_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError> {
+        let mut studies = self.lock();
+        let data = studies
+            .get_mut(name)
+            .ok_or_else(|| StorageError::NoStudy(name.to_owned()))?;
+        rules::apply_spec_update(&mut data.record, spec, now_ms());
         Ok(data.record.clone())
     }
 

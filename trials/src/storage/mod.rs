@@ -47,10 +47,26 @@ use crate::trial::{Trial, TrialOutcome};
 pub struct StudyRecord {
     /// Study name, unique in the store.
     pub name: String,
-    /// The sweep spec the study was created with.
+    /// The sweep spec the study runs with: the one it was created with, or
+    /// the last one given to [`Storage::update_study`].
     pub spec: SweepSpec,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: u64,
+    /// Each accepted change of the spec's identity, oldest first (empty for
+    /// a study that kept its spec, and in stores written before revisions).
+    #[serde(default)]
+    pub revisions: Vec<SpecRevision>,
+}
+
+/// One change of a study's spec that altered its identity, accepted by the
+/// user (`run --force`), kept so that the study's history says why trials
+/// before and after it may not compare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecRevision {
+    /// When the new spec was stored, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// What changed, one line each (`parameters.lr.max: 0.1 -> 0.5`).
+    pub differences: Vec<String>,
 }
 
 /// What the scheduler needs to start a trial.
@@ -141,6 +157,12 @@ pub type ClaimDecision<'a> = dyn FnMut(&StudyCache, u64) -> Option<NewTrial> + '
 pub trait Storage: Send + Sync {
     /// Creates the study, or returns the existing one of that name unchanged.
     fn create_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError>;
+
+    /// Replaces the study's spec, keeping its name, creation time and
+    /// trials, and appends a [`SpecRevision`] when the identity changed
+    /// (see [`hypersweep_search::sweep::spec_differences`]); a change of run
+    /// settings only is stored without one. Durable when it returns.
+    fn update_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError>;
 
     /// The study of that name, if any.
     fn load_study(&self, name: &str) -> Result<Option<StudyRecord>, StorageError>;

@@ -5,8 +5,9 @@
 //! stores cannot drift apart.
 
 use hypersweep_search::TrialState;
+use hypersweep_search::sweep::{SweepSpec, spec_differences};
 
-use super::{NewTrial, Staleness};
+use super::{NewTrial, SpecRevision, Staleness, StudyRecord};
 use crate::error::StorageError;
 use crate::trial::{Trial, TrialOutcome};
 
@@ -30,6 +31,29 @@ pub(crate) fn new_trial(study: &str, number: u64, new: NewTrial, now: u64) -> Tr
         worker: new.worker,
         asked: new.asked,
     }
+}
+
+/// A new study's record.
+pub(crate) fn new_study(name: &str, spec: &SweepSpec, now: u64) -> StudyRecord {
+    StudyRecord {
+        name: name.to_owned(),
+        spec: spec.clone(),
+        created_ms: now,
+        revisions: Vec::new(),
+    }
+}
+
+/// Replaces a study's spec; a change of its identity is recorded as a
+/// revision.
+pub(crate) fn apply_spec_update(record: &mut StudyRecord, spec: &SweepSpec, now: u64) {
+    let differences = spec_differences(&record.spec, spec);
+    if !differences.is_empty() {
+        record.revisions.push(SpecRevision {
+            at_ms: now,
+            differences: differences.iter().map(ToString::to_string).collect(),
+        });
+    }
+    record.spec = spec.clone();
 }
 
 /// A finished trial never changes again.

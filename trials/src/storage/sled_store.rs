@@ -23,7 +23,7 @@
 //! that lock, so they start at 0 and have no gaps, even across a crash.
 //! Reads take no lock.
 //!
-//! Durability: `create_study`, `create_trial`, `finish_trial` and
+//! Durability: `create_study`, `update_study`, `create_trial`, `finish_trial` and
 //! `reap_stale` flush before they return, so a trial that started is never
 //! lost and a finished one is on disk before the scheduler counts it.
 //! `report`, `heartbeat` and `set_log_path` do not flush (a report per
@@ -201,11 +201,20 @@ impl Storage for SledStorage {
         if let Some(existing) = self.load_study(name)? {
             return Ok(existing);
         }
-        let record = StudyRecord {
-            name: name.to_owned(),
-            spec: spec.clone(),
-            created_ms: now_ms(),
-        };
+        let record = rules::new_study(name, spec, now_ms());
+        let bytes = encode(&record, || study_label(name))?;
+        self.studies.insert(name, bytes).map_err(backend)?;
+        drop(guard);
+        self.flush()?;
+        Ok(record)
+    }
+
+    fn update_study(&self, name: &str, spec: &SweepSpec) -> Result<StudyRecord, StorageError> {
+        let guard = self.lock_writes();
+        let mut record = self
+            .load_study(name)?
+            .ok_or_else(|| StorageError::NoStudy(name.to_owned()))?;
+        rules::apply_spec_update(&mut record, spec, now_ms());
         let bytes = encode(&record, || study_label(name))?;
         self.studies.insert(name, bytes).map_err(backend)?;
         drop(guard);
@@ -473,6 +482,7 @@ mod tests {
             program: None,
             searcher: Default::default(),
             extra: Default::default(),
+            custom: Default::default(),
         }
     }
 
