@@ -1,10 +1,11 @@
-//! What the store-based commands share: the store and study arguments.
+//! What the store-based commands share: the store and study arguments, and
+//! the way to a store that a running sweep owns (through its live socket).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use hypersweep_trials::{SledStorage, Storage};
+use hypersweep_trials::{SledStorage, Storage, StorageError};
 
 /// Default store directory.
 pub const DEFAULT_STORE: &str = "hypersweep.db";
@@ -28,12 +29,59 @@ pub fn open_store(dir: &Path) -> anyhow::Result<Arc<dyn Storage>> {
 }
 
 /// Opens an existing store for reading commands: a missing directory is an
-/// error rather than a new empty store.
+/// error rather than a new empty store. A store that another process owns is
+/// read through that process (read-only), when it serves its live socket.
 pub fn open_existing(dir: &Path) -> anyhow::Result<Arc<dyn Storage>> {
     if !dir.exists() {
         bail!("no store at {}", dir.display());
     }
-    open_store(dir)
+    match SledStorage::open(dir) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(locked @ StorageError::Locked { .. }) => match connect_live(dir) {
+            Some(live) => Ok(live),
+            None => Err(locked.into()),
+        },
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Serves the store's live socket for as long as the returned guard lives,
+/// so that other commands can read the store while this process owns it. A
+/// failure only costs that, so it is a warning, not an error.
+#[cfg(unix)]
+pub fn serve_live(dir: &Path, storage: &Arc<dyn Storage>) -> Option<hypersweep::live::LiveServer> {
+    hypersweep::live::serve(dir, Arc::clone(storage))
+        .map_err(|err| tracing::warn!(%err, "`status` and `export` cannot read this sweep while it runs"))
+        .ok()
+}
+
+/// Live sockets are Unix sockets; elsewhere the store stays unreadable while
+/// it is owned.
+#[cfg(not(unix))]
+pub fn serve_live(_dir: &Path, _storage: &Arc<dyn Storage>) -> Option<()> {
+    None
+}
+
+#[cfg(unix)]
+fn connect_live(dir: &Path) -> Option<Arc<dyn Storage>> {
+    match hypersweep::live::LiveStorage::connect(dir) {
+        Ok(live) => {
+            eprintln!(
+                "note: the store is in use by pid {}; reading it through that process",
+                live.owner_pid()
+            );
+            Some(Arc::new(live))
+        }
+        Err(err) => {
+            tracing::debug!(%err, "no live owner to read through");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn connect_live(_dir: &Path) -> Option<Arc<dyn Storage>> {
+    None
 }
 
 /// The study named by `--study`, or the only one in the store.

@@ -2,8 +2,10 @@
 //!
 //! Every command but `check` works on a store directory (`--storage`, by
 //! default `./hypersweep.db`). A sled store belongs to one process at a time,
-//! so while `hypersweep run` sweeps, the other commands on the same store
-//! report the owner's pid and exit with an error instead of waiting.
+//! so while `hypersweep run` sweeps, `status`, `best` and `export` read the
+//! store through it (its live socket, see `hypersweep::live`); the commands
+//! that write (`run`, `ask`, `tell`) report the owner's pid and exit with an
+//! error instead of waiting.
 
 mod ask_tell;
 mod check;

@@ -15,7 +15,7 @@ use hypersweep_search::sweep::{SweepSpec, parse_sweep};
 use hypersweep_trials::scheduler::StopReason;
 use hypersweep_trials::{BoxFuture, RunOutcome, Runner, StopLevel, Storage, TrialContext};
 
-use super::common::{DEFAULT_STORE, open_store};
+use super::common::{DEFAULT_STORE, open_store, serve_live};
 use super::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, progress};
 use hypersweep::{CommandRunner, Study};
 
@@ -66,6 +66,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         }
     };
     let storage = open_store(&args.storage)?;
+    // `status`, `best` and `export` read the store through this while we own it.
+    let _live = serve_live(&args.storage, &storage);
     let budget = spec.run.trials;
     let mut study = Study::from_spec_named(&name, spec, Arc::clone(&storage))?;
     study.config_mut().log_dir = Some(log_dir);
