@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod command_runner;
+#[cfg(unix)]
+pub mod live;
 pub mod study;
 
 pub use command_runner::CommandRunner;

@@ -4,6 +4,9 @@
 //! PostgreSQL URL (`postgres://user@host:port/db`, feature `postgres`);
 //! `--storage` names it on every command, and `HYPERSWEEP_STORAGE` sets the
 //! default.
+//!
+//! While a process owns a sled store, the reading commands reach it through
+//! that process's live socket.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use hypersweep::{OnSpecChange, Study, StudyError};
 use hypersweep_search::sweep::{SpecDifference, SweepSpec};
-use hypersweep_trials::{SledStorage, Storage};
+use hypersweep_trials::{SledStorage, Storage, StorageError};
 
 use super::EXIT_BAD_INPUT;
 
@@ -122,14 +125,72 @@ fn open_postgres(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
 }
 
 /// Opens an existing store for reading commands: a missing directory is an
-/// error rather than a new empty store.
+/// error rather than a new empty store. A sled store that another process
+/// owns is read through that process (read-only), when it serves its live
+/// socket.
 pub fn open_existing(location: &Location) -> anyhow::Result<Arc<dyn Storage>> {
-    if let Location::Dir(dir) = location
-        && !dir.exists()
-    {
+    let Location::Dir(dir) = location else {
+        return open_store(location);
+    };
+    if !dir.exists() {
         bail!("no store at {}", dir.display());
     }
-    open_store(location)
+    match SledStorage::open(dir) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(locked @ StorageError::Locked { .. }) => match connect_live(dir) {
+            Some(live) => Ok(live),
+            None => Err(locked.into()),
+        },
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Serves a sled store's live socket for as long as the returned guard
+/// lives, so that other commands can read the store while this process owns
+/// it. A failure only costs that, so it is a warning, not an error. A
+/// database needs no such thing: every process reads it directly.
+#[cfg(unix)]
+pub fn serve_live(
+    location: &Location,
+    storage: &Arc<dyn Storage>,
+) -> Option<hypersweep::live::LiveServer> {
+    let Location::Dir(dir) = location else {
+        return None;
+    };
+    hypersweep::live::serve(dir, Arc::clone(storage))
+        .map_err(|err| {
+            tracing::warn!(%err, "`status` and `export` cannot read this sweep while it runs")
+        })
+        .ok()
+}
+
+/// Live sockets are Unix sockets; elsewhere the store stays unreadable while
+/// it is owned.
+#[cfg(not(unix))]
+pub fn serve_live(_location: &Location, _storage: &Arc<dyn Storage>) -> Option<()> {
+    None
+}
+
+#[cfg(unix)]
+fn connect_live(dir: &Path) -> Option<Arc<dyn Storage>> {
+    match hypersweep::live::LiveStorage::connect(dir) {
+        Ok(live) => {
+            eprintln!(
+                "note: the store is in use by pid {}; reading it through that process",
+                live.owner_pid()
+            );
+            Some(Arc::new(live))
+        }
+        Err(err) => {
+            tracing::debug!(%err, "no live owner to read through");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn connect_live(_dir: &Path) -> Option<Arc<dyn Storage>> {
+    None
 }
 
 /// The study named by `--study`, or the only one in the store.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use hypersweep_trials::scheduler::{Budget, StopReason};
 use hypersweep_trials::{BoxFuture, RunOutcome, Runner, StopLevel, Storage, TrialContext};
 
-use super::common::Location;
+use super::common::{Location, serve_live};
 use super::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, progress};
 use hypersweep::{CommandRunner, Study};
 
@@ -28,6 +28,9 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         }
     };
     study.config_mut().log_dir = Some(log_dir);
+    // `status`, `best` and `export` read a sled store through this while
+    // this process owns it.
+    let _live = serve_live(location, study.storage());
     let budget = study.spec().run.trials;
     let counted =
         Budget::from_trials(&study.trials()?, None, study.spec().run.retry_failed).counted();

@@ -1,8 +1,11 @@
 //! `status` and `best`: read-only views of a study.
 
+use std::time::Duration;
+
 use hypersweep_search::TrialState;
-use hypersweep_search::sweep::SweepSpec;
+use hypersweep_search::sweep::{RunConfig, SweepSpec};
 use hypersweep_trials::scheduler::{Budget, best_trial};
+use hypersweep_trials::{Staleness, Trial, now_ms};
 use serde_json::json;
 
 use super::common::{StudyArgs, open_existing, study_name};
@@ -36,12 +39,12 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         None => println!("budget    {} counted (no limit)", budget.counted()),
     }
     println!(
-        "trials    {} total: {} complete, {} pruned, {} failed, {} running",
+        "trials    {} total: {} complete, {} pruned, {} failed, {}",
         trials.len(),
         count(TrialState::Complete),
         count(TrialState::Pruned),
         count(TrialState::Failed),
-        count(TrialState::Running)
+        running_summary(&trials, &spec.run, storage.is_exclusive(), now_ms())
     );
     if let Some(last) = record.revisions.last() {
         println!(
@@ -76,6 +79,41 @@ fn pruner_text(spec: &SweepSpec) -> anyhow::Result<String> {
     })
 }
 
+/// "N running", with the stale ones among them named. `exclusive`: the store
+/// was opened by this process, so no process is running trials and every
+/// Running trial not made by `ask` was left by one that stopped; otherwise
+/// (read through a live owner) a trial is stale when its heartbeat is older
+/// than `run.stale_after`. Asked trials go stale after `run.ask_timeout`.
+fn running_summary(trials: &[Trial], run: &RunConfig, exclusive: bool, now_ms: u64) -> String {
+    let staleness = Staleness {
+        after: if exclusive {
+            Duration::ZERO
+        } else {
+            run.stale_after
+        },
+        asked_after: run.ask_timeout,
+    };
+    let running: Vec<&Trial> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Running)
+        .collect();
+    let stale = running
+        .iter()
+        .filter(|t| staleness.is_stale(t, now_ms))
+        .count();
+    let n = running.len();
+    let why = if exclusive {
+        "left by a stopped process; the next run reaps them"
+    } else {
+        "no heartbeat within run.stale_after; a running process reaps them"
+    };
+    match stale {
+        0 => format!("{n} running"),
+        s if s == n => format!("{n} running (stale: {why})"),
+        s => format!("{n} running ({} live, {s} stale: {why})", n - s),
+    }
+}
+
 /// `hypersweep best`: the best trial as JSON.
 pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
     let storage = open_existing(&args.storage)?;
@@ -93,5 +131,53 @@ pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
             eprintln!("study `{name}` has no complete trial yet");
             Ok(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(number: u64, state: TrialState, heartbeat_ms: u64, asked: bool) -> Trial {
+        serde_json::from_value(json!({
+            "study": "s", "number": number, "params": {}, "state": state,
+            "started_ms": 0, "heartbeat_ms": heartbeat_ms, "asked": asked,
+        }))
+        .expect("a trial")
+    }
+
+    #[test]
+    fn without_an_owner_every_worker_trial_still_running_is_stale() {
+        let now = 1_000_000;
+        let trials = [
+            trial(0, TrialState::Complete, now, false),
+            trial(1, TrialState::Running, now, false),
+            trial(2, TrialState::Running, now, false),
+        ];
+        let text = running_summary(&trials, &RunConfig::default(), true, now);
+        assert_eq!(
+            text,
+            "2 running (stale: left by a stopped process; the next run reaps them)"
+        );
+        // An asked trial is evaluated outside hypersweep: live until its timeout.
+        let trials = [trial(0, TrialState::Running, now, true), trials[1].clone()];
+        let text = running_summary(&trials, &RunConfig::default(), true, now);
+        assert!(text.starts_with("2 running (1 live, 1 stale: "), "{text}");
+    }
+
+    #[test]
+    fn through_a_live_owner_staleness_is_the_heartbeat_age() {
+        let run = RunConfig::default();
+        let now = 10 * run.stale_after.as_millis() as u64;
+        let fresh = now - 1000;
+        let old = now - run.stale_after.as_millis() as u64 - 1;
+        let trials = [
+            trial(0, TrialState::Running, fresh, false),
+            trial(1, TrialState::Running, fresh, false),
+        ];
+        assert_eq!(running_summary(&trials, &run, false, now), "2 running");
+        let trials = [trials[0].clone(), trial(1, TrialState::Running, old, false)];
+        let text = running_summary(&trials, &run, false, now);
+        assert!(text.starts_with("2 running (1 live, 1 stale: "), "{text}");
     }
 }

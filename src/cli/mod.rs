@@ -4,6 +4,8 @@
 //! default `./hypersweep.db`, or a `postgres://` URL; `HYPERSWEEP_STORAGE`
 //! sets the default). A sled store belongs to one process at a time; many
 //! processes share a study through PostgreSQL.
+//! While a process owns a sled store, `status`, `best` and `export` read
+//! it through that process (its live socket, see `hypersweep::live`).
 
 mod admin;
 mod ask_tell;

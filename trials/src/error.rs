@@ -15,6 +15,17 @@ pub enum StorageError {
         /// Owner's pid, when known (0 if unknown).
         pid: u32,
     },
+    /// A write was asked of a read-only view of a store, such as the one a
+    /// command gets through the process that owns the store.
+    #[error("{operation}: read-only view of the store at {path}, owned by pid {pid}")]
+    ReadOnly {
+        /// Store directory.
+        path: String,
+        /// Owner's pid.
+        pid: u32,
+        /// The refused operation.
+        operation: &'static str,
+    },
     /// The store was written by a newer or unknown version of hypersweep.
     #[error(
         "the store at {path} has schema version {found}, this hypersweep reads version {expected}"

@@ -117,6 +117,13 @@ impl Staleness {
     pub const DEFAULT_AFTER: Duration = Duration::from_secs(120);
     /// Default of `run.ask_timeout`.
     pub const DEFAULT_ASKED_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+    /// True when `trial` (Running) counts as abandoned at `now_ms` (ms
+    /// since the epoch): the rule [`Storage::reap_stale`] applies, for views
+    /// that show staleness without reaping.
+    pub fn is_stale(&self, trial: &Trial, now_ms: u64) -> bool {
+        rules::is_stale(trial, *self, now_ms)
+    }
 }
 
 impl Default for Staleness {
