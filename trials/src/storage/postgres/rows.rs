@@ -62,7 +62,10 @@ pub(super) fn record_json(trial: &Trial) -> Result<String, Failure> {
 }
 
 /// Writes every column of an existing trial's row from `trial`.
-pub(super) async fn update_row(client: &(impl GenericClient + Sync), trial: &Trial) -> Result<(), Failure> {
+pub(super) async fn update_row(
+    client: &(impl GenericClient + Sync),
+    trial: &Trial,
+) -> Result<(), Failure> {
     client
         .execute(
             "UPDATE hypersweep_trials SET state = $3, asked = $4, heartbeat_ms = $5, record = $6
@@ -117,7 +120,10 @@ pub(super) async fn missing_trial(
 }
 
 /// Whether the study exists (to tell an empty answer from a missing study).
-pub(super) async fn study_exists(client: &(impl GenericClient + Sync), study: &str) -> Result<bool, Failure> {
+pub(super) async fn study_exists(
+    client: &(impl GenericClient + Sync),
+    study: &str,
+) -> Result<bool, Failure> {
     let row = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM hypersweep_studies WHERE name = $1)",

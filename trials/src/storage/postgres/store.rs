@@ -78,7 +78,10 @@ async fn now_ms(client: &(impl GenericClient + Sync)) -> Result<u64, Failure> {
     to_u64(row.try_get(0)?, || "clock_timestamp()".to_owned())
 }
 
-async fn load_study(client: &(impl GenericClient + Sync), name: &str) -> Result<Option<StudyRecord>, Failure> {
+async fn load_study(
+    client: &(impl GenericClient + Sync),
+    name: &str,
+) -> Result<Option<StudyRecord>, Failure> {
     let Some(row) = client
         .query_opt(
             "SELECT spec, created_ms FROM hypersweep_studies WHERE name = $1",
@@ -151,7 +154,10 @@ impl PostgresStorage {
         let Some(new) = decide(cache, number) else {
             let client = held.take()?;
             self.conn.run(async move {
-                client.batch_execute("ROLLBACK").await.map_err(|e| Failure::from(e).into_storage())
+                client
+                    .batch_execute("ROLLBACK")
+                    .await
+                    .map_err(|e| Failure::from(e).into_storage())
             })?;
             return Ok(None);
         };
@@ -280,9 +286,10 @@ impl Storage for PostgresStorage {
     }
 
     fn load_study(&self, name: &str) -> Result<Option<StudyRecord>, StorageError> {
-        self.conn.call(name.to_owned(), |client: Object, name| async move {
-            load_study(&**client, &name).await
-        })
+        self.conn
+            .call(name.to_owned(), |client: Object, name| async move {
+                load_study(&**client, &name).await
+            })
     }
 
     fn list_studies(&self) -> Result<Vec<String>, StorageError> {
@@ -303,12 +310,13 @@ impl Storage for PostgresStorage {
     fn delete_study(&self, name: &str) -> Result<bool, StorageError> {
         // Deleting the row waits for a claim holding it; trials and reports
         // go with it (ON DELETE CASCADE).
-        self.conn.call(name.to_owned(), |client: Object, name| async move {
-            let deleted = client
-                .execute("DELETE FROM hypersweep_studies WHERE name = $1", &[&name])
-                .await?;
-            Ok(deleted > 0)
-        })
+        self.conn
+            .call(name.to_owned(), |client: Object, name| async move {
+                let deleted = client
+                    .execute("DELETE FROM hypersweep_studies WHERE name = $1", &[&name])
+                    .await?;
+                Ok(deleted > 0)
+            })
     }
 
     fn claim(
@@ -351,26 +359,27 @@ impl Storage for PostgresStorage {
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
         // One statement: the UPDATE locks the running row, so a finish
         // racing with this report either waits for it or makes it a no-op.
-        self.conn.call(study.to_owned(), move |client: Object, study| async move {
-            let inserted = client
-                .execute(
-                    &format!(
-                        "WITH t AS (
+        self.conn
+            .call(study.to_owned(), move |client: Object, study| async move {
+                let inserted = client
+                    .execute(
+                        &format!(
+                            "WITH t AS (
                              UPDATE hypersweep_trials SET heartbeat_ms = {NOW_MS}
                              WHERE study = $1 AND number = $2 AND state = 'running'
                              RETURNING study, number)
                          INSERT INTO hypersweep_reports (study, number, step, value)
                          SELECT study, number, $3::int8, $4::float8 FROM t
                          ON CONFLICT (study, number, step) DO UPDATE SET value = EXCLUDED.value"
-                    ),
-                    &[&study, &to_i64_saturating(number), &to_i64(step)?, &value],
-                )
-                .await?;
-            if inserted == 0 {
-                return Err(missing_trial(&**client, &study, number).await);
-            }
-            Ok(())
-        })
+                        ),
+                        &[&study, &to_i64_saturating(number), &to_i64(step)?, &value],
+                    )
+                    .await?;
+                if inserted == 0 {
+                    return Err(missing_trial(&**client, &study, number).await);
+                }
+                Ok(())
+            })
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
@@ -379,21 +388,22 @@ impl Storage for PostgresStorage {
     }
 
     fn heartbeat(&self, study: &str, number: u64) -> Result<(), StorageError> {
-        self.conn.call(study.to_owned(), move |client: Object, study| async move {
-            let updated = client
-                .execute(
-                    &format!(
-                        "UPDATE hypersweep_trials SET heartbeat_ms = {NOW_MS}
+        self.conn
+            .call(study.to_owned(), move |client: Object, study| async move {
+                let updated = client
+                    .execute(
+                        &format!(
+                            "UPDATE hypersweep_trials SET heartbeat_ms = {NOW_MS}
                          WHERE study = $1 AND number = $2 AND state = 'running'"
-                    ),
-                    &[&study, &to_i64_saturating(number)],
-                )
-                .await?;
-            if updated == 0 {
-                return Err(missing_trial(&**client, &study, number).await);
-            }
-            Ok(())
-        })
+                        ),
+                        &[&study, &to_i64_saturating(number)],
+                    )
+                    .await?;
+                if updated == 0 {
+                    return Err(missing_trial(&**client, &study, number).await);
+                }
+                Ok(())
+            })
     }
 
     fn finish_trial(
@@ -409,9 +419,10 @@ impl Storage for PostgresStorage {
     }
 
     fn trial(&self, study: &str, number: u64) -> Result<Trial, StorageError> {
-        self.conn.call(study.to_owned(), move |client: Object, study| async move {
-            read_trial(&**client, &study, number, false).await
-        })
+        self.conn
+            .call(study.to_owned(), move |client: Object, study| async move {
+                read_trial(&**client, &study, number, false).await
+            })
     }
 
     fn trials(&self, study: &str) -> Result<Vec<Trial>, StorageError> {
