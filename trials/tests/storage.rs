@@ -1,5 +1,19 @@
-//! One conformance suite, run against every embedded backend, plus the
-//! sled-only properties: reopening, schema versions and process ownership.
+//! One conformance suite, run against every backend (memory, sled, and
+//! PostgreSQL when `HYPERSWEEP_TEST_POSTGRES` names a server), plus the
+//! sled-only properties (reopening, schema versions, process ownership) and
+//! the PostgreSQL-only ones (in `storage/pg.rs`).
+
+#[cfg(feature = "postgres")]
+#[path = "storage/pg.rs"]
+mod pg;
+#[path = "storage/shared.rs"]
+mod shared;
+
+use shared::{
+    asked_trials_wait_for_the_ask_timeout, changes_are_new_trials_and_listed_unfinished,
+    claim_catches_up_with_another_handle, claims_keep_the_budget_across_threads_and_handles,
+    delete_study_removes_it_and_its_trials,
+};
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -321,6 +335,19 @@ fn non_finite_values_round_trip(s: &dyn Storage) {
     assert_eq!(listed[2].value, Some(f64::NEG_INFINITY));
 }
 
+/// What a fixture keeps alive beside its store, and how to reach the same
+/// data through another handle (another process, for a shared store).
+trait Handles {
+    /// A second handle on the store, when the backend can have one; an
+    /// exclusive store (memory, sled) is shared by its threads instead.
+    fn second_handle(&self) -> Option<Box<dyn Storage>> {
+        None
+    }
+}
+
+impl Handles for () {}
+impl Handles for TempDir {}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -336,6 +363,13 @@ macro_rules! conformance {
                 finish_sets_everything_once,
                 reap_fails_only_stale_running_trials,
                 non_finite_values_round_trip,
+                changes_are_new_trials_and_listed_unfinished,
+                asked_trials_wait_for_the_ask_timeout,
+                delete_study_removes_it_and_its_trials,
+            );
+            conformance!(@pairs $make;
+                claims_keep_the_budget_across_threads_and_handles,
+                claim_catches_up_with_another_handle,
             );
         }
     };
@@ -343,25 +377,43 @@ macro_rules! conformance {
         $(
             #[test]
             fn $name() {
-                let (_guard, store) = $make;
+                // `None`: the backend's server is not configured (the
+                // fixture said so, or failed under CI).
+                let Some((_guard, store)) = $make else {
+                    return;
+                };
                 super::$name(&store);
+            }
+        )*
+    };
+    (@pairs $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let Some((guard, store)) = $make else {
+                    return;
+                };
+                let second = Handles::second_handle(&guard);
+                super::$name(&store, second.as_deref().unwrap_or(&store));
             }
         )*
     };
 }
 
-fn memory_store() -> ((), MemoryStorage) {
-    ((), MemoryStorage::new())
+fn memory_store() -> Option<((), MemoryStorage)> {
+    Some(((), MemoryStorage::new()))
 }
 
-fn sled_store() -> (TempDir, SledStorage) {
+fn sled_store() -> Option<(TempDir, SledStorage)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SledStorage::open(dir.path().join("hypersweep.db")).expect("open");
-    (dir, store)
+    Some((dir, store))
 }
 
 conformance!(memory, memory_store());
 conformance!(sled, sled_store());
+#[cfg(feature = "postgres")]
+conformance!(postgres, pg::pg_store());
 
 // ---- sled only ----
 

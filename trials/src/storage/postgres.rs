@@ -1,1 +1,0 @@
-//! PostgreSQL storage (feature `postgres`): not written yet.
