@@ -16,8 +16,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hypersweep_search::sweep::SweepSpec;
-use hypersweep_search::{History, SearchError, Searcher, TrialState, build_searcher};
-use hypersweep_trials::scheduler::{Budget, Observer, best_trial, suggestion_rng};
+use hypersweep_search::{
+    History, SearchError, Searcher, TrialState, build_searcher, suggestion_rng,
+};
+use hypersweep_trials::scheduler::{Budget, Observer, best_trial};
 use hypersweep_trials::{
     NewTrial, Pruner, Runner, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher,
     StopHandle, Storage, StorageError, SweepSummary, Trial, TrialContext, TrialOutcome,
