@@ -258,3 +258,58 @@ fn four_workers_replay_alike_with_long_lived_and_fresh_searchers() {
         }
     }
 }
+
+/// TPE keeps each parameter's coordinates sorted between suggestions,
+/// inserting new trials one by one, and re-sorts its cache when a history is
+/// not a growth of the one it saw (a worker that had not yet seen a trial
+/// another worker finished). That path must give what a fresh searcher
+/// gives too, also with ties and with -0.0 next to 0.0 (a told value of
+/// `-0.0` at a bound of 0), which the insertion and the sort must order
+/// alike.
+#[test]
+fn tpe_orders_negative_zero_alike_when_inserting_and_sorting() {
+    let space = SearchSpace::new(vec![Param::new(
+        "x",
+        Domain::Float {
+            low: 0.0,
+            high: 1.0,
+            log: false,
+            step: None,
+        },
+    )])
+    .expect("a valid space");
+    let x_of = |n: u64| match n % 4 {
+        0 => json!(0.0),
+        1 => json!(-0.0),
+        _ => json!(0.05 * n as f64),
+    };
+    let told = |n: u64| {
+        let mut params = Params::new();
+        params.insert("x", x_of(n));
+        Observation {
+            number: n,
+            params,
+            state: TrialState::Complete,
+            value: Some((0.05 * n as f64 - 0.3).powi(2)),
+            intermediate: Vec::new(),
+        }
+    };
+    let full: History = {
+        let mut h = History::new(Direction::Minimize);
+        (0..16).for_each(|n| h.upsert(told(n)));
+        h
+    };
+    // The used searcher first saw the history without trial 8, so its
+    // cache keeps trials 0 to 7, re-sorted, when trial 8 shows up.
+    let mut used = fresh(Method::Tpe);
+    let mut partial = full.clone();
+    partial.trials.remove(8);
+    suggest(used.as_mut(), &space, &partial, 16);
+    for n in 16..20 {
+        assert_eq!(
+            suggest(used.as_mut(), &space, &full, n),
+            suggest(fresh(Method::Tpe).as_mut(), &space, &full, n),
+            "trial {n}"
+        );
+    }
+}

@@ -29,11 +29,16 @@
 //!
 //! Cost per suggestion with n trials, d parameters, c candidates: the fit is
 //! O(n³ + n²d) per likelihood evaluation (a Cholesky and an inverse from
-//! faer), times ~10-20 L-BFGS evaluations when warm-started (~80 cold);
-//! conditioning is one more O(n³) Cholesky; scoring is O(n²c) in one
-//! triangular solve; local search O(n²) per step. Measured at n = 200,
-//! d = 10, one core, release: ~25-30 ms warm, ~150 ms cold (test
-//! `suggest_latency_200_trials_10_params` in `search/tests/gp.rs`).
+//! faer), times up to 60 L-BFGS iterations from each of `n_fit_restarts`
+//! starts, whenever a trial has finished since the last suggestion (no warm
+//! start: it made a used searcher differ from a fresh one); conditioning is
+//! one more O(n³) Cholesky; scoring is O(n²c) in one triangular solve; local
+//! search O(n²) per step. Measured at n = 200, d = 10, release, on-CPU time
+//! of one thread (test `suggest_latency_200_trials_10_params` in
+//! `search/tests/gp.rs`): ~90 ms per suggestion after a new observation
+//! (~30 ms when fits were warm-started, before the searcher was made pure),
+//! ~15 ms when only running trials changed (the fit is reused), ~80-140 ms
+//! for a fresh searcher's first.
 
 mod acquisition;
 mod encoding;
