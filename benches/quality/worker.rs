@@ -28,10 +28,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use hypersweep_search::{
-    Direction, History, Method, Observation, SearchSpace, Searcher, SearcherOptions, StdRng,
-    TrialState, build_searcher,
+    Direction, History, Method, Observation, SearchSpace, Searcher, SearcherOptions, TrialState,
+    build_searcher, suggestion_rng,
 };
-use rand::SeedableRng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -62,27 +61,13 @@ struct Study {
     seed: u64,
 }
 
-/// The RNG for one suggestion, from the study seed and the trial number, so
-/// a suggestion does not depend on how many draws earlier ones made (as in a
-/// resumed or shared study).
-fn trial_rng(seed: u64, trial: u64) -> StdRng {
-    // SplitMix64 finaliser over the pair: nearby (seed, trial) pairs get
-    // unrelated streams.
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(trial.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    StdRng::seed_from_u64(z ^ (z >> 31))
-}
-
 impl Study {
     fn ask(&mut self) -> Result<Value> {
         if self.history.running().next().is_some() {
             bail!("ask before the previous trial was told");
         }
         let number = self.history.trials.len() as u64;
-        let mut rng = trial_rng(self.seed, number);
+        let mut rng = suggestion_rng(self.seed, number);
         let start = Instant::now();
         let params = self
             .searcher

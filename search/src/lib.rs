@@ -19,6 +19,7 @@ mod searcher;
 pub mod sobol;
 mod space;
 pub mod special;
+mod suggestion_rng;
 pub mod sweep;
 pub mod tpe;
 
@@ -28,6 +29,7 @@ pub use history::{Direction, History, Observation, TrialState};
 pub use params::{ParamError, Params};
 pub use searcher::{Method, Searcher, SearcherOptions, build_searcher};
 pub use space::{Condition, Param, SearchSpace};
+pub use suggestion_rng::suggestion_rng;
 
 /// The JSON value type used for parameter values and categorical choices.
 pub use serde_json::Value;

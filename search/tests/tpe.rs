@@ -14,7 +14,7 @@ use hypersweep_search::sobol::SobolSearcher;
 use hypersweep_search::tpe::{Bandwidth, Startup, TpeOptions, TpeSearcher};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
-    TrialState,
+    TrialState, suggestion_rng,
 };
 use rand::SeedableRng;
 use serde_json::json;
@@ -682,17 +682,6 @@ fn tpe_suggest_latency() {
     }
 }
 
-/// The RNG the quality suite's worker gives suggestion `trial` of study
-/// `seed` (a copy of `trial_rng` in `benches/quality/worker.rs`).
-fn suite_trial_rng(seed: u64, trial: u64) -> StdRng {
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(trial.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    StdRng::seed_from_u64(z ^ (z >> 31))
-}
-
 /// Prints median log10 regret on Branin with one RNG per study and with one
 /// fresh RNG per suggestion (as the quality suite does).
 #[test]
@@ -709,7 +698,7 @@ fn tpe_rng_per_trial() {
             let mut best = f64::INFINITY;
             for n in 0..100 {
                 if per_trial {
-                    rng = suite_trial_rng(seed, n);
+                    rng = suggestion_rng(seed, n);
                 }
                 let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
                 let y = (p.f)(&point(&p, &params));

@@ -13,9 +13,11 @@
 //!   avoided), pruned trials their last intermediate value;
 //! - hyper-parameters: MAP of the log marginal likelihood under weak priors
 //!   (length scales near the unit cube's size, small noise), L-BFGS with
-//!   analytic gradients ([`likelihood`]), warm-started from the previous
-//!   suggestion's fit when the searcher has one (plus the prior's mode every
-//!   few trials), otherwise from the prior's mode plus random restarts;
+//!   analytic gradients ([`likelihood`]), from the prior's mode and fixed
+//!   perturbations of it every time: never warm-started from an earlier fit,
+//!   so a fresh searcher (another worker, a resumed study) suggests exactly
+//!   what a long-lived one does; the last fit is reused only when the
+//!   training data are bit for bit the same;
 //! - running trials are fantasised by the kriging believer (Ginsbourger et
 //!   al. 2010): the GP is conditioned on its own mean at each pending point,
 //!   which collapses the variance there, so K parallel workers get K distinct
@@ -27,11 +29,16 @@
 //!
 //! Cost per suggestion with n trials, d parameters, c candidates: the fit is
 //! O(n³ + n²d) per likelihood evaluation (a Cholesky and an inverse from
-//! faer), times ~10-20 L-BFGS evaluations when warm-started (~80 cold);
-//! conditioning is one more O(n³) Cholesky; scoring is O(n²c) in one
-//! triangular solve; local search O(n²) per step. Measured at n = 200,
-//! d = 10, one core, release: ~25-30 ms warm, ~150 ms cold (test
-//! `suggest_latency_200_trials_10_params` in `search/tests/gp.rs`).
+//! faer), times up to 60 L-BFGS iterations from each of `n_fit_restarts`
+//! starts, whenever a trial has finished since the last suggestion (no warm
+//! start: it made a used searcher differ from a fresh one); conditioning is
+//! one more O(n³) Cholesky; scoring is O(n²c) in one triangular solve; local
+//! search O(n²) per step. Measured at n = 200, d = 10, release, on-CPU time
+//! of one thread (test `suggest_latency_200_trials_10_params` in
+//! `search/tests/gp.rs`): ~90 ms per suggestion after a new observation
+//! (~30 ms when fits were warm-started, before the searcher was made pure),
+//! ~15 ms when only running trials changed (the fit is reused), ~80-140 ms
+//! for a fresh searcher's first.
 
 mod acquisition;
 mod encoding;
@@ -41,7 +48,7 @@ mod model;
 mod options;
 mod warp;
 
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
 use crate::{History, Params, SearchError, SearchSpace, Searcher, StdRng, TrialState};
@@ -54,27 +61,54 @@ use kernel::DimKind;
 use likelihood::{Likelihood, prior_mode};
 use model::{Gp, Hyper};
 
-/// L-BFGS iterations of a cold fit (from the prior's mode or a restart).
-const COLD_FIT_ITERS: u64 = 60;
-/// L-BFGS iterations of a warm-started fit. Few: the start is the previous
-/// optimum, and a fit left short of convergence continues from where it
-/// stopped at the next suggestion, so the work is spread over trials.
-const WARM_FIT_ITERS: u64 = 10;
-/// With a warm start, the fit also restarts from the prior's mode when the
-/// number of observations is a multiple of this.
-const MODE_RESTART_PERIOD: usize = 8;
-/// Standard deviation of a random restart's log length scales around the
-/// prior's mode.
+/// L-BFGS iterations of each start of the hyper-parameter fit.
+const FIT_ITERS: u64 = 60;
+/// Standard deviation of a restart's log length scales around the prior's
+/// mode.
 const RESTART_SPREAD: f64 = 1.0;
+/// Seed of the restarts' perturbations. Fixed, so that the fit is a function
+/// of the training data alone (see [`GpSearcher`]).
+const RESTART_SEED: u64 = 0x6770_5f72_6573_7461;
 
-/// The GP searcher. The previous fit is kept only as a warm start: a fresh
-/// searcher (after a crash) fits from scratch and reaches the same model up
-/// to optimiser tolerance.
+/// The GP searcher.
+///
+/// A suggestion is a pure function of (space, history, RNG): the
+/// hyper-parameters are fitted from the same starts every time (the prior's
+/// mode and fixed perturbations of it), never warm-started from an earlier
+/// fit, because a warm start makes a searcher that has made suggestions
+/// differ from a fresh one (another worker, or a resumed study) for the same
+/// history. The last fit is cached, keyed by the exact training data, so a
+/// suggestion made while only running trials changed (the common case with
+/// parallel workers) or a repeated call reuses it without changing anything.
 #[derive(Debug, Clone)]
 pub struct GpSearcher {
     options: GpOptions,
     seed: u64,
-    cache: Option<(Vec<DimKind>, Hyper)>,
+    cache: Option<CachedFit>,
+}
+
+/// A fit and the exact data it was fitted to.
+#[derive(Debug, Clone)]
+struct CachedFit {
+    kinds: Vec<DimKind>,
+    x: Vec<Vec<f64>>,
+    y: Vec<f64>,
+    hyper: Hyper,
+}
+
+impl CachedFit {
+    /// True when this fit was made from exactly this data (bit for bit, so
+    /// that a hit returns what a fresh fit would).
+    fn fits(&self, kinds: &[DimKind], x: &[Vec<f64>], y: &[f64]) -> bool {
+        self.kinds == kinds
+            && self.x.len() == x.len()
+            && self.x.iter().zip(x).all(|(a, b)| same_bits(a, b))
+            && same_bits(&self.y, y)
+    }
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits())
 }
 
 impl GpSearcher {
@@ -93,47 +127,44 @@ impl GpSearcher {
         self.seed
     }
 
-    fn fit_hyper(
-        &mut self,
-        kinds: &[DimKind],
-        x: &[Vec<f64>],
-        y: &[f64],
-        rng: &mut StdRng,
-    ) -> Hyper {
+    /// MAP hyper-parameters for the data: a function of `kinds`, `x`, `y`
+    /// and the options only, cached for the next call with the same data.
+    fn fit_hyper(&mut self, kinds: &[DimKind], x: &[Vec<f64>], y: &[f64]) -> Hyper {
+        if let Some(cached) = self.cache.as_ref().filter(|c| c.fits(kinds, x, y)) {
+            return cached.hyper.clone();
+        }
         let deterministic = self.options.deterministic_objective;
         let likelihood = Likelihood::new(kinds, x, y, self.options.min_noise, deterministic);
         let mode = prior_mode(kinds.len(), deterministic);
-        let warm = self
-            .cache
-            .as_ref()
-            .filter(|(k, _)| k.as_slice() == kinds)
-            .map(|(_, h)| h.clone());
-        let fitted = match warm {
-            // Every few trials the prior's mode too: a warm start alone can
-            // stay stuck in a mode the early data favoured.
-            Some(start) if y.len().is_multiple_of(MODE_RESTART_PERIOD) => {
-                likelihood.maximise(&[start, mode.clone()], WARM_FIT_ITERS)
-            }
-            Some(start) => likelihood.maximise(&[start], WARM_FIT_ITERS),
-            None => {
-                let mut starts = vec![mode.clone()];
-                let spread = Normal::new(0.0, RESTART_SPREAD).ok();
-                for _ in 1..self.options.n_fit_restarts.max(1) {
-                    let mut h = mode.clone();
-                    if let Some(spread) = &spread {
-                        for l in &mut h.log_lengthscales {
-                            *l += spread.sample(rng);
-                        }
-                    }
-                    starts.push(h);
-                }
-                likelihood.maximise(&starts, COLD_FIT_ITERS)
-            }
-        };
-        let hyper = fitted.unwrap_or(mode);
-        self.cache = Some((kinds.to_vec(), hyper.clone()));
+        let starts = fit_starts(&mode, self.options.n_fit_restarts);
+        let hyper = likelihood.maximise(&starts, FIT_ITERS).unwrap_or(mode);
+        self.cache = Some(CachedFit {
+            kinds: kinds.to_vec(),
+            x: x.to_vec(),
+            y: y.to_vec(),
+            hyper: hyper.clone(),
+        });
         hyper
     }
+}
+
+/// The starts of the hyper-parameter fit: the prior's mode, then
+/// `n_restarts - 1` copies with their log length scales perturbed by draws
+/// from an RNG of fixed seed, the same for every fit.
+fn fit_starts(mode: &Hyper, n_restarts: usize) -> Vec<Hyper> {
+    let mut rng = StdRng::seed_from_u64(RESTART_SEED);
+    let spread = Normal::new(0.0, RESTART_SPREAD).ok();
+    let mut starts = vec![mode.clone()];
+    for _ in 1..n_restarts.max(1) {
+        let mut h = mode.clone();
+        if let Some(spread) = &spread {
+            for l in &mut h.log_lengthscales {
+                *l += spread.sample(&mut rng);
+            }
+        }
+        starts.push(h);
+    }
+    starts
 }
 
 /// The history as GP training data.
@@ -235,7 +266,7 @@ impl Searcher for GpSearcher {
         let Some(data) = training_data(space, history, &encoding, self.options.warp_outputs) else {
             return Ok(random_params(space, rng));
         };
-        let hyper = self.fit_hyper(&kinds, &data.x, &data.y, rng);
+        let hyper = self.fit_hyper(&kinds, &data.x, &data.y);
         let fallback = prior_mode(kinds.len(), self.options.deterministic_objective);
         let Some(mut gp) = Gp::fit(&kinds, &data.x, &data.y, &hyper)
             .or_else(|| Gp::fit(&kinds, &data.x, &data.y, &fallback))
@@ -296,15 +327,10 @@ pub struct FittedKernel {
 
 /// Fits a Matérn-5/2 ARD GP to numeric inputs `x` (rows, each coordinate
 /// in about `[0, 1]`) and roughly standardised outputs `y`, exactly as the
-/// searcher does (MAP marginal likelihood, cold start with `n_fit_restarts`
-/// restarts). `None` when the data cannot be fitted (empty, ragged, or
-/// non-finite).
-pub fn fit_kernel(
-    x: &[Vec<f64>],
-    y: &[f64],
-    options: &GpOptions,
-    rng: &mut StdRng,
-) -> Option<FittedKernel> {
+/// searcher does (MAP marginal likelihood from the prior's mode and
+/// `n_fit_restarts - 1` fixed restarts). `None` when the data cannot be
+/// fitted (empty, ragged, or non-finite).
+pub fn fit_kernel(x: &[Vec<f64>], y: &[f64], options: &GpOptions) -> Option<FittedKernel> {
     let dims = x.first()?.len();
     if x.len() != y.len()
         || x.iter()
@@ -315,7 +341,7 @@ pub fn fit_kernel(
     }
     let kinds = vec![DimKind::Numeric; dims];
     let mut searcher = GpSearcher::new(options.clone(), 0);
-    let h = searcher.fit_hyper(&kinds, x, y, rng);
+    let h = searcher.fit_hyper(&kinds, x, y);
     Some(FittedKernel {
         lengthscales: h.log_lengthscales.iter().map(|l| l.exp()).collect(),
         signal_variance: h.log_signal.exp(),

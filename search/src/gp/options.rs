@@ -14,8 +14,8 @@ pub struct GpOptions {
     pub n_candidates: usize,
     /// Best candidates refined by projected gradient ascent on log EI.
     pub n_local_searches: usize,
-    /// Restarts of the marginal-likelihood fit when no previous fit can warm
-    /// start it (the first one starts at the prior's mode).
+    /// Starts of the marginal-likelihood fit of every suggestion: the
+    /// prior's mode, then fixed perturbations of it.
     pub n_fit_restarts: usize,
     /// The objective is noise-free: the noise variance is pinned at
     /// [`GpOptions::min_noise`] instead of being fitted.

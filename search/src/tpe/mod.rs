@@ -150,7 +150,10 @@ impl HistoryCache {
                     Some(u) => {
                         column.push(u);
                         // After every equal coordinate: positions only grow.
-                        let at = list.partition_point(|&(v, _)| v <= u);
+                        // `total_cmp`, as the re-sort uses, so that a list
+                        // grown here and one sorted afresh are identical
+                        // (`<=` would take -0.0 and 0.0 as equal).
+                        let at = list.partition_point(|&(v, _)| v.total_cmp(&u).is_le());
                         list.insert(at, (u, pos));
                     }
                     None => column.push(f64::NAN),

@@ -47,8 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hypersweep_search::sweep::SweepSpec;
-use hypersweep_search::{Direction, SearchError, SearchSpace, Searcher, StdRng, TrialState};
-use rand::SeedableRng;
+use hypersweep_search::{Direction, SearchError, SearchSpace, Searcher, TrialState};
 use thiserror::Error;
 
 use crate::device;
@@ -193,18 +192,7 @@ pub fn heartbeat_period(stale_after: Duration) -> Duration {
     (stale_after / 4).clamp(Duration::from_millis(10), Duration::from_secs(10))
 }
 
-/// The RNG of the suggestion for trial `number` of a study seeded `seed`.
-pub fn suggestion_rng(seed: u64, number: u64) -> StdRng {
-    StdRng::seed_from_u64(splitmix64(splitmix64(seed) ^ number))
-}
-
-/// SplitMix64's finaliser: spreads nearby (seed, number) pairs apart.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use hypersweep_search::suggestion_rng;
 
 /// True when `value` reaches `target` in `direction`.
 pub fn reaches_target(direction: Direction, value: f64, target: f64) -> bool {

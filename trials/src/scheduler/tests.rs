@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hypersweep_search::domain::Domain;
 use hypersweep_search::sweep::{Metric, RunConfig, SweepSpec};
-use hypersweep_search::{Method, Param, SearcherOptions, Value};
+use hypersweep_search::{Method, Param, SearcherOptions, StdRng, Value};
 use rand::RngExt;
 
 use hypersweep_search::{History, Params};
