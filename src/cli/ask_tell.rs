@@ -3,14 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use hypersweep_search::TrialState;
-use hypersweep_search::sweep::parse_sweep;
 use hypersweep_trials::TrialOutcome;
 use serde_json::json;
 
-use super::EXIT_BAD_INPUT;
-use super::common::{StudyArgs, open_from_spec, open_store, study_name};
+use super::common::{StudyArgs, open_spec_file, open_store, study_name};
 use hypersweep::Study;
 
 /// Arguments of `ask`.
@@ -63,31 +61,13 @@ pub enum TellState {
 
 /// Runs `ask`: prints `{"trial": N, "params": {...}}`.
 pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
-    let storage = open_store(&args.study.storage)?;
     let study = match &args.spec {
-        Some(path) => {
-            let file = path.display().to_string();
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
-            let spec = match parse_sweep(&text, &file) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(EXIT_BAD_INPUT);
-                }
-            };
-            let name = args
-                .study
-                .study
-                .clone()
-                .or_else(|| spec.name.clone())
-                .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "study".to_owned());
-            match open_from_spec(&name, spec, storage, &args.study.storage, args.force)? {
-                Ok(study) => study,
-                Err(code) => return Ok(code),
-            }
-        }
+        Some(path) => match open_spec_file(path, &args.study, args.force)? {
+            Ok(study) => study,
+            Err(code) => return Ok(code),
+        },
         None => {
+            let storage = open_store(&args.study.storage)?;
             let name = study_name(storage.as_ref(), &args.study)?;
             Study::load(&name, storage)?
         }

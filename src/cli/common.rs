@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use hypersweep::{OnSpecChange, Study, StudyError};
-use hypersweep_search::sweep::{SpecDifference, SweepSpec};
+use hypersweep_search::sweep::{SpecDifference, SweepSpec, parse_sweep};
 use hypersweep_trials::{SledStorage, Storage, StorageError};
 
 use super::EXIT_BAD_INPUT;
@@ -236,6 +236,44 @@ pub fn open_from_spec(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// A sweep file, read and parsed; the error is the message to print (it
+/// names the file, and the JSON path for a bad field).
+pub fn read_spec(path: &Path) -> Result<SweepSpec, String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    parse_sweep(&text, &file).map_err(|e| e.to_string())
+}
+
+/// The study a sweep file runs as: `--study`, else the file's `name`, else
+/// the file's stem.
+pub fn spec_study_name(explicit: Option<&str>, spec: &SweepSpec, path: &Path) -> String {
+    explicit
+        .map(str::to_owned)
+        .or_else(|| spec.name.clone())
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "study".to_owned())
+}
+
+/// Opens the study of the sweep file at `path` (creating it if needed), as
+/// [`open_from_spec`] does; `Err(code)`: a bad file or a refused change,
+/// already explained on stderr.
+pub fn open_spec_file(
+    path: &Path,
+    args: &StudyArgs,
+    force: bool,
+) -> anyhow::Result<Result<Study, i32>> {
+    let spec = match read_spec(path) {
+        Ok(spec) => spec,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(Err(EXIT_BAD_INPUT));
+        }
+    };
+    let name = spec_study_name(args.study.as_deref(), &spec, path);
+    let storage = open_store(&args.storage)?;
+    open_from_spec(&name, spec, storage, &args.storage, force)
 }
 
 /// Why a sweep file may not continue a study, and the two ways on.

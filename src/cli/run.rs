@@ -13,13 +13,15 @@
 //! this machine or others, may join it, and together they end with exactly
 //! the budget.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use hypersweep_search::Method;
-use hypersweep_search::sweep::{SweepSpec, parse_sweep};
+use hypersweep_search::sweep::SweepSpec;
 
 use super::EXIT_BAD_INPUT;
-use super::common::{DEFAULT_STORE, Location, STORAGE_ENV, open_from_spec, open_store};
+use super::common::{
+    DEFAULT_STORE, Location, STORAGE_ENV, open_from_spec, open_store, read_spec, spec_study_name,
+};
 use super::drive::drive;
 use hypersweep::CommandRunner;
 
@@ -62,7 +64,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let name = study_name(&args, &spec);
+    let name = spec_study_name(args.study.as_deref(), &spec, &args.spec);
     if let Err(err) = CommandRunner::builder_from_sweep(&spec).build() {
         eprintln!("error: {}: {err}", args.spec.display());
         return Ok(EXIT_BAD_INPUT);
@@ -77,10 +79,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 /// Reads, parses and overrides the spec; the error is the message to print.
 fn load_spec(args: &RunArgs) -> Result<SweepSpec, String> {
-    let file = args.spec.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.spec).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let mut spec = parse_sweep(&text, &file).map_err(|e| e.to_string())?;
+    let mut spec = read_spec(&args.spec)?;
     if let Some(n) = args.trials {
         spec.run.trials = Some(n);
     }
@@ -102,17 +101,4 @@ fn load_spec(args: &RunArgs) -> Result<SweepSpec, String> {
         })?;
     }
     Ok(spec)
-}
-
-fn study_name(args: &RunArgs, spec: &SweepSpec) -> String {
-    args.study
-        .clone()
-        .or_else(|| spec.name.clone())
-        .unwrap_or_else(|| file_stem(&args.spec))
-}
-
-fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "study".to_owned())
 }

@@ -8,11 +8,13 @@
 //! see `examples/cluster/`), which needs a store every machine reaches
 //! (PostgreSQL).
 
+use std::path::PathBuf;
+
 use hypersweep_search::sweep::Devices;
 use hypersweep_trials::device;
 
 use super::EXIT_BAD_INPUT;
-use super::common::{StudyArgs, open_existing, study_name};
+use super::common::{StudyArgs, open_existing, open_spec_file, study_name};
 use super::drive::drive;
 use hypersweep::Study;
 
@@ -29,6 +31,11 @@ pub struct WorkerArgs {
     /// lists) or GPU indices such as `0,1` (default: the study's).
     #[arg(long)]
     pub devices: Option<String>,
+    /// Sweep file that creates the study if no process has yet, so that every
+    /// task of a job array can run the same command (a file that changes an
+    /// existing study is refused, as with `run`).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
 }
 
 /// Runs `worker`.
@@ -44,9 +51,18 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let storage = open_existing(&args.study.storage)?;
-    let name = study_name(storage.as_ref(), &args.study)?;
-    let mut study = Study::load(&name, storage)?;
+    let mut study = match &args.spec {
+        Some(path) => match open_spec_file(path, &args.study, false)? {
+            Ok(study) => study,
+            Err(code) => return Ok(code),
+        },
+        None => {
+            let storage = open_existing(&args.study.storage)?;
+            let name = study_name(storage.as_ref(), &args.study)?;
+            Study::load(&name, storage)?
+        }
+    };
+    let name = study.name().to_owned();
     let run = &study.spec().run;
     let parallel = args.parallel.unwrap_or(run.parallel);
     let devices = devices.unwrap_or_else(|| run.devices.clone());
