@@ -231,6 +231,26 @@ impl Study {
         F: Fn(&TrialContext) -> R + Send + Sync + 'static,
         R: IntoOutcome + Send + 'static,
     {
+        let counted =
+            Budget::from_trials(&self.trials()?, None, self.config.retry_failed).counted();
+        self.optimize_to(Some(counted + n), objective)
+    }
+
+    /// Runs trials of a synchronous objective until the study holds `total`
+    /// counted trials, counting those of every process that works on it
+    /// (`None`: until stopped or the searcher is exhausted). This is what a
+    /// worker process of a shared study runs: any number of them, each
+    /// calling `optimize_to(Some(100), ..)` on one study in PostgreSQL, end
+    /// with exactly 100. Same runtime rules as [`Study::optimize`].
+    pub fn optimize_to<F, R>(
+        &self,
+        total: Option<u64>,
+        objective: F,
+    ) -> Result<SweepSummary, StudyError>
+    where
+        F: Fn(&TrialContext) -> R + Send + Sync + 'static,
+        R: IntoOutcome + Send + 'static,
+    {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(StudyError::Runtime(
                 "optimize() blocks and cannot run inside a tokio runtime; use optimize_async()"
@@ -242,7 +262,7 @@ impl Study {
             .build()
             .map_err(|e| StudyError::Runtime(e.to_string()))?;
         let runner = Arc::new(ClosureRunner(Arc::new(objective)));
-        let result = runtime.block_on(self.optimize_with(n, runner));
+        let result = runtime.block_on(self.run_until(total, runner));
         // Blocking closures of cancelled trials may still run; don't wait.
         runtime.shutdown_background();
         result
