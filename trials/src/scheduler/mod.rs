@@ -34,6 +34,7 @@
 mod claim;
 pub use claim::suggest;
 mod events;
+mod offload;
 mod stop;
 mod sweep;
 mod trial_task;

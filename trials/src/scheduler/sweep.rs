@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hypersweep_search::{SearchError, TrialState};
+use hypersweep_search::{SearchError, SearchSpace, TrialState};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::claim::{ClaimJob, Claimed};
+use super::offload::CostGauge;
 use super::trial_task::{self, TaskEnd};
 use super::{
     Progress, REAPED_REASON, Scheduler, SchedulerError, StopLevel, StopReason, SweepEvent,
@@ -47,6 +48,11 @@ pub(super) struct Sweep {
     last_failure: String,
     started: u64,
     reaped: usize,
+    /// Shared with every claim instead of cloned into it.
+    space: Arc<SearchSpace>,
+    /// Whether claims and finishes may run on this task (`offload.rs`).
+    claim_cost: CostGauge,
+    finish_cost: CostGauge,
 }
 
 impl Sweep {
@@ -86,6 +92,9 @@ impl Sweep {
             last_failure: String::new(),
             started: 0,
             reaped: reaped.len(),
+            space: Arc::new(cfg.space.clone()),
+            claim_cost: CostGauge::default(),
+            finish_cost: CostGauge::default(),
             s,
         })
     }
@@ -197,7 +206,7 @@ impl Sweep {
                 storage: Arc::clone(&self.s.storage),
                 study: self.s.config.study.clone(),
                 searcher: Arc::clone(&self.s.searcher),
-                space: self.s.config.space.clone(),
+                space: Arc::clone(&self.space),
                 seed: self.s.config.seed,
                 template: NewTrial {
                     device: Some(device.to_string()),
@@ -208,7 +217,7 @@ impl Sweep {
             let Some(cache) = self.cache.take() else {
                 return;
             };
-            let claimed = match job.run(cache).await {
+            let claimed = match job.run(cache, &mut self.claim_cost).await {
                 Ok((cache, claimed)) => {
                     self.cache = Some(cache);
                     claimed
@@ -309,7 +318,14 @@ impl Sweep {
         let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
         let storage = Arc::clone(&self.s.storage);
         let study = self.s.config.study.clone();
-        let trial = match blocking(|| storage.finish_trial(&study, number, outcome)) {
+        let finish = || storage.finish_trial(&study, number, outcome);
+        let finished = if self.finish_cost.inline() {
+            self.finish_cost.measure(finish)
+        } else {
+            let cost = &mut self.finish_cost;
+            blocking(|| cost.measure(finish))
+        };
+        let trial = match finished {
             Ok(t) => t,
             Err(StorageError::AlreadyFinished { .. }) => {
                 // Reaped by another process that took this one for dead
