@@ -360,6 +360,35 @@ impl Storage for SledStorage {
         self.with_reports(trial)
     }
 
+    fn finish_trials(
+        &self,
+        study: &str,
+        outcomes: Vec<(u64, TrialOutcome)>,
+    ) -> Vec<Result<Trial, StorageError>> {
+        let now = now_ms();
+        let written: Vec<Result<Trial, StorageError>> = outcomes
+            .into_iter()
+            .map(|(number, outcome)| {
+                rules::ensure_final(study, number, &outcome)?;
+                self.update_running(study, number, |t| rules::apply_finish(t, outcome, now))
+            })
+            .collect();
+        // One flush for all of them, before any is returned as finished.
+        if written.iter().any(Result::is_ok)
+            && let Err(err) = self.flush()
+        {
+            let message = err.to_string();
+            return written
+                .into_iter()
+                .map(|r| r.and(Err(StorageError::Backend(message.clone()))))
+                .collect();
+        }
+        written
+            .into_iter()
+            .map(|r| r.and_then(|t| self.with_reports(t)))
+            .collect()
+    }
+
     fn trial(&self, study: &str, number: u64) -> Result<Trial, StorageError> {
         self.with_reports(self.record(study, number)?)
     }
