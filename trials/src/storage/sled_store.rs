@@ -23,9 +23,9 @@
 //! that lock, so they start at 0 and have no gaps, even across a crash.
 //! Reads take no lock.
 //!
-//! Durability: `create_study`, `finish_trial` and `reap_stale` flush before
-//! they return, so a finished trial is on disk before the scheduler counts
-//! it. A claim flushes only an asked trial (its number leaves the process,
+//! Durability: `create_study`, `finish_trial`, `finish_trials` (one flush for
+//! the batch) and `reap_stale` flush before they return, so a finished trial
+//! is on disk before the scheduler counts it. A claim flushes only an asked trial (its number leaves the process,
 //! with `ask`); a scheduler's Running trial is not flushed at its claim, nor
 //! are `report`, `heartbeat` and `set_log_path` (a report per training step
 //! would cost an fsync each). sled's background flusher writes them within
