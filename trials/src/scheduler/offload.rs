@@ -14,7 +14,9 @@
 //! (tokio's advice is to yield every 10 to 100 µs) the next one runs inline;
 //! one slow call sends the following ones away again until one is fast. The
 //! first call of a sweep is always sent away, since nothing is known yet.
-//! What runs is the same either way, only the thread differs.
+//! The price: the call that turns slow (the first TPE fit after the random
+//! start-up, a disk that stalls) holds the async thread once, for its own
+//! duration. What runs is the same either way, only the thread differs.
 
 use std::time::{Duration, Instant};
 
