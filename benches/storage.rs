@@ -1,11 +1,12 @@
 //! Storage throughput: what one trial costs the store.
 //!
 //! `create_finish` is the per-trial cost a sweep pays (create, then finish;
-//! on sled both flush), `report` the per-step cost of an intermediate value
-//! (never flushed) into trials of 10 and 1,000 steps, and `list` the cost of
-//! reading a whole study of 1,000 or 10,000 trials back, which a caller pays
-//! whenever it rebuilds a history from the store (so a scheduler should keep
-//! its history up to date itself rather than list the study per trial).
+//! on sled the finish flushes, the create only for an asked trial), `report`
+//! the per-step cost of an intermediate value (never flushed) into trials of
+//! 10 and 1,000 steps, and `list` the cost of reading a whole study of 1,000
+//! or 10,000 trials back, which a caller pays whenever it rebuilds a history
+//! from the store (so a scheduler should keep its history up to date itself
+//! rather than list the study per trial).
 //!
 //! Run: `cargo bench --bench storage` (one group: `cargo bench --bench
 //! storage -- report`).

@@ -1,11 +1,25 @@
-//! Scheduler throughput: trials per second for trivial in-process trials with
-//! the random searcher, every trial persisted (and flushed) in a sled store.
+//! Engine overhead: what the scheduler adds around a trivial objective.
 //!
-//! This measures the fixed cost per trial that the engine adds around the
-//! user's objective: the suggestion, creating the trial, running the closure
-//! on the blocking pool, finishing it durably. Run with
-//! `cargo bench --bench throughput` (`HYPERSWEEP_BENCH_TRIALS=N` to change
-//! the 10,000 trials).
+//! Two measurements, both with the random searcher on a two-parameter space
+//! (`x` in [-5, 5], `y` log in [1e-3, 1]) and the objective `x * x + y`, the
+//! same study `benches/overhead/run.py` gives rustuna:
+//! - *throughput*: `Study::optimize` of N trials (10,000 by default) in a
+//!   memory store and in a sled store (temporary directory), parallel 1 and
+//!   4. Every trial is claimed (catch-up, budget, suggestion, stored
+//!   Running), run on the blocking pool, finished (on sled: flushed) and
+//!   counted, so this is the fixed cost per trial of a real sweep;
+//! - *ask latency*: one `Study::ask` (the claim alone: catch-up, suggestion,
+//!   store) when the study already holds 10 and 10,000 finished trials. For
+//!   random search it should not grow with the study: a catch-up reads only
+//!   what changed since the last one.
+//!
+//! Each throughput figure is the median of `HYPERSWEEP_BENCH_REPEAT` runs (3
+//! by default), each latency the median of 200 asks
+//! (so "at 10 finished trials" means between 10 and 210). Run with
+//! `cargo bench --bench throughput`; arguments that do not start with `--`
+//! select rows by substring (`cargo bench --bench throughput -- memory`),
+//! `HYPERSWEEP_BENCH_TRIALS=N` changes the 10,000 trials. Lines starting
+//! with `overhead:` are read by `benches/overhead/run.py`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +27,9 @@ use std::time::Instant;
 use hypersweep::Study;
 use hypersweep::search::domain::Domain;
 use hypersweep::search::{Method, Param, SearchSpace};
-use hypersweep::trials::{SledStorage, TrialContext};
+use hypersweep::trials::{MemoryStorage, SledStorage, Storage, TrialContext};
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn space() -> SearchSpace {
     SearchSpace::new(vec![
@@ -39,38 +55,156 @@ fn space() -> SearchSpace {
     .expect("valid space")
 }
 
-fn run(trials: u64, parallel: usize) -> Result<f64, Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let storage = Arc::new(SledStorage::open(dir.path().join("store"))?);
-    let study = Study::builder()
-        .name("throughput")
+/// The two stores measured; a sled store lives in its own temporary
+/// directory, removed when the value is dropped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Memory,
+    Sled,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Sled => "sled",
+        }
+    }
+
+    fn open(self) -> BenchResult<(Arc<dyn Storage>, Option<tempfile::TempDir>)> {
+        Ok(match self {
+            Backend::Memory => (Arc::new(MemoryStorage::new()), None),
+            Backend::Sled => {
+                let dir = tempfile::tempdir()?;
+                let store = SledStorage::open(dir.path().join("store"))?;
+                (Arc::new(store), Some(dir))
+            }
+        })
+    }
+}
+
+fn study(storage: Arc<dyn Storage>, parallel: usize) -> BenchResult<Study> {
+    Ok(Study::builder()
+        .name("overhead")
         .space(space())
         .method(Method::Random)
         .storage(storage)
         .parallel(parallel)
         .seed(1)
-        .build()?;
-    let start = Instant::now();
-    let summary = study.optimize(trials, |ctx: &TrialContext| {
-        let x = ctx.params.f64("x").unwrap_or(f64::NAN);
-        let y = ctx.params.f64("y").unwrap_or(f64::NAN);
-        x * x + y
-    })?;
-    let elapsed = start.elapsed().as_secs_f64();
-    assert_eq!(summary.counted, trials);
-    Ok(trials as f64 / elapsed)
+        .build()?)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let trials = std::env::var("HYPERSWEEP_BENCH_TRIALS")
+fn objective(ctx: &TrialContext) -> f64 {
+    let x = ctx.params.f64("x").unwrap_or(f64::NAN);
+    let y = ctx.params.f64("y").unwrap_or(f64::NAN);
+    x * x + y
+}
+
+/// Seconds for `trials` trials of a fresh study.
+fn throughput_once(backend: Backend, trials: u64, parallel: usize) -> BenchResult<f64> {
+    let (storage, _dir) = backend.open()?;
+    let study = study(storage, parallel)?;
+    let start = Instant::now();
+    let summary = study.optimize(trials, objective)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(summary.counted, trials, "every trial counted");
+    Ok(elapsed)
+}
+
+/// Median seconds of one ask once the study holds each of `sizes` finished
+/// trials (the study grows from one size to the next through
+/// `optimize`).
+fn ask_latency(backend: Backend, sizes: &[u64], asks: usize) -> BenchResult<Vec<f64>> {
+    let (storage, _dir) = backend.open()?;
+    let study = study(storage, 1)?;
+    let mut held = 0;
+    let mut out = Vec::new();
+    for &size in sizes {
+        if size > held {
+            study.optimize(size - held, objective)?;
+            held = size;
+        }
+        let mut times = Vec::with_capacity(asks);
+        for _ in 0..asks {
+            let start = Instant::now();
+            let trial = study.ask()?;
+            times.push(start.elapsed().as_secs_f64());
+            // Told at once, so the next ask meets no unfinished trial; the
+            // study grows by `asks` trials, which the next size absorbs.
+            study.tell(trial.number, objective_of(&trial.params))?;
+        }
+        held += asks as u64;
+        out.push(median(&mut times));
+    }
+    Ok(out)
+}
+
+fn objective_of(params: &hypersweep::search::Params) -> f64 {
+    let x = params.f64("x").unwrap_or(f64::NAN);
+    let y = params.f64("y").unwrap_or(f64::NAN);
+    x * x + y
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Asks per latency figure.
+const ASKS: usize = 200;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    for parallel in [1, 4] {
-        let rate = run(trials, parallel)?;
-        println!(
-            "throughput: {trials} trivial trials, random searcher, sled store, parallel {parallel}: {rate:.0} trials/s"
-        );
+        .unwrap_or(default)
+}
+
+fn main() -> BenchResult<()> {
+    let trials: u64 = env_or("HYPERSWEEP_BENCH_TRIALS", 10_000);
+    let repeat: usize = env_or("HYPERSWEEP_BENCH_REPEAT", 3).max(1);
+    // `cargo bench` passes `--bench`; everything else filters rows.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let selected = |row: &str| filters.is_empty() || filters.iter().any(|f| row.contains(f));
+
+    for backend in [Backend::Memory, Backend::Sled] {
+        for parallel in [1, 4] {
+            let row = format!("throughput/{}/parallel {parallel}", backend.name());
+            if !selected(&row) {
+                continue;
+            }
+            let mut runs = (0..repeat)
+                .map(|_| throughput_once(backend, trials, parallel))
+                .collect::<BenchResult<Vec<f64>>>()?;
+            let all = runs
+                .iter()
+                .map(|s| format!("{s:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let seconds = median(&mut runs);
+            println!(
+                "overhead: {row}: {trials} trials in {seconds:.3} s (median of {repeat}: {all}), {:.0} trials/s",
+                trials as f64 / seconds
+            );
+        }
+    }
+
+    let sizes = [10, 10_000];
+    for backend in [Backend::Memory, Backend::Sled] {
+        let row = format!("ask/{}", backend.name());
+        if !selected(&row) {
+            continue;
+        }
+        let latencies = ask_latency(backend, &sizes, ASKS)?;
+        for (size, latency) in sizes.iter().zip(latencies) {
+            println!(
+                "overhead: {row}/{size} finished: {:.1} µs (median of {ASKS} asks)",
+                latency * 1e6
+            );
+        }
     }
     Ok(())
 }

@@ -257,7 +257,13 @@ impl Study {
                     .into(),
             ));
         }
+        // One async worker: the objective and every slow store or searcher
+        // call run on the blocking pool, so the async side only schedules.
+        // A second worker would wake to steal each new trial task, costing
+        // more context switches than the scheduling itself (issue 10,
+        // docs/benchmarks.md).
         let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| StudyError::Runtime(e.to_string()))?;

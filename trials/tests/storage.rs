@@ -348,6 +348,41 @@ trait Handles {
 impl Handles for () {}
 impl Handles for TempDir {}
 
+fn finish_trials_answers_each_in_order(s: &dyn Storage) {
+    s.create_study("s", &spec(Method::Random)).expect("study");
+    for lr in [0.1, 0.2, 0.3] {
+        s.create_trial("s", new_trial(lr)).expect("trial");
+    }
+    s.report("s", 2, 4, 0.5).expect("report");
+    s.finish_trial("s", 1, outcome(TrialState::Complete, Some(1.0)))
+        .expect("finish");
+    let results = s.finish_trials(
+        "s",
+        vec![
+            (2, outcome(TrialState::Pruned, Some(0.5))),
+            (1, outcome(TrialState::Complete, Some(9.0))),
+            (0, outcome(TrialState::Complete, Some(3.0))),
+            (7, outcome(TrialState::Complete, Some(3.0))),
+        ],
+    );
+    assert_eq!(results.len(), 4);
+    let pruned = results[0].as_ref().expect("2 finished");
+    assert_eq!((pruned.number, pruned.state), (2, TrialState::Pruned));
+    assert_eq!(pruned.intermediate, vec![(4, 0.5)]);
+    assert!(matches!(
+        results[1],
+        Err(StorageError::AlreadyFinished { number: 1, .. })
+    ));
+    let complete = results[2].as_ref().expect("0 finished");
+    assert_eq!((complete.number, complete.value), (0, Some(3.0)));
+    assert!(matches!(
+        results[3],
+        Err(StorageError::NoTrial { number: 7, .. })
+    ));
+    assert_eq!(s.trial("s", 1).expect("read").value, Some(1.0), "unchanged");
+    assert_eq!(&s.trial("s", 2).expect("read"), pruned);
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -361,6 +396,7 @@ macro_rules! conformance {
                 unknown_study_and_trial_are_errors,
                 reports_replace_and_stay_sorted,
                 finish_sets_everything_once,
+                finish_trials_answers_each_in_order,
                 reap_fails_only_stale_running_trials,
                 non_finite_values_round_trip,
                 changes_are_new_trials_and_listed_unfinished,

@@ -6,10 +6,13 @@
 //! oldest failed trial waiting for its re-run, then a new suggestion for the
 //! number the trial will get.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError};
+use std::time::Instant;
 
 use hypersweep_search::{Params, SearchError, SearchSpace};
 
+use super::offload::CostGauge;
 use super::{SchedulerError, SharedSearcher, suggestion_rng};
 use crate::cache::StudyCache;
 use crate::storage::{NewTrial, Storage};
@@ -34,25 +37,44 @@ pub(crate) struct ClaimJob {
     pub storage: Arc<dyn Storage>,
     pub study: String,
     pub searcher: SharedSearcher,
-    pub space: SearchSpace,
+    pub space: Arc<SearchSpace>,
     pub seed: u64,
     /// Device and worker labels of the trial.
     pub template: NewTrial,
 }
 
 impl ClaimJob {
-    /// Runs the claim on the blocking pool; the cache goes there and back.
+    /// Runs the claim, inline when the last one was fast (`gauge`, see
+    /// `offload.rs`), else on the blocking pool; the cache goes there and
+    /// back. A panic fails the sweep either way, and the cache is lost.
     pub async fn run(
         self,
         cache: StudyCache,
+        gauge: &mut CostGauge,
     ) -> Result<(StudyCache, Result<Claimed, SchedulerError>), SchedulerError> {
-        tokio::task::spawn_blocking(move || {
+        if gauge.inline() {
             let mut cache = cache;
+            let result = gauge
+                .measure(|| std::panic::catch_unwind(AssertUnwindSafe(|| self.claim(&mut cache))));
+            return result.map(|claimed| (cache, claimed)).map_err(|payload| {
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-text panic payload".to_owned());
+                SchedulerError::Runtime(format!("a claim panicked: {text}"))
+            });
+        }
+        let (cache, result, took) = tokio::task::spawn_blocking(move || {
+            let mut cache = cache;
+            let start = Instant::now();
             let result = self.claim(&mut cache);
-            (cache, result)
+            (cache, result, start.elapsed())
         })
         .await
-        .map_err(|e| SchedulerError::Runtime(format!("a claim panicked: {e}")))
+        .map_err(|e| SchedulerError::Runtime(format!("a claim panicked: {e}")))?;
+        gauge.record(took);
+        Ok((cache, result))
     }
 
     fn claim(&self, cache: &mut StudyCache) -> Result<Claimed, SchedulerError> {

@@ -8,10 +8,13 @@
 //! claim lock, catches this process's cache up with what other processes
 //! wrote, checks the budget held in the store (counted + running trials of
 //! every process), takes a pending retry or asks the searcher (off the async
-//! threads) for a suggestion drawn with the RNG of (study seed, the number
-//! the trial gets), and stores it Running. So any number of processes
-//! (`run`, `worker`, embedded studies) share one study and end with exactly
-//! its budget, and a resumed sweep proposes what the first run would have.
+//! threads unless the last claim was cheap, see `offload.rs`) for a
+//! suggestion drawn with the RNG of (study seed, the number the trial gets),
+//! and stores it Running. Trials that end together are recorded together
+//! ([`Storage::finish_trials`]), so a flushing store syncs once for them.
+//! So any number of processes (`run`, `worker`, embedded studies) share one
+//! study and end with exactly its budget, and a resumed sweep proposes what
+//! the first run would have.
 //!
 //! Each running trial has a heartbeat; a trial whose heartbeat is older than
 //! `stale_after` was left by a dead process and is reaped (failed as
@@ -34,6 +37,7 @@
 mod claim;
 pub use claim::suggest;
 mod events;
+mod offload;
 mod stop;
 mod sweep;
 mod trial_task;

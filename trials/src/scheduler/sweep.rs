@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hypersweep_search::{SearchError, TrialState};
+use hypersweep_search::{SearchError, SearchSpace, TrialState};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::claim::{ClaimJob, Claimed};
+use super::offload::CostGauge;
 use super::trial_task::{self, TaskEnd};
 use super::{
     Progress, REAPED_REASON, Scheduler, SchedulerError, StopLevel, StopReason, SweepEvent,
@@ -47,6 +48,11 @@ pub(super) struct Sweep {
     last_failure: String,
     started: u64,
     reaped: usize,
+    /// Shared with every claim instead of cloned into it.
+    space: Arc<SearchSpace>,
+    /// Whether claims and finishes may run on this task (`offload.rs`).
+    claim_cost: CostGauge,
+    finish_cost: CostGauge,
 }
 
 impl Sweep {
@@ -86,6 +92,9 @@ impl Sweep {
             last_failure: String::new(),
             started: 0,
             reaped: reaped.len(),
+            space: Arc::new(cfg.space.clone()),
+            claim_cost: CostGauge::default(),
+            finish_cost: CostGauge::default(),
             s,
         })
     }
@@ -135,7 +144,15 @@ impl Sweep {
             };
             let held = self.held;
             tokio::select! {
-                Some(res) = self.tasks.join_next_with_id() => self.on_task_end(res),
+                Some(res) = self.tasks.join_next_with_id() => {
+                    // Trials that ended meanwhile are recorded with it: on a
+                    // store that flushes, they share one flush.
+                    let mut ended = vec![res];
+                    while let Some(more) = self.tasks.try_join_next_with_id() {
+                        ended.push(more);
+                    }
+                    self.on_tasks_end(ended);
+                }
                 _ = stop_rx.changed() => {}
                 () = sleep_deadline => {}
                 _ = heartbeat.tick() => self.heartbeat(),
@@ -197,7 +214,7 @@ impl Sweep {
                 storage: Arc::clone(&self.s.storage),
                 study: self.s.config.study.clone(),
                 searcher: Arc::clone(&self.s.searcher),
-                space: self.s.config.space.clone(),
+                space: Arc::clone(&self.space),
                 seed: self.s.config.seed,
                 template: NewTrial {
                     device: Some(device.to_string()),
@@ -208,7 +225,7 @@ impl Sweep {
             let Some(cache) = self.cache.take() else {
                 return;
             };
-            let claimed = match job.run(cache).await {
+            let claimed = match job.run(cache, &mut self.claim_cost).await {
                 Ok((cache, claimed)) => {
                     self.cache = Some(cache);
                     claimed
@@ -296,53 +313,79 @@ impl Sweep {
         self.emit(SweepEvent::Started { trial, progress });
     }
 
-    fn on_task_end(&mut self, res: Result<(tokio::task::Id, TaskEnd), tokio::task::JoinError>) {
-        let (number, outcome, timed_out) = match res {
-            Ok((id, end)) => {
-                self.task_numbers.remove(&id);
-                (end.number, end.outcome, end.timed_out)
-            }
-            Err(err) => {
-                let Some(number) = self.task_numbers.remove(&err.id()) else {
-                    return;
-                };
-                (
-                    number,
-                    RunOutcome::Failed(format!("the runner panicked: {err}")),
-                    false,
-                )
-            }
-        };
-        let Some(run) = self.running.remove(&number) else {
+    fn on_tasks_end(
+        &mut self,
+        ended: Vec<Result<(tokio::task::Id, TaskEnd), tokio::task::JoinError>>,
+    ) {
+        let mut outcomes = Vec::with_capacity(ended.len());
+        for res in ended {
+            let (number, outcome, timed_out) = match res {
+                Ok((id, end)) => {
+                    self.task_numbers.remove(&id);
+                    (end.number, end.outcome, end.timed_out)
+                }
+                Err(err) => {
+                    let Some(number) = self.task_numbers.remove(&err.id()) else {
+                        continue;
+                    };
+                    (
+                        number,
+                        RunOutcome::Failed(format!("the runner panicked: {err}")),
+                        false,
+                    )
+                }
+            };
+            let Some(run) = self.running.remove(&number) else {
+                continue;
+            };
+            self.free_slots.push(run.slot);
+            // A slot came free: a claim may succeed again.
+            self.held = false;
+            let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
+            outcomes.push((number, outcome));
+        }
+        if outcomes.is_empty() {
             return;
-        };
-        self.free_slots.push(run.slot);
-        // A slot came free: a claim may succeed again.
-        self.held = false;
-        let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
+        }
+        let numbers: Vec<u64> = outcomes.iter().map(|&(number, _)| number).collect();
         let storage = Arc::clone(&self.s.storage);
         let study = self.s.config.study.clone();
-        let trial = match blocking(|| storage.finish_trial(&study, number, outcome)) {
-            Ok(t) => t,
-            Err(StorageError::AlreadyFinished { .. }) => {
-                // Reaped by another process that took this one for dead
-                // (its heartbeats were late): the store keeps the reaped
-                // record, and the sweep goes on.
-                tracing::warn!(
-                    trial = number,
-                    "the trial was reaped as stale before it ended; its result is dropped"
-                );
-                match blocking(|| storage.trial(&study, number)) {
-                    Ok(t) => t,
-                    Err(err) => return self.fail(err.into()),
-                }
-            }
-            Err(err) => return self.fail(err.into()),
+        let finish = || storage.finish_trials(&study, outcomes);
+        let results = if self.finish_cost.inline() {
+            self.finish_cost.measure(finish)
+        } else {
+            let cost = &mut self.finish_cost;
+            blocking(|| cost.measure(finish))
         };
-        self.cache_mut().apply([trial.clone()]);
-        self.account(&trial);
-        let progress = self.progress();
-        self.emit(SweepEvent::Finished { trial, progress });
+        for (number, result) in numbers.into_iter().zip(results) {
+            let trial = match result {
+                Ok(t) => t,
+                Err(StorageError::AlreadyFinished { .. }) => {
+                    // Reaped by another process that took this one for dead
+                    // (its heartbeats were late): the store keeps the reaped
+                    // record, and the sweep goes on.
+                    tracing::warn!(
+                        trial = number,
+                        "the trial was reaped as stale before it ended; its result is dropped"
+                    );
+                    match blocking(|| storage.trial(&study, number)) {
+                        Ok(t) => t,
+                        Err(err) => {
+                            self.fail(err.into());
+                            continue;
+                        }
+                    }
+                }
+                Err(err) => {
+                    self.fail(err.into());
+                    continue;
+                }
+            };
+            self.cache_mut().apply([trial.clone()]);
+            self.account(&trial);
+            let progress = self.progress();
+            self.emit(SweepEvent::Finished { trial, progress });
+        }
     }
 
     /// Turns what the runner said into what is stored.

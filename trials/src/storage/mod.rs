@@ -158,7 +158,8 @@ pub type ClaimDecision<'a> = dyn FnMut(&StudyCache, u64) -> Option<NewTrial> + '
 /// `trials/tests/storage.rs`, which runs on every backend):
 /// - trial numbers are assigned under the study's claim lock, from 0,
 ///   without gaps, and claims of one study are serialised across processes;
-/// - `finish_trial` is durable (flushed) when it returns;
+/// - `finish_trial` and `finish_trials` are durable (flushed) when they
+///   return;
 /// - a finished trial never changes again (`AlreadyFinished`);
 /// - `trials` and `changes` return trials ordered by number.
 pub trait Storage: Send + Sync {
@@ -242,6 +243,21 @@ pub trait Storage: Send + Sync {
         number: u64,
         outcome: TrialOutcome,
     ) -> Result<Trial, StorageError>;
+
+    /// Ends several trials, durably, one result per outcome in their order
+    /// (each as [`Storage::finish_trial`] would end it). A store that
+    /// flushes may write them all and flush once: a scheduler whose trials
+    /// end together pays one fsync for them instead of one each.
+    fn finish_trials(
+        &self,
+        study: &str,
+        outcomes: Vec<(u64, TrialOutcome)>,
+    ) -> Vec<Result<Trial, StorageError>> {
+        outcomes
+            .into_iter()
+            .map(|(number, outcome)| self.finish_trial(study, number, outcome))
+            .collect()
+    }
 
     /// One trial.
     fn trial(&self, study: &str, number: u64) -> Result<Trial, StorageError>;
