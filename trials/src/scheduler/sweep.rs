@@ -200,6 +200,32 @@ impl Sweep {
 
     /// Claims and starts trials while a slot is free and the budget allows.
     async fn fill_slots(&mut self) {
+        let claimed = self.claim_free_slots().await;
+        if claimed.is_empty() {
+            return;
+        }
+        // No trial's work starts before its record is durable; one sync
+        // covers every claim of this round (sled: one fsync, not one each).
+        let storage = Arc::clone(&self.s.storage);
+        if let Err(err) = blocking(|| storage.persist_claims()) {
+            for (trial, slot, _) in claimed {
+                self.free_slots.push(slot);
+                tracing::warn!(
+                    trial = trial.number,
+                    "not started: its claim is not durable"
+                );
+            }
+            return self.fail(err.into());
+        }
+        for (trial, slot, device) in claimed {
+            self.launch(trial, slot, device);
+        }
+    }
+
+    /// Claims a trial for each free slot while the budget and the searcher
+    /// allow; the slots are taken, the trials not started yet.
+    async fn claim_free_slots(&mut self) -> Vec<(Trial, usize, Device)> {
+        let mut started = Vec::new();
         while self.proposing && !self.free_slots.is_empty() {
             let slot = self.free_slots.len() - 1;
             let slot = self.free_slots[slot];
@@ -223,7 +249,7 @@ impl Sweep {
                 },
             };
             let Some(cache) = self.cache.take() else {
-                return;
+                break;
             };
             let claimed = match job.run(cache, &mut self.claim_cost).await {
                 Ok((cache, claimed)) => {
@@ -243,12 +269,12 @@ impl Sweep {
             match claimed {
                 Ok(Claimed::Trial(trial)) => {
                     self.free_slots.pop();
-                    self.launch(*trial, slot, device);
+                    started.push((*trial, slot, device));
                 }
                 Ok(Claimed::Spent) => self.stop_proposing(StopReason::Budget),
                 Ok(Claimed::Held) => {
                     self.held = true;
-                    return;
+                    break;
                 }
                 Ok(Claimed::HeldByAsked(asked)) if self.running.is_empty() => {
                     // Waiting could take until the ask timeout (a day):
@@ -261,7 +287,7 @@ impl Sweep {
                 }
                 Ok(Claimed::HeldByAsked(_)) => {
                     self.held = true;
-                    return;
+                    break;
                 }
                 Ok(Claimed::Declined(SearchError::Exhausted { total })) => {
                     tracing::info!(total, "the searcher has proposed every point");
@@ -271,6 +297,7 @@ impl Sweep {
                 Err(err) => self.fail(err),
             }
         }
+        started
     }
 
     fn launch(&mut self, trial: Trial, slot: usize, device: Device) {

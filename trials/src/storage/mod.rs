@@ -219,6 +219,14 @@ pub trait Storage: Send + Sync {
             .ok_or_else(|| StorageError::Backend("the claim stored no trial".to_owned()))
     }
 
+    /// Makes every trial claimed so far durable. A backend may defer the
+    /// sync of a claim (sled batches them: one fsync for the trials a
+    /// scheduler starts together); the scheduler calls this before any
+    /// claimed trial's work starts, so a trial that ran is never lost.
+    fn persist_claims(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// True when this handle is the only process that can write the store
     /// (memory, sled): then every Running trial it did not start itself was
     /// left by a dead process.

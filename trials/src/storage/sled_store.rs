@@ -23,20 +23,17 @@
 //! that lock, so they start at 0 and have no gaps, even across a crash.
 //! Reads take no lock.
 //!
-//! Durability: `create_study`, `update_study`, `finish_trial`, `finish_trials` (one flush for
-//! the batch) and `reap_stale` flush before they return, so a finished trial
-//! is on disk before the scheduler counts it. A claim flushes only an asked trial (its number leaves the process,
-//! with `ask`); a scheduler's Running trial is not flushed at its claim, nor
-//! are `report`, `heartbeat` and `set_log_path` (a report per training step
-//! would cost an fsync each). sled's background flusher writes them within
-//! half a second, and the trial's finish flushes them with it. Why an
-//! unflushed claim is safe: the claim lock and the numbering live in this
-//! process alone (the store has one owner), so no other process can act on
-//! a number before it is on disk; a crash before the next flush loses only
-//! trials that had not finished, which the restart would have failed as
-//! interrupted anyway (they never count); and since numbers are `last + 1`
-//! of what is on disk, the restart gives the lost numbers out again, with the
-//! same suggestion RNG. Skipping that fsync halves a trivial trial's cost.
+//! Durability: `create_study`, `update_study`, `finish_trial`,
+//! `finish_trials` (one flush for the batch) and `reap_stale` flush before
+//! they return, so a finished trial is on disk before the scheduler counts
+//! it. A claim flushes at once only an asked trial (its number leaves the
+//! process with `ask`); a scheduler's claims are made durable together by
+//! [`Storage::persist_claims`], which it calls before any of their trial
+//! processes start: one fsync for the trials a round of claims starts, not
+//! one each, and never a trial that ran without a record on disk. `report`,
+//! `heartbeat` and `set_log_path` do not flush (a report per training step
+//! would cost an fsync each); sled's background flusher writes them within
+//! half a second, and the trial's finish flushes them with it.
 
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
@@ -331,6 +328,10 @@ impl Storage for SledStorage {
 
     fn is_exclusive(&self) -> bool {
         true
+    }
+
+    fn persist_claims(&self) -> Result<(), StorageError> {
+        self.flush()
     }
 
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
