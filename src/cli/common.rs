@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hypersweep::{OnSpecChange, Study, StudyError};
@@ -104,8 +105,26 @@ pub struct StudyArgs {
 /// the owner's pid, when another process has it).
 pub fn open_store(location: &Location) -> anyhow::Result<Arc<dyn Storage>> {
     match location {
-        Location::Dir(dir) => Ok(Arc::new(SledStorage::open(dir)?)),
+        Location::Dir(dir) => Ok(Arc::new(open_sled(dir)?)),
         Location::Postgres(url) => open_postgres(url),
+    }
+}
+
+/// How long opening a sled store waits for a reading command (`status`,
+/// `export`, ...) that holds it for a moment; a sweep holds it longer.
+const BRIEF_HOLD: Duration = Duration::from_secs(3);
+
+/// Opens a sled store, waiting [`BRIEF_HOLD`] for a brief holder: without
+/// that, a `status` run at the moment a `run` starts would make the run fail.
+fn open_sled(dir: &Path) -> Result<SledStorage, StorageError> {
+    let deadline = Instant::now() + BRIEF_HOLD;
+    loop {
+        match SledStorage::open(dir) {
+            Err(StorageError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 
