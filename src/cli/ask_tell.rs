@@ -71,7 +71,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
             let spec = match parse_sweep(&text, &file) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return Ok(EXIT_BAD_INPUT);
                 }
             };
@@ -93,7 +93,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
         }
     };
     let trial = study.ask()?;
-    println!("{}", json!({"trial": trial.number, "params": trial.params}));
+    outln!("{}", json!({"trial": trial.number, "params": trial.params}));
     Ok(0)
 }
 
@@ -122,7 +122,7 @@ pub fn tell(args: TellArgs) -> anyhow::Result<i32> {
             },
         )?,
     };
-    println!(
+    outln!(
         "{}",
         json!({"trial": trial.number, "state": trial.state, "value": trial.value})
     );

@@ -22,17 +22,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let text = match std::fs::read_to_string(&args.spec) {
         Ok(text) => text,
         Err(err) => {
-            eprintln!("error: {file}: cannot read the sweep file: {err}");
+            errln!("error: {file}: cannot read the sweep file: {err}");
             return Ok(super::EXIT_BAD_INPUT);
         }
     };
     match parse_sweep(&text, &file) {
         Ok(spec) => {
-            print!("{}", describe_sweep(&file, &spec));
+            out!("{}", describe_sweep(&file, &spec));
             Ok(0)
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             Ok(super::EXIT_BAD_INPUT)
         }
     }

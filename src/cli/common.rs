@@ -175,7 +175,7 @@ pub fn serve_live(_location: &Location, _storage: &Arc<dyn Storage>) -> Option<(
 fn connect_live(dir: &Path) -> Option<Arc<dyn Storage>> {
     match hypersweep::live::LiveStorage::connect(dir) {
         Ok(live) => {
-            eprintln!(
+            errln!(
                 "note: the store is in use by pid {}; reading it through that process",
                 live.owner_pid()
             );
@@ -231,7 +231,7 @@ pub fn open_from_spec(
     match Study::open_checked(name, spec, storage, on_change) {
         Ok(study) => Ok(Ok(study)),
         Err(StudyError::SpecChanged { study, differences }) => {
-            eprint!("{}", spec_changed_message(&study, store, &differences));
+            err!("{}", spec_changed_message(&study, store, &differences));
             Ok(Err(EXIT_BAD_INPUT))
         }
         Err(other) => Err(other.into()),

@@ -58,13 +58,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let spec = match load_spec(&args) {
         Ok(spec) => spec,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
     let name = study_name(&args, &spec);
     if let Err(err) = CommandRunner::builder_from_sweep(&spec).build() {
-        eprintln!("error: {}: {err}", args.spec.display());
+        errln!("error: {}: {err}", args.spec.display());
         return Ok(EXIT_BAD_INPUT);
     }
     let storage = open_store(&args.storage)?;

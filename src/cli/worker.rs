@@ -34,13 +34,13 @@ pub struct WorkerArgs {
 /// Runs `worker`.
 pub fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
     if args.parallel == Some(0) {
-        eprintln!("error: --parallel must be at least 1");
+        errln!("error: --parallel must be at least 1");
         return Ok(EXIT_BAD_INPUT);
     }
     let devices = match args.devices.as_deref().map(parse_devices).transpose() {
         Ok(d) => d,
         Err(message) => {
-            eprintln!("error: --devices: {message}");
+            errln!("error: --devices: {message}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
