@@ -43,6 +43,7 @@
 //! Terminating is SIGTERM to the process group, then SIGKILL after the grace
 //! period (see the `process` module).
 
+mod lines;
 mod macros;
 mod process;
 mod report;
