@@ -48,6 +48,7 @@ mod macros;
 mod process;
 mod report;
 mod trial;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

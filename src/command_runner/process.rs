@@ -8,11 +8,14 @@
 //! output, then sends SIGKILL to the group. Once the leader has exited, any
 //! member still alive gets SIGKILL too, so a trial leaves no orphans. If the
 //! future running a trial is dropped mid-way, [`GroupGuard`] kills the group
-//! and tokio reaps the leader (`kill_on_drop`).
+//! and tokio reaps the leader (`kill_on_drop`). If hypersweep itself is
+//! killed, the watchdog (`watchdog.rs`) kills the group.
 
 use std::time::Duration;
 
 use tokio::process::Child;
+
+use super::watchdog;
 
 /// How long output is still read after the group is gone, for data left in
 /// the pipes; only a process that left the group can keep a pipe open
@@ -28,9 +31,11 @@ pub(crate) struct GroupGuard {
 impl GroupGuard {
     /// Guards the group led by `child`.
     pub(crate) fn new(child: &Child) -> Self {
-        GroupGuard {
-            pgid: child.id().and_then(|id| libc::pid_t::try_from(id).ok()),
+        let pgid = child.id().and_then(|id| libc::pid_t::try_from(id).ok());
+        if let Some(pgid) = pgid {
+            watchdog::watch(pgid);
         }
+        GroupGuard { pgid }
     }
 
     /// Sends `signal` to every process of the group.
@@ -48,13 +53,15 @@ impl GroupGuard {
     /// Kills what is left of the group and stops guarding it.
     pub(crate) fn kill_rest(&mut self) {
         self.signal(libc::SIGKILL);
-        self.pgid = None;
+        if let Some(pgid) = self.pgid.take() {
+            watchdog::release(pgid);
+        }
     }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        self.signal(libc::SIGKILL);
+        self.kill_rest();
     }
 }
 
