@@ -100,12 +100,7 @@ impl<R: AsyncRead + Unpin> LineStream<R> {
                 Some(i) => (&available[..i], &available[i..=i]),
                 None => (available, &b""[..]),
             };
-            append(
-                &mut self.head,
-                &mut self.overflowed,
-                &self.log,
-                text,
-            );
+            append(&mut self.head, &mut self.overflowed, &self.log, text);
             let ending = ending.to_vec();
             reader.consume(taken);
             if !ending.is_empty() {

@@ -73,7 +73,9 @@ fn send(line: std::fmt::Arguments<'_>) {
     };
     if let Some(stdin) = pipe.as_mut() {
         if let Err(e) = stdin.write_fmt(line) {
-            tracing::warn!("the trial watchdog is gone ({e}); trials may outlive a killed hypersweep");
+            tracing::warn!(
+                "the trial watchdog is gone ({e}); trials may outlive a killed hypersweep"
+            );
             *pipe = None;
         }
     }
