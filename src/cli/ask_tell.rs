@@ -67,7 +67,8 @@ pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
     let study = match &args.spec {
         Some(path) => {
             let file = path.display().to_string();
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
+            let text = super::common::read_sweep_file(path.as_ref())
+                .with_context(|| format!("reading {file}"))?;
             let spec = match parse_sweep(&text, &file) {
                 Ok(s) => s,
                 Err(e) => {

@@ -19,7 +19,7 @@ pub struct CheckArgs {
 /// to stderr and returns [`super::EXIT_BAD_INPUT`].
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let file = args.spec.display().to_string();
-    let text = match std::fs::read_to_string(&args.spec) {
+    let text = match super::common::read_sweep_file(&args.spec) {
         Ok(text) => text,
         Err(err) => {
             errln!("error: {file}: cannot read the sweep file: {err}");

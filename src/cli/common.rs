@@ -271,3 +271,21 @@ mod tests {
         assert!("".parse::<Location>().is_err());
     }
 }
+
+/// Reads a sweep file, refusing one larger than
+/// [`hypersweep_search::sweep::MAX_FILE_BYTES`] before reading it (a path
+/// to a huge file, or to a device, must not fill memory).
+pub(crate) fn read_sweep_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let max = hypersweep_search::sweep::MAX_FILE_BYTES;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max} bytes a sweep file may have"
+        )));
+    }
+    Ok(text)
+}

@@ -78,15 +78,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 /// Reads, parses and overrides the spec; the error is the message to print.
 fn load_spec(args: &RunArgs) -> Result<SweepSpec, String> {
     let file = args.spec.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.spec).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let text = super::common::read_sweep_file(&args.spec)
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
     let mut spec = parse_sweep(&text, &file).map_err(|e| e.to_string())?;
     if let Some(n) = args.trials {
         spec.run.trials = Some(n);
     }
     if let Some(k) = args.parallel {
-        if k == 0 {
-            return Err("--parallel must be at least 1".to_owned());
+        if k == 0 || k as u64 > hypersweep_search::sweep::MAX_PARALLEL {
+            return Err(format!(
+                "--parallel must be from 1 to {}, got {k}",
+                hypersweep_search::sweep::MAX_PARALLEL
+            ));
         }
         spec.run.parallel = k;
     }
