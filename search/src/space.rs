@@ -314,13 +314,11 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
                     ),
                 ));
             }
-            if let Some(q) = q {
-                if !(top / q).is_finite() {
-                    return Err(SearchError::invalid(
-                        path("q"),
-                        format!("q {q} is too small for values up to {top:e}"),
-                    ));
-                }
+            if let Some(q) = q.filter(|q| !(top / q).is_finite()) {
+                return Err(SearchError::invalid(
+                    path("q"),
+                    format!("q {q} is too small for values up to {top:e}"),
+                ));
             }
         }
         Domain::Categorical {

@@ -255,23 +255,6 @@ fn spec_changed_message(study: &str, store: &Location, differences: &[SpecDiffer
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_parse_and_hide_passwords() {
-        assert_eq!(
-            "runs/db".parse::<Location>(),
-            Ok(Location::Dir(PathBuf::from("runs/db")))
-        );
-        let pg: Location = "postgres://u:pw@h:5432/d".parse().expect("url");
-        assert_eq!(pg.to_string(), "postgres://u:***@h:5432/d");
-        assert!("mysql://h/d".parse::<Location>().is_err());
-        assert!("".parse::<Location>().is_err());
-    }
-}
-
 /// Reads a sweep file, refusing one larger than
 /// [`hypersweep_search::sweep::MAX_FILE_BYTES`] before reading it (a path
 /// to a huge file, or to a device, must not fill memory).
@@ -288,4 +271,21 @@ pub(crate) fn read_sweep_file(path: &std::path::Path) -> std::io::Result<String>
         )));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_hide_passwords() {
+        assert_eq!(
+            "runs/db".parse::<Location>(),
+            Ok(Location::Dir(PathBuf::from("runs/db")))
+        );
+        let pg: Location = "postgres://u:pw@h:5432/d".parse().expect("url");
+        assert_eq!(pg.to_string(), "postgres://u:***@h:5432/d");
+        assert!("mysql://h/d".parse::<Location>().is_err());
+        assert!("".parse::<Location>().is_err());
+    }
 }

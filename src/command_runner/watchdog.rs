@@ -71,13 +71,10 @@ fn send(line: std::fmt::Arguments<'_>) {
     let Ok(mut pipe) = watchdog().lock() else {
         return;
     };
-    if let Some(stdin) = pipe.as_mut() {
-        if let Err(e) = stdin.write_fmt(line) {
-            tracing::warn!(
-                "the trial watchdog is gone ({e}); trials may outlive a killed hypersweep"
-            );
-            *pipe = None;
-        }
+    let failed = pipe.as_mut().map(|stdin| stdin.write_fmt(line));
+    if let Some(Err(e)) = failed {
+        tracing::warn!("the trial watchdog is gone ({e}); trials may outlive a killed hypersweep");
+        *pipe = None;
     }
 }
 
