@@ -19,7 +19,7 @@ fn main() {
     match cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            cli::output::stderr(format_args!("error: {err:#}\n"));
             std::process::exit(1);
         }
     }

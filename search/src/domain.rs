@@ -73,6 +73,19 @@ pub enum Domain {
     },
 }
 
+/// The most values [`Domain::bucket_edges`] lists: a domain's edges are
+/// allocated, and an integer range can hold 2^53 values.
+pub const MAX_BUCKET_EDGES: usize = 1 << 16;
+
+/// The largest integer bound a domain may have: every integer up to 2^53 is
+/// an exact `f64`, and the model-based searchers work on `f64` coordinates,
+/// so a wider bound would decode to values outside the domain or skip some.
+pub const MAX_EXACT_INT: i64 = 1 << 53;
+
+/// The most values a stepped float domain may have (`(max - min) / step`):
+/// beyond it, `min + k * step` no longer tells neighbouring `k` apart.
+pub const MAX_STEPPED_VALUES: f64 = (1u64 << 52) as f64;
+
 /// Keeps decoded coordinates off the exact ends of the unit interval, where a
 /// normal domain's inverse CDF is infinite.
 const UNIT_MARGIN: f64 = 1e-12;
@@ -81,15 +94,22 @@ impl Domain {
     /// Number of distinct values, if finite.
     pub fn cardinality(&self) -> Option<usize> {
         match self {
+            // i128 and saturating casts: an unvalidated domain gives a huge
+            // count, never an overflow (validation keeps real ones below
+            // `MAX_DISCRETE_VALUES`).
             Domain::Int {
                 low, high, step, ..
-            } => Some(((high - low) / step.unwrap_or(1)) as usize + 1),
+            } => {
+                let width = i128::from(*high) - i128::from(*low);
+                let count = width / i128::from((*step).unwrap_or(1).max(1)) + 1;
+                Some(usize::try_from(count.max(1)).unwrap_or(usize::MAX))
+            }
             Domain::Float {
                 low,
                 high,
                 step: Some(step),
                 ..
-            } => Some(((high - low) / step + 1e-9).floor() as usize + 1),
+            } => Some((((high - low) / step + 1e-9).floor() as usize).saturating_add(1)),
             Domain::Categorical { choices, .. } => Some(choices.len()),
             Domain::Const { .. } => Some(1),
             Domain::Float { .. } | Domain::Normal { .. } => None,
@@ -101,12 +121,17 @@ impl Domain {
     /// `edges[0] = 0`, `edges[c] = 1`, and value `k` is decoded from
     /// `[edges[k], edges[k + 1])`. Equal-width buckets except for log
     /// integers, whose edges are the half-integers in log space. `None` for
-    /// continuous, categorical and constant domains.
+    /// continuous, categorical and constant domains, and for domains of more
+    /// than [`MAX_BUCKET_EDGES`] values (the edges are allocated; a caller
+    /// with more values must work with the coordinates).
     pub fn bucket_edges(&self) -> Option<Vec<f64>> {
         let c = match self {
             Domain::Int { .. } | Domain::Float { step: Some(_), .. } => self.cardinality()?,
             _ => return None,
         };
+        if c > MAX_BUCKET_EDGES {
+            return None;
+        }
         let mut edges: Vec<f64> = match self {
             Domain::Int {
                 low,
@@ -194,7 +219,8 @@ impl Domain {
                 let x = match step {
                     Some(step) => {
                         let k = bucket_index(u, self.cardinality().unwrap_or(1));
-                        low + k as f64 * step
+                        let x = low + k as f64 * step;
+                        return grid_value(x.clamp(*low, *high), *step);
                     }
                     None if *log => (low.ln() + u * (high.ln() - low.ln())).exp(),
                     None => low + u * (high - low),
@@ -225,10 +251,10 @@ impl Domain {
                 if *log {
                     x = x.exp();
                 }
-                if let Some(q) = q {
-                    x = (x / q).round() * q;
+                match q {
+                    Some(q) => grid_value((x / q).round() * q, *q),
+                    None => float_value(x),
                 }
-                float_value(x)
             }
             Domain::Categorical { choices, .. } => choices[bucket_index(u, choices.len())].clone(),
             Domain::Const { value } => value.clone(),
@@ -245,10 +271,7 @@ impl Domain {
                 let tol = 1e-9 * (1.0 + high.abs().max(low.abs()));
                 x >= low - tol
                     && x <= high + tol
-                    && step.is_none_or(|s| {
-                        let k = (x - low) / s;
-                        (k - k.round()).abs() < 1e-6
-                    })
+                    && step.is_none_or(|s| is_whole_steps((x - low) / s))
             }),
             Domain::Int {
                 low, high, step, ..
@@ -256,12 +279,7 @@ impl Domain {
                 x >= *low && x <= *high && step.is_none_or(|s| (x - low) % s == 0)
             }),
             Domain::Normal { log, q, .. } => value.as_f64().is_some_and(|x| {
-                x.is_finite()
-                    && (!log || x >= 0.0)
-                    && q.is_none_or(|q| {
-                        let k = x / q;
-                        (k - k.round()).abs() < 1e-6
-                    })
+                x.is_finite() && (!log || x >= 0.0) && q.is_none_or(|q| is_whole_steps(x / q))
             }),
             Domain::Categorical { choices, .. } => choices.contains(value),
             Domain::Const { value: v } => v == value,
@@ -288,6 +306,26 @@ pub(crate) fn bucket_index(u: f64, n: usize) -> usize {
 pub(crate) fn float_value(x: f64) -> Value {
     let cleaned: f64 = format!("{x:.12e}").parse().unwrap_or(x);
     serde_json::Number::from_f64(cleaned).map_or(Value::Null, Value::Number)
+}
+
+/// A value on a grid of spacing `grain` (a step or a normal's `q`) as a JSON
+/// number: cleaned like [`float_value`] unless 12 digits are too few for the
+/// grid (a step of 1e-12 over [1, 2]), when cleaning would move it off.
+pub(crate) fn grid_value(x: f64, grain: f64) -> Value {
+    let cleaned: f64 = format!("{x:.12e}").parse().unwrap_or(x);
+    let x = if (cleaned - x).abs() <= grain * 1e-6 {
+        cleaned
+    } else {
+        x
+    };
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+/// True when `k`, a value's offset in steps, is a whole number up to the
+/// rounding of the division that computed it (relative to `k` itself for
+/// the 2^52-value grids validation allows).
+fn is_whole_steps(k: f64) -> bool {
+    (k - k.round()).abs() < 1e-6_f64.max(k.abs() * 16.0 * f64::EPSILON)
 }
 
 #[cfg(test)]

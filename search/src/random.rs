@@ -19,7 +19,7 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::Value;
 
-use crate::domain::{Domain, float_value};
+use crate::domain::{Domain, float_value, grid_value};
 use crate::{History, Params, SearchError, SearchSpace, Searcher, StdRng};
 
 /// Independent draws from each parameter's prior.
@@ -90,10 +90,10 @@ pub fn sample_param<R: Rng + ?Sized>(domain: &Domain, rng: &mut R) -> Value {
             if *log {
                 x = x.exp();
             }
-            if let Some(q) = q {
-                x = (x / q).round() * q;
+            match q {
+                Some(q) => grid_value((x / q).round() * q, *q),
+                None => float_value(x),
             }
-            float_value(x)
         }
         Domain::Categorical {
             choices,
@@ -132,7 +132,7 @@ fn sample_float<R: Rng + ?Sized>(
             } else {
                 rng.random_range(0..n)
             };
-            low + k as f64 * step
+            return grid_value((low + k as f64 * step).clamp(low, high), step);
         }
         None if log => log_uniform(low, high, u),
         None => low + u * (high - low),

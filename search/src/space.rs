@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::Domain;
+use crate::domain::{Domain, MAX_EXACT_INT, MAX_STEPPED_VALUES};
 use crate::error::SearchError;
 use crate::params::Params;
 
@@ -246,8 +246,14 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
                     format!("a log range must be positive, got min {low}"),
                 ));
             }
-            if step.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
-                return Err(SearchError::invalid(path("step"), "expected a step > 0"));
+            if !(high - low).is_finite() {
+                return Err(SearchError::invalid(
+                    path("max"),
+                    format!("the range [{low}, {high}] is too wide: its width overflows"),
+                ));
+            }
+            if let Some(step) = step {
+                validate_float_step(&path("step"), *low, *high, *step)?;
             }
         }
         Domain::Int {
@@ -256,6 +262,17 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
             log,
             step,
         } => {
+            for (field, x) in [("min", low), ("max", high)] {
+                if x.unsigned_abs() > MAX_EXACT_INT.unsigned_abs() {
+                    return Err(SearchError::invalid(
+                        path(field),
+                        format!(
+                            "{x} is beyond ±2^53 ({MAX_EXACT_INT}), the largest integers \
+                             the searchers represent exactly"
+                        ),
+                    ));
+                }
+            }
             if low > high {
                 return Err(SearchError::invalid(
                     path("max"),
@@ -275,13 +292,33 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
                 ));
             }
         }
-        Domain::Normal { mu, sigma, q, .. } => {
+        Domain::Normal { mu, sigma, q, log } => {
             finite("mu", *mu)?;
             if !(sigma.is_finite() && *sigma > 0.0) {
                 return Err(SearchError::invalid(path("sigma"), "expected sigma > 0"));
             }
             if q.is_some_and(|q| !(q.is_finite() && q > 0.0)) {
                 return Err(SearchError::invalid(path("q"), "expected q > 0"));
+            }
+            // Decoding reaches `NORMAL_REACH` standard deviations; the value
+            // there (its exp for a log normal, its multiple of q) must be a
+            // finite number.
+            let reach = mu.abs() + NORMAL_REACH * sigma;
+            let top = if *log { reach.exp() } else { reach };
+            if !top.is_finite() {
+                return Err(SearchError::invalid(
+                    path("sigma"),
+                    format!(
+                        "mu {mu} and sigma {sigma} give values that overflow a float{}",
+                        if *log { " (after exp)" } else { "" }
+                    ),
+                ));
+            }
+            if let Some(q) = q.filter(|q| !(top / q).is_finite()) {
+                return Err(SearchError::invalid(
+                    path("q"),
+                    format!("q {q} is too small for values up to {top:e}"),
+                ));
             }
         }
         Domain::Categorical {
@@ -321,6 +358,38 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
             }
         }
         Domain::Const { .. } => {}
+    }
+    Ok(())
+}
+
+/// How many standard deviations from `mu` a normal domain decodes to at
+/// most (`norm_ppf` of the unit margin is about 7.03).
+const NORMAL_REACH: f64 = 8.0;
+
+/// A float step that gives at most [`MAX_STEPPED_VALUES`] values, each a
+/// distinct float (`min + k * step` changes with `k`).
+fn validate_float_step(path: &str, low: f64, high: f64, step: f64) -> Result<(), SearchError> {
+    if !(step.is_finite() && step > 0.0) {
+        return Err(SearchError::invalid(path, "expected a step > 0"));
+    }
+    let values = (high - low) / step;
+    if values.is_nan() || values > MAX_STEPPED_VALUES {
+        return Err(SearchError::invalid(
+            path,
+            format!(
+                "step {step} over [{low}, {high}] gives {values:e} values, more than the \
+                 2^52 a float range can tell apart"
+            ),
+        ));
+    }
+    // The spacing of floats near the larger bound: a step below a few of
+    // those would make neighbouring values equal after rounding.
+    let spacing = low.abs().max(high.abs()) * f64::EPSILON;
+    if step < 4.0 * spacing {
+        return Err(SearchError::invalid(
+            path,
+            format!("step {step} is below the precision of floats near {high}"),
+        ));
     }
     Ok(())
 }

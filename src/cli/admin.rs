@@ -32,12 +32,17 @@ pub fn studies(args: StudiesArgs) -> anyhow::Result<i32> {
     let storage = open_existing(&args.storage)?;
     let names = storage.list_studies()?;
     if names.is_empty() {
-        println!("no studies in {}", args.storage);
+        outln!("no studies in {}", args.storage);
         return Ok(0);
     }
-    println!(
+    outln!(
         "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}  best",
-        "study", "trials", "complete", "pruned", "failed", "running"
+        "study",
+        "trials",
+        "complete",
+        "pruned",
+        "failed",
+        "running"
     );
     for name in names {
         let Some(record) = storage.load_study(&name)? else {
@@ -51,7 +56,7 @@ pub fn studies(args: StudiesArgs) -> anyhow::Result<i32> {
                 || "-".to_owned(),
                 |v| format!("{} = {v}", record.spec.metric.name),
             );
-        println!(
+        outln!(
             "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8}  {best}",
             name,
             trials.len(),
@@ -67,7 +72,7 @@ pub fn studies(args: StudiesArgs) -> anyhow::Result<i32> {
 /// `hypersweep delete --study NAME --yes`.
 pub fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
     if !args.yes {
-        eprintln!(
+        errln!(
             "error: deleting study `{}` removes all its trials; add --yes to confirm",
             args.study
         );
@@ -75,10 +80,10 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
     }
     let storage = open_existing(&args.storage)?;
     if storage.delete_study(&args.study)? {
-        println!("deleted study `{}`", args.study);
+        outln!("deleted study `{}`", args.study);
         Ok(0)
     } else {
-        eprintln!("error: no study named `{}` in {}", args.study, args.storage);
+        errln!("error: no study named `{}` in {}", args.study, args.storage);
         Ok(1)
     }
 }

@@ -73,7 +73,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<i32> {
         }
     };
     let trial = study.ask()?;
-    println!("{}", json!({"trial": trial.number, "params": trial.params}));
+    outln!("{}", json!({"trial": trial.number, "params": trial.params}));
     Ok(0)
 }
 
@@ -102,7 +102,7 @@ pub fn tell(args: TellArgs) -> anyhow::Result<i32> {
             },
         )?,
     };
-    println!(
+    outln!(
         "{}",
         json!({"trial": trial.number, "state": trial.state, "value": trial.value})
     );

@@ -19,20 +19,20 @@ pub struct CheckArgs {
 /// to stderr and returns [`super::EXIT_BAD_INPUT`].
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let file = args.spec.display().to_string();
-    let text = match std::fs::read_to_string(&args.spec) {
+    let text = match super::common::read_sweep_file(&args.spec) {
         Ok(text) => text,
         Err(err) => {
-            eprintln!("error: {file}: cannot read the sweep file: {err}");
+            errln!("error: {file}: cannot read the sweep file: {err}");
             return Ok(super::EXIT_BAD_INPUT);
         }
     };
     match parse_sweep(&text, &file) {
         Ok(spec) => {
-            print!("{}", describe_sweep(&file, &spec));
+            out!("{}", describe_sweep(&file, &spec));
             Ok(0)
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             Ok(super::EXIT_BAD_INPUT)
         }
     }

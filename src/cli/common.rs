@@ -194,7 +194,7 @@ pub fn serve_live(_location: &Location, _storage: &Arc<dyn Storage>) -> Option<(
 fn connect_live(dir: &Path) -> Option<Arc<dyn Storage>> {
     match hypersweep::live::LiveStorage::connect(dir) {
         Ok(live) => {
-            eprintln!(
+            errln!(
                 "note: the store is in use by pid {}; reading it through that process",
                 live.owner_pid()
             );
@@ -250,7 +250,7 @@ pub fn open_from_spec(
     match Study::open_checked(name, spec, storage, on_change) {
         Ok(study) => Ok(Ok(study)),
         Err(StudyError::SpecChanged { study, differences }) => {
-            eprint!("{}", spec_changed_message(&study, store, &differences));
+            err!("{}", spec_changed_message(&study, store, &differences));
             Ok(Err(EXIT_BAD_INPUT))
         }
         Err(other) => Err(other.into()),
@@ -261,7 +261,7 @@ pub fn open_from_spec(
 /// names the file, and the JSON path for a bad field).
 pub fn read_spec(path: &Path) -> Result<SweepSpec, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let text = read_sweep_file(path).map_err(|e| format!("cannot read {file}: {e}"))?;
     parse_sweep(&text, &file).map_err(|e| e.to_string())
 }
 
@@ -286,7 +286,7 @@ pub fn open_spec_file(
     let spec = match read_spec(path) {
         Ok(spec) => spec,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(Err(EXIT_BAD_INPUT));
         }
     };
@@ -310,6 +310,24 @@ fn spec_changed_message(study: &str, store: &Location, differences: &[SpecDiffer
          or continue this one with the new spec (the change is recorded in the study): --force\n",
     );
     text
+}
+
+/// Reads a sweep file, refusing one larger than
+/// [`hypersweep_search::sweep::MAX_FILE_BYTES`] before reading it (a path
+/// to a huge file, or to a device, must not fill memory).
+pub(crate) fn read_sweep_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let max = hypersweep_search::sweep::MAX_FILE_BYTES;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max} bytes a sweep file may have"
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
     {
         Ok(r) => r,
         Err(err) => {
-            eprintln!("error: {what}: {err}");
+            errln!("error: {what}: {err}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
@@ -50,10 +50,10 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
                 match stop.escalate() {
-                    StopLevel::Drain => eprintln!(
+                    StopLevel::Drain => errln!(
                         "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
                     ),
-                    _ => eprintln!("\ncancelling running trials"),
+                    _ => errln!("\ncancelling running trials"),
                 }
             }
         });
@@ -71,12 +71,13 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         StopReason::Target => "the target was reached",
         StopReason::Stopped => "stopped by the user",
     };
-    println!(
+    outln!(
         "study `{name}`: {} trials counted ({} started now); stopped because {why}",
-        summary.counted, summary.started
+        summary.counted,
+        summary.started
     );
     if let Some(best) = &summary.best {
-        println!(
+        outln!(
             "best: trial {} {} = {} {}",
             best.number,
             study.spec().metric.name,

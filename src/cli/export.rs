@@ -63,7 +63,11 @@ pub fn run(args: ExportArgs) -> anyhow::Result<i32> {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        // A reader that stopped early (`| head`) wanted no more.
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other?,
+        },
     }
     Ok(0)
 }

@@ -21,13 +21,13 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let spec = &record.spec;
     let budget = Budget::from_trials(&trials, spec.run.trials, spec.run.retry_failed);
-    println!("study     {name}");
+    outln!("study     {name}");
     match &spec.custom.searcher {
-        Some(searcher) => println!("method    {searcher} (a searcher given in code)"),
-        None => println!("method    {}", spec.method.as_str()),
+        Some(searcher) => outln!("method    {searcher} (a searcher given in code)"),
+        None => outln!("method    {}", spec.method.as_str()),
     }
-    println!("pruner    {}", pruner_text(spec)?);
-    println!(
+    outln!("pruner    {}", pruner_text(spec)?);
+    outln!(
         "metric    {} ({})",
         spec.metric.name,
         serde_json::to_value(spec.metric.goal)?
@@ -35,10 +35,10 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
             .unwrap_or("?")
     );
     match spec.run.trials {
-        Some(total) => println!("budget    {} of {total} counted", budget.counted()),
-        None => println!("budget    {} counted (no limit)", budget.counted()),
+        Some(total) => outln!("budget    {} of {total} counted", budget.counted()),
+        None => outln!("budget    {} counted (no limit)", budget.counted()),
     }
-    println!(
+    outln!(
         "trials    {} total: {} complete, {} pruned, {} failed, {}",
         trials.len(),
         count(TrialState::Complete),
@@ -47,21 +47,21 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         running_summary(&trials, &spec.run, storage.is_exclusive(), now_ms())
     );
     if let Some(last) = record.revisions.last() {
-        println!(
+        outln!(
             "revised   {} time(s), last: {}",
             record.revisions.len(),
             last.differences.join("; ")
         );
     }
     match best_trial(&trials, spec.metric.goal) {
-        Some(best) => println!(
+        Some(best) => outln!(
             "best      trial {}: {} = {} {}",
             best.number,
             spec.metric.name,
             best.value.unwrap_or(f64::NAN),
             serde_json::to_string(&best.params)?
         ),
-        None => println!("best      none yet"),
+        None => outln!("best      none yet"),
     }
     Ok(0)
 }
@@ -124,11 +124,11 @@ pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
     match best_trial(&storage.trials(&name)?, record.spec.metric.goal) {
         Some(t) => {
             let out = json!({"number": t.number, "value": t.value, "params": t.params});
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            outln!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
         None => {
-            eprintln!("study `{name}` has no complete trial yet");
+            errln!("study `{name}` has no complete trial yet");
             Ok(1)
         }
     }

@@ -7,6 +7,9 @@
 //! While a process owns a sled store, `status`, `best` and `export` read
 //! it through that process (its live socket, see `hypersweep::live`).
 
+#[macro_use]
+pub(crate) mod output;
+
 mod admin;
 mod ask_tell;
 mod check;

@@ -40,7 +40,7 @@ pub fn observer(budget: Option<u64>, counted: u64) -> (Observer, Option<Progress
                     TrialState::Running => "running".to_owned(),
                 };
                 let of = progress.budget.map_or(String::new(), |b| format!("/{b}"));
-                println!(
+                outln!(
                     "trial {} {outcome} [{}{of} finished, {}]",
                     trial.number,
                     progress.counted,

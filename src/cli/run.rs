@@ -60,13 +60,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let spec = match load_spec(&args) {
         Ok(spec) => spec,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
     let name = spec_study_name(args.study.as_deref(), &spec, &args.spec);
     if let Err(err) = CommandRunner::builder_from_sweep(&spec).build() {
-        eprintln!("error: {}: {err}", args.spec.display());
+        errln!("error: {}: {err}", args.spec.display());
         return Ok(EXIT_BAD_INPUT);
     }
     let storage = open_store(&args.storage)?;
@@ -84,8 +84,11 @@ fn load_spec(args: &RunArgs) -> Result<SweepSpec, String> {
         spec.run.trials = Some(n);
     }
     if let Some(k) = args.parallel {
-        if k == 0 {
-            return Err("--parallel must be at least 1".to_owned());
+        if k == 0 || k as u64 > hypersweep_search::sweep::MAX_PARALLEL {
+            return Err(format!(
+                "--parallel must be from 1 to {}, got {k}",
+                hypersweep_search::sweep::MAX_PARALLEL
+            ));
         }
         spec.run.parallel = k;
     }

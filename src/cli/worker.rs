@@ -40,14 +40,15 @@ pub struct WorkerArgs {
 
 /// Runs `worker`.
 pub fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
-    if args.parallel == Some(0) {
-        eprintln!("error: --parallel must be at least 1");
+    let max = hypersweep_search::sweep::MAX_PARALLEL;
+    if let Some(k) = args.parallel.filter(|&k| k == 0 || k as u64 > max) {
+        errln!("error: --parallel must be from 1 to {max}, got {k}");
         return Ok(EXIT_BAD_INPUT);
     }
     let devices = match args.devices.as_deref().map(parse_devices).transpose() {
         Ok(d) => d,
         Err(message) => {
-            eprintln!("error: --devices: {message}");
+            errln!("error: --devices: {message}");
             return Ok(EXIT_BAD_INPUT);
         }
     };

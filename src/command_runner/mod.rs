@@ -43,10 +43,12 @@
 //! Terminating is SIGTERM to the process group, then SIGKILL after the grace
 //! period (see the `process` module).
 
+mod lines;
 mod macros;
 mod process;
 mod report;
 mod trial;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
-//! The trial process: its own process group, line-by-line output, and
-//! termination of the whole group.
+//! The trial process: its own process group and termination of the whole
+//! group.
 //!
 //! The child is started as the leader of a new process group, so a
 //! termination reaches everything it started (a shell's children, data
@@ -8,12 +8,14 @@
 //! output, then sends SIGKILL to the group. Once the leader has exited, any
 //! member still alive gets SIGKILL too, so a trial leaves no orphans. If the
 //! future running a trial is dropped mid-way, [`GroupGuard`] kills the group
-//! and tokio reaps the leader (`kill_on_drop`).
+//! and tokio reaps the leader (`kill_on_drop`). If hypersweep itself is
+//! killed, the watchdog (`watchdog.rs`) kills the group.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
+
+use super::watchdog;
 
 /// How long output is still read after the group is gone, for data left in
 /// the pipes; only a process that left the group can keep a pipe open
@@ -29,9 +31,11 @@ pub(crate) struct GroupGuard {
 impl GroupGuard {
     /// Guards the group led by `child`.
     pub(crate) fn new(child: &Child) -> Self {
-        GroupGuard {
-            pgid: child.id().and_then(|id| libc::pid_t::try_from(id).ok()),
+        let pgid = child.id().and_then(|id| libc::pid_t::try_from(id).ok());
+        if let Some(pgid) = pgid {
+            watchdog::watch(pgid);
         }
+        GroupGuard { pgid }
     }
 
     /// Sends `signal` to every process of the group.
@@ -49,57 +53,15 @@ impl GroupGuard {
     /// Kills what is left of the group and stops guarding it.
     pub(crate) fn kill_rest(&mut self) {
         self.signal(libc::SIGKILL);
-        self.pgid = None;
+        if let Some(pgid) = self.pgid.take() {
+            watchdog::release(pgid);
+        }
     }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        self.signal(libc::SIGKILL);
-    }
-}
-
-/// Lines of one output stream, invalid UTF-8 replaced rather than fatal.
-#[derive(Debug)]
-pub(crate) struct LineStream<R> {
-    reader: Option<BufReader<R>>,
-    buf: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> LineStream<R> {
-    /// Lines of `reader` (none when the stream was not captured).
-    pub(crate) fn new(reader: Option<R>) -> Self {
-        LineStream {
-            reader: reader.map(BufReader::new),
-            buf: Vec::new(),
-        }
-    }
-
-    /// True once the stream has ended.
-    pub(crate) fn is_done(&self) -> bool {
-        self.reader.is_none()
-    }
-
-    /// The next line without its line ending; `None` at the end. Cancel
-    /// safe: a partly read line stays in the buffer for the next call.
-    pub(crate) async fn next_line(&mut self) -> Option<String> {
-        let reader = self.reader.as_mut()?;
-        match reader.read_until(b'\n', &mut self.buf).await {
-            Ok(n) if n > 0 || !self.buf.is_empty() => {
-                let mut bytes = std::mem::take(&mut self.buf);
-                if bytes.last() == Some(&b'\n') {
-                    bytes.pop();
-                }
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
-                Some(String::from_utf8_lossy(&bytes).into_owned())
-            }
-            _ => {
-                self.reader = None;
-                None
-            }
-        }
+        self.kill_rest();
     }
 }
 

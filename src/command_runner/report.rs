@@ -22,24 +22,57 @@ pub(crate) struct LineReport {
     pub value: f64,
 }
 
-/// The report in `line` for `metric`, if the line is one.
-pub(crate) fn parse_report(line: &str, metric: &str) -> Option<LineReport> {
+/// Longest piece of a bad report quoted in the trial's error.
+const QUOTE_CHARS: usize = 80;
+
+/// The report in `line` for `metric`: `Ok(None)` when the line is not one,
+/// an error when it is one whose value cannot be read (a string that is not
+/// a number, an array, a number beyond `f64`, a JSON object that does not
+/// parse): that would otherwise be a trial that silently "never reported".
+pub(crate) fn parse_report(line: &str, metric: &str) -> Result<Option<LineReport>, String> {
     let line = line.trim();
     if !line.starts_with('{') {
-        return None;
+        return Ok(None);
     }
-    let object = parse_object(line).or_else(|| parse_object(&quote_non_finite(line)))?;
-    let value = metric_value(object.get(metric)?)?;
+    let object = match parse_object(line).or_else(|_| parse_object(&quote_non_finite(line))) {
+        Ok(object) => object,
+        // Not JSON: a report only if it names the metric as a key.
+        Err(e) if line.contains(&format!("\"{metric}\"")) => {
+            return Err(format!(
+                "a report of `{metric}` is not valid JSON ({e}): {}",
+                quote(line)
+            ));
+        }
+        Err(_) => return Ok(None),
+    };
+    let Some(raw) = object.get(metric) else {
+        return Ok(None);
+    };
+    let value = metric_value(raw).ok_or_else(|| {
+        format!(
+            "reported `{metric}` as {}, which is not a number",
+            quote(&raw.to_string())
+        )
+    })?;
     let step = STEP_KEYS
         .iter()
         .find_map(|key| object.get(*key).and_then(step_value));
-    Some(LineReport { step, value })
+    Ok(Some(LineReport { step, value }))
 }
 
-fn parse_object(line: &str) -> Option<Map<String, Value>> {
+fn parse_object(line: &str) -> Result<Map<String, Value>, String> {
     match serde_json::from_str(line) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("not an object".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// At most [`QUOTE_CHARS`] characters of `text`, for an error message.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 
@@ -112,9 +145,14 @@ fn quote_non_finite(line: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The report, panicking on an error.
+    fn parse_ok(line: &str, metric: &str) -> Option<LineReport> {
+        parse_report(line, metric).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
     #[test]
     fn reads_metric_and_step() {
-        let r = parse_report(r#"{"step": 3, "val_loss": 0.41}"#, "val_loss");
+        let r = parse_ok(r#"{"step": 3, "val_loss": 0.41}"#, "val_loss");
         assert_eq!(
             r,
             Some(LineReport {
@@ -126,11 +164,11 @@ mod tests {
 
     #[test]
     fn accepts_epoch_and_wandb_step_keys() {
-        let r = parse_report(r#"{"epoch": 2.0, "acc": 0.9}"#, "acc");
+        let r = parse_ok(r#"{"epoch": 2.0, "acc": 0.9}"#, "acc");
         assert_eq!(r.and_then(|r| r.step), Some(2));
-        let r = parse_report(r#"{"_step": 7, "acc": 0.9}"#, "acc");
+        let r = parse_ok(r#"{"_step": 7, "acc": 0.9}"#, "acc");
         assert_eq!(r.and_then(|r| r.step), Some(7));
-        let r = parse_report(r#"{"acc": 1}"#, "acc");
+        let r = parse_ok(r#"{"acc": 1}"#, "acc");
         assert_eq!(
             r,
             Some(LineReport {
@@ -142,17 +180,26 @@ mod tests {
 
     #[test]
     fn ignores_lines_that_are_not_reports() {
-        assert_eq!(parse_report("epoch 3 loss 0.2", "loss"), None);
-        assert_eq!(parse_report(r#"{"acc": 0.9}"#, "loss"), None);
-        assert_eq!(parse_report(r#"[1, 2]"#, "loss"), None);
-        assert_eq!(parse_report(r#"{"loss": [1]}"#, "loss"), None);
-        assert_eq!(parse_report(r#"{"loss": "high"}"#, "loss"), None);
-        assert_eq!(parse_report(r#"{"loss": 0.1"#, "loss"), None);
+        assert_eq!(parse_ok("epoch 3 loss 0.2", "loss"), None);
+        assert_eq!(parse_ok(r#"{"acc": 0.9}"#, "loss"), None);
+        assert_eq!(parse_ok(r#"[1, 2]"#, "loss"), None);
+        assert_eq!(parse_ok(r#"{"acc": 0.9"#, "loss"), None);
+    }
+
+    #[test]
+    fn reports_that_cannot_be_represented_are_errors() {
+        let error = |line: &str| parse_report(line, "loss").expect_err(line);
+        assert!(error(r#"{"loss": [1]}"#).contains("not a number"));
+        assert!(error(r#"{"loss": "high"}"#).contains(r#""high""#));
+        assert!(error(r#"{"loss": 1e999}"#).contains("not valid JSON"));
+        assert!(error(r#"{"loss": 0.1"#).contains("not valid JSON"));
+        let long = format!(r#"{{"loss": "{}"}}"#, "x".repeat(10_000));
+        assert!(error(&long).chars().count() < 200);
     }
 
     #[test]
     fn non_finite_spellings() {
-        let value = |line: &str| parse_report(line, "loss").map(|r| r.value);
+        let value = |line: &str| parse_ok(line, "loss").map(|r| r.value);
         assert!(value(r#"{"loss": null}"#).is_some_and(f64::is_nan));
         assert!(value(r#"{"loss": "NaN"}"#).is_some_and(f64::is_nan));
         assert!(value(r#"{"loss": "nan"}"#).is_some_and(f64::is_nan));

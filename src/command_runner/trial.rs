@@ -12,7 +12,8 @@ use hypersweep_trials::{Decision, Device, RunOutcome, TrialContext};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 
 use super::Config;
-use super::process::{DRAIN_LIMIT, ExitKind, GroupGuard, LineStream, describe_exit};
+use super::lines::{LineStream, SharedLog};
+use super::process::{DRAIN_LIMIT, ExitKind, GroupGuard, describe_exit};
 use super::report::parse_report;
 
 /// Stderr lines kept for the error text of a failed trial.
@@ -26,6 +27,8 @@ enum Stop {
     Pruned,
     TimedOut,
     Interrupted,
+    /// A report that cannot be read; the message is in `Watch::bad_report`.
+    BadReport,
 }
 
 /// How watching a running process ended.
@@ -90,15 +93,16 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
         }
     };
     let mut guard = GroupGuard::new(&child);
+    let log: SharedLog = Arc::new(std::sync::Mutex::new(log));
     let mut trial = Watch {
-        stdout: LineStream::new(child.stdout.take()),
-        stderr: LineStream::new(child.stderr.take()),
-        log,
+        stdout: LineStream::new(child.stdout.take(), Arc::clone(&log)),
+        stderr: LineStream::new(child.stderr.take(), log),
         stderr_tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
         metric: &config.metric,
         last_value: None,
         last_step: None,
         pruned: false,
+        bad_report: None,
     };
 
     let end = trial.watch(&mut child, &ctx, config.trial_timeout).await;
@@ -117,6 +121,7 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
             return match stop {
                 Stop::Pruned => RunOutcome::Pruned,
                 Stop::Interrupted => RunOutcome::Failed("interrupted".to_owned()),
+                Stop::BadReport => RunOutcome::Failed(trial.bad_report.take().unwrap_or_default()),
                 Stop::TimedOut => RunOutcome::Failed(format!(
                     "timed out after {}",
                     seconds(config.trial_timeout.unwrap_or_default())
@@ -132,12 +137,13 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
 struct Watch<'a> {
     stdout: LineStream<ChildStdout>,
     stderr: LineStream<ChildStderr>,
-    log: Option<std::fs::File>,
     stderr_tail: VecDeque<String>,
     metric: &'a str,
     last_value: Option<f64>,
     last_step: Option<u64>,
     pruned: bool,
+    /// Why the last report could not be read, once one could not.
+    bad_report: Option<String>,
 }
 
 impl Watch<'_> {
@@ -213,9 +219,14 @@ impl Watch<'_> {
     /// Logs a stdout line and passes on its report, if any; answers whether
     /// the trial must stop.
     fn on_stdout(&mut self, line: &str, ctx: Option<&TrialContext>) -> Option<Stop> {
-        self.log_line(line);
         let ctx = ctx?;
-        let report = parse_report(line, self.metric)?;
+        let report = match parse_report(line, self.metric) {
+            Ok(report) => report?,
+            Err(message) => {
+                self.bad_report = Some(message);
+                return Some(Stop::BadReport);
+            }
+        };
         let step = report
             .step
             .unwrap_or_else(|| self.last_step.map_or(1, |s| s.saturating_add(1)));
@@ -233,22 +244,11 @@ impl Watch<'_> {
     }
 
     fn on_stderr(&mut self, line: &str) {
-        self.log_line(line);
         if self.stderr_tail.len() == STDERR_TAIL_LINES {
             self.stderr_tail.pop_front();
         }
         self.stderr_tail
             .push_back(truncate(line, STDERR_LINE_CHARS));
-    }
-
-    fn log_line(&mut self, line: &str) {
-        if let Some(file) = &mut self.log {
-            // Unbuffered on purpose: `tail -f` on a trial's log shows it live.
-            if let Err(e) = writeln!(file, "{line}") {
-                tracing::warn!("cannot write a trial log, no longer logging it: {e}");
-                self.log = None;
-            }
-        }
     }
 
     /// The outcome of a process that exited by itself.
@@ -257,6 +257,9 @@ impl Watch<'_> {
             Ok(status) => status,
             Err(e) => return RunOutcome::Failed(format!("cannot wait for the process: {e}")),
         };
+        if let Some(message) = &self.bad_report {
+            return RunOutcome::Failed(message.clone());
+        }
         match describe_exit(status) {
             ExitKind::Signal(signal) => RunOutcome::Failed(format!("killed by signal {signal}")),
             ExitKind::Code(code) if self.stderr_tail.is_empty() => {

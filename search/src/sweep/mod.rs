@@ -21,6 +21,7 @@
 mod diff;
 mod distributions;
 mod fields;
+mod limits;
 mod nni;
 mod parameters;
 mod run;
@@ -39,6 +40,7 @@ use crate::searcher::{Method, SearcherOptions};
 use crate::space::SearchSpace;
 pub use diff::{SpecDifference, spec_differences};
 use fields::{Fault, display_path, fault};
+pub use limits::{MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY_CHARS, MAX_PARALLEL};
 
 /// A parsed, validated sweep file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,7 +247,9 @@ pub fn parse_sweep(text: &str, file: &str) -> Result<SweepSpec, SpecError> {
         path: display_path(&f.path),
         message: f.message,
     };
+    limits::check_size(text).map_err(in_file)?;
     let document = read_document(text, file).map_err(in_file)?;
+    limits::check_document(&document).map_err(in_file)?;
     let Value::Object(root) = &document else {
         return Err(in_file(fault(
             "",
@@ -290,12 +294,7 @@ fn read_document(text: &str, file: &str) -> Result<Value, Fault> {
             )
         })
     } else {
-        serde_json::from_str::<Value>(text).map_err(|e| {
-            fault(
-                format!("line {}, column {}", e.line(), e.column()),
-                format!("invalid JSON: {e}"),
-            )
-        })
+        limits::parse_strict_json(text)
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::distributions::parse_domain;
 use super::fields::{Fields, Res, describe, did_you_mean, fault, join, unsigned};
+use super::limits::MAX_KEY_CHARS;
 use crate::error::SearchError;
 use crate::space::{Condition, Param, SearchSpace};
 
@@ -86,6 +87,12 @@ fn walk<'a>(value: &'a Value, path: &str, group: &str, out: &mut Vec<Pending<'a>
         }
         let spec_fields = Fields::of(spec, &spec_path, "a parameter spec")?;
         let name = format!("{group}{key}");
+        if name.chars().count() > MAX_KEY_CHARS {
+            return Err(fault(
+                spec_path,
+                format!("the flattened name has more than {MAX_KEY_CHARS} characters"),
+            ));
+        }
         if let Some(nested) = spec_fields.get("parameters") {
             spec_fields.only(&["parameters"], "a parameter group")?;
             let nested_path = join(&spec_path, "parameters");

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::fields::{Fields, Res, describe, fault, list, unsigned};
+use super::limits::MAX_PARALLEL;
 use super::{Devices, EarlyTerminate, PrunerKind, RunConfig};
 
 const RUN_KEYS: &[&str] = &[
@@ -43,6 +44,15 @@ pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunC
             n => Ok(n),
         }
     };
+    let concurrency = |key: &str| -> Res<Option<u64>> {
+        match positive(key)? {
+            Some(n) if n > MAX_PARALLEL => Err(fault(
+                f.path_of(key),
+                format!("expected at most {MAX_PARALLEL}, got {n}"),
+            )),
+            n => Ok(n),
+        }
+    };
     let small = |key: &str| -> Res<Option<u32>> {
         f.unsigned(key)?
             .map(|n| {
@@ -54,10 +64,10 @@ pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunC
     if let Some(n) = positive("trials")? {
         run.trials = Some(n);
     }
-    if let Some(n) = positive("parallel")? {
+    if let Some(n) = concurrency("parallel")? {
         run.parallel = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if let Some(n) = positive("trials_per_device")? {
+    if let Some(n) = concurrency("trials_per_device")? {
         run.trials_per_device = usize::try_from(n).unwrap_or(usize::MAX);
     }
     run.seed = f.unsigned("seed")?;

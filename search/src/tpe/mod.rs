@@ -91,7 +91,7 @@ impl HistoryCache {
     /// The configurations of every trial so far (in any state) as
     /// [`configuration_key`]s, when every parameter of the space is
     /// discrete; `None` otherwise.
-    fn tried_configurations(&self, space: &SearchSpace) -> Option<HashSet<Vec<u32>>> {
+    fn tried_configurations(&self, space: &SearchSpace) -> Option<HashSet<Vec<u64>>> {
         let cards = space
             .params()
             .iter()
@@ -255,9 +255,9 @@ const DUPLICATE_REDRAWS: usize = 8;
 const DUPLICATE_PRIOR_DRAWS: usize = 64;
 
 /// The bucket of every parameter of a configuration in a space of discrete
-/// parameters (`u32::MAX` for one that is not set): equal keys, equal
-/// configurations.
-fn configuration_key(space: &SearchSpace, params: &Params) -> Vec<u32> {
+/// parameters (`u64::MAX` for one that is not set): equal keys, equal
+/// configurations. (`u64`: an integer domain can hold 2^54 values.)
+fn configuration_key(space: &SearchSpace, params: &Params) -> Vec<u64> {
     encode_row(space, params)
         .iter()
         .zip(space.params())
@@ -266,10 +266,10 @@ fn configuration_key(space: &SearchSpace, params: &Params) -> Vec<u32> {
 }
 
 /// The bucket of coordinate `u` among `cardinality` equal ones.
-fn bucket(u: Option<f64>, cardinality: usize) -> u32 {
+fn bucket(u: Option<f64>, cardinality: usize) -> u64 {
     match u {
-        Some(u) if !u.is_nan() => bucket_index(u, cardinality) as u32,
-        _ => u32::MAX,
+        Some(u) if !u.is_nan() => bucket_index(u, cardinality) as u64,
+        _ => u64::MAX,
     }
 }
 
@@ -341,12 +341,16 @@ fn dim_spec(p: &Param) -> Option<DimSpec> {
         // is zero, and a narrower kernel would all but stop the search from
         // trying the neighbouring values (it did, at half a bucket).
         d => {
-            let min_sigma = d.cardinality().map_or(0.0, |c| 1.0 / c as f64);
-            match d.bucket_edges() {
-                Some(edges) if edges.len() <= MAX_MASS_BUCKETS + 1 => {
-                    Some(DimSpec::Discrete { min_sigma, edges })
-                }
-                _ => Some(DimSpec::Numerical { min_sigma }),
+            let cardinality = d.cardinality();
+            let min_sigma = cardinality.map_or(0.0, |c| 1.0 / c as f64);
+            // The count first: the edges are allocated, one per value.
+            let edges = match cardinality {
+                Some(c) if c <= MAX_MASS_BUCKETS => d.bucket_edges(),
+                _ => None,
+            };
+            match edges {
+                Some(edges) => Some(DimSpec::Discrete { min_sigma, edges }),
+                None => Some(DimSpec::Numerical { min_sigma }),
             }
         }
     }
