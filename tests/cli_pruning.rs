@@ -54,7 +54,11 @@ fn a_wandb_hyperband_sweep_prunes_only_at_band_iterations_and_completes_its_budg
             "trial {} pruned after {iterations} values",
             t.number
         );
-        assert_eq!(t.value, t.intermediate.last().map(|r| r.1), "its last value");
+        assert_eq!(
+            t.value,
+            t.intermediate.last().map(|r| r.1),
+            "its last value"
+        );
     }
     let status = text(&run_ok(&["status", "--storage", path(&store)]).stdout);
     assert!(

@@ -124,7 +124,9 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
                 Ok(j) => curve[j].1 = value,
                 Err(j) => curve.insert(j, (step, value)),
             }
-            let prune = s.pruner.should_prune(&s.history.trials[i], step, &s.history);
+            let prune = s
+                .pruner
+                .should_prune(&s.history.trials[i], step, &s.history);
             Ok(json!({"prune": prune}))
         }
         Request::Tell { value, pruned } => {
