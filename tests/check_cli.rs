@@ -74,7 +74,7 @@ fn yaml_wandb_file_with_hyperband() {
         &[
             "method random",
             "metric val_acc (maximize, target 0.95)",
-            "early hyperband min_iter 3 eta 3",
+            "early hyperband, W&B's bands (eta 3, the best value so far; judged at iterations 3, 9, 27, 81, 243, 729, ...)",
             "run 100 trials, 2 parallel, timeout 1h30m, devices [0, 1]",
             "batch_size int [32, 256] log",
             "momentum float [0.8, 0.99] when optimizer in [\"sgd\"]",

@@ -133,3 +133,65 @@ fn a_trial_asked_before_a_run_can_still_be_told() {
         "the run's budget of 3 counted the asked trial once it ended"
     );
 }
+
+#[test]
+fn tell_with_a_step_answers_prune_or_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let spec = dir.path().join("asha.json");
+    std::fs::write(
+        &spec,
+        serde_json::json!({
+            "name": "asha",
+            "method": "random",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "early_terminate": {"type": "asha", "min_resource": 1, "eta": 2},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+            "run": {"seed": 3}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let store_arg = path(&store);
+    let ask = || {
+        let out: serde_json::Value = serde_json::from_slice(
+            &run_ok(&["ask", "--storage", store_arg, "--spec", path(&spec)]).stdout,
+        )
+        .unwrap();
+        out["trial"].to_string()
+    };
+    let tell_step = |trial: &str, step: &str, value: &str| {
+        let out = run_ok(&[
+            "tell",
+            "--storage",
+            store_arg,
+            "--trial",
+            trial,
+            "--step",
+            step,
+            "--value",
+            value,
+        ]);
+        text(&out.stdout).trim().to_owned()
+    };
+    let good = ask();
+    assert_eq!(tell_step(&good, "1", "0.1"), "continue");
+    let bad = ask();
+    // Two values at rung 1, eta 2: one continues, the better.
+    assert_eq!(tell_step(&bad, "1", "0.9"), "prune");
+    run_ok(&[
+        "tell",
+        "--storage",
+        store_arg,
+        "--trial",
+        &bad,
+        "--state",
+        "pruned",
+        "--value",
+        "0.9",
+    ]);
+    let trials = export_json(&store);
+    assert_eq!(trials[1].state, TrialState::Pruned);
+    assert_eq!(trials[1].intermediate, vec![(1, 0.9)]);
+    assert_eq!(trials[0].state, TrialState::Running);
+}

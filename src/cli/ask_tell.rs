@@ -1,11 +1,12 @@
 //! `ask` and `tell`: the ask/tell protocol from the shell, for trainers that
-//! drive themselves (one `ask` before a run, one `tell` after).
+//! drive themselves (one `ask` before a run, one `tell` after, and, for early
+//! stopping, a `tell --step` per epoch, answered `prune` or `continue`).
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 use hypersweep_search::TrialState;
-use hypersweep_trials::TrialOutcome;
+use hypersweep_trials::{Decision, TrialOutcome};
 use serde_json::json;
 
 use super::common::{StudyArgs, open_spec_file, open_store, study_name};
@@ -40,6 +41,11 @@ pub struct TellArgs {
     /// Its value (required unless `--state failed`).
     #[arg(long, allow_negative_numbers = true)]
     pub value: Option<f64>,
+    /// An intermediate value at this step (with `--value`): recorded, judged
+    /// by the study's pruner, and answered `prune` or `continue`; the trial
+    /// stays running.
+    #[arg(long, requires = "value", conflicts_with_all = ["state", "error"])]
+    pub step: Option<u64>,
     /// How it ended.
     #[arg(long, value_enum, default_value = "complete")]
     pub state: TellState,
@@ -82,6 +88,17 @@ pub fn tell(args: TellArgs) -> anyhow::Result<i32> {
     let storage = open_store(&args.study.storage)?;
     let name = study_name(storage.as_ref(), &args.study)?;
     let study = Study::load(&name, storage)?;
+    if let (Some(step), Some(value)) = (args.step, args.value) {
+        let decision = study.report(args.trial, step, value)?;
+        outln!(
+            "{}",
+            match decision {
+                Decision::Prune => "prune",
+                Decision::Continue => "continue",
+            }
+        );
+        return Ok(0);
+    }
     let trial = match (args.state, args.value) {
         (TellState::Complete, Some(v)) => study.tell(args.trial, v)?,
         (TellState::Complete, None) => bail!("--value is required for a complete trial"),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use hypersweep_search::Domain;
 use hypersweep_search::sweep::{Devices, EarlyTerminate, SweepSpec, parse_sweep};
 use hypersweep_search::{Direction, Param, Value};
+use hypersweep_trials::pruner_from_spec;
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
@@ -58,7 +59,8 @@ fn describe_sweep(file: &str, spec: &SweepSpec) -> String {
         .unwrap_or_default();
     let _ = writeln!(out, "metric    {} ({goal}{target})", spec.metric.name);
     if let Some(et) = &spec.early_terminate {
-        let _ = writeln!(out, "early     {}", early_terminate(et));
+        let study = spec.name.as_deref().unwrap_or("study");
+        let _ = writeln!(out, "early     {}", early_terminate(et, study));
     }
     let _ = writeln!(out, "run       {}", run_summary(spec));
     if let Some(command) = &spec.command {
@@ -107,22 +109,10 @@ fn run_summary(spec: &SweepSpec) -> String {
     parts.join(", ")
 }
 
-fn early_terminate(et: &EarlyTerminate) -> String {
-    let mut s = format!("{:?}", et.kind).to_lowercase();
-    for (key, v) in [
-        ("min_iter", et.min_iter),
-        ("max_iter", et.max_iter),
-        ("s", et.s),
-    ] {
-        if let Some(v) = v {
-            let _ = write!(s, " {key} {v}");
-        }
-    }
-    let _ = write!(s, " eta {}", number(et.eta));
-    if et.strict {
-        s.push_str(" strict");
-    }
-    s
+/// The pruner that will actually run, with its rungs or bands (the study's
+/// name only changes which trial lands in which Hyperband bracket).
+fn early_terminate(et: &EarlyTerminate, study: &str) -> String {
+    pruner_from_spec(Some(et), study).describe()
 }
 
 /// `float [1e-5, 0.1] log`, then the condition, if any.

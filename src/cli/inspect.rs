@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::{RunConfig, SweepSpec};
 use hypersweep_trials::scheduler::{Budget, best_trial};
-use hypersweep_trials::{Staleness, Trial, now_ms};
+use hypersweep_trials::{Staleness, Trial, now_ms, pruner_from_spec};
 use serde_json::json;
 
 use super::common::{StudyArgs, open_existing, study_name};
@@ -26,7 +26,7 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         Some(searcher) => outln!("method    {searcher} (a searcher given in code)"),
         None => outln!("method    {}", spec.method.as_str()),
     }
-    outln!("pruner    {}", pruner_text(spec)?);
+    outln!("pruner    {}", pruner_text(spec, &name)?);
     outln!(
         "metric    {} ({})",
         spec.metric.name,
@@ -68,13 +68,10 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
 
 /// The pruner the study runs with: one given in code, else the kind
 /// `early_terminate` names, else `none`.
-fn pruner_text(spec: &SweepSpec) -> anyhow::Result<String> {
+fn pruner_text(spec: &SweepSpec, study: &str) -> anyhow::Result<String> {
     Ok(match (&spec.custom.pruner, &spec.early_terminate) {
         (Some(pruner), _) => format!("{pruner} (a pruner given in code)"),
-        (None, Some(early)) => serde_json::to_value(early.kind)?
-            .as_str()
-            .unwrap_or("?")
-            .to_owned(),
+        (None, Some(early)) => pruner_from_spec(Some(early), study).describe(),
         (None, None) => "none".to_owned(),
     })
 }

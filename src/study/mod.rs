@@ -28,7 +28,7 @@ use hypersweep_search::sweep::{SpecDifference, SweepSpec, spec_differences};
 use hypersweep_search::{Params, SearchError, Searcher, TrialState, build_searcher};
 use hypersweep_trials::scheduler::{Budget, Observer, best_trial, suggest};
 use hypersweep_trials::{
-    NewTrial, Pruner, Runner, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher,
+    Decision, NewTrial, Pruner, Runner, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher,
     StopHandle, Storage, StorageError, StudyCache, SweepSummary, Trial, TrialContext, TrialOutcome,
     blocking, pruner_from_spec,
 };
@@ -174,7 +174,7 @@ impl Study {
             searcher.unwrap_or_else(|| build_searcher(spec.method, &spec.searcher, config.seed));
         Ok(Study {
             name: name.to_owned(),
-            pruner: Arc::from(pruner_from_spec(spec.early_terminate.as_ref())),
+            pruner: Arc::from(pruner_from_spec(spec.early_terminate.as_ref(), name)),
             searcher: Arc::new(Mutex::new(searcher)),
             spec,
             storage,
@@ -390,9 +390,34 @@ impl Study {
         Ok(self.storage.finish_trial(&self.name, number, outcome)?)
     }
 
-    /// Records an intermediate value of an asked trial.
-    pub fn report(&self, number: u64, step: u64, value: f64) -> Result<(), StudyError> {
-        Ok(self.storage.report(&self.name, number, step, value)?)
+    /// Records an intermediate value of an asked trial and answers whether
+    /// it should go on: the study's pruner judges it against every trial of
+    /// the study, caught up from the store (so an ask/tell client decides as
+    /// `optimize` or any worker would). On [`Decision::Prune`], stop training
+    /// and record the trial with [`Study::tell_outcome`] as
+    /// [`TrialState::Pruned`] with its last value.
+    pub fn report(&self, number: u64, step: u64, value: f64) -> Result<Decision, StudyError> {
+        self.storage.report(&self.name, number, step, value)?;
+        let mut cache = self
+            .ask_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        blocking(|| self.storage.catch_up(&self.name, &mut cache))?;
+        let history = cache.history();
+        let Ok(i) = history.trials.binary_search_by_key(&number, |t| t.number) else {
+            return Err(StorageError::NoTrial {
+                study: self.name.clone(),
+                number,
+            }
+            .into());
+        };
+        Ok(
+            if self.pruner.should_prune(&history.trials[i], step, &history) {
+                Decision::Prune
+            } else {
+                Decision::Continue
+            },
+        )
     }
 
     /// Every trial, by number.

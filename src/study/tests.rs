@@ -243,3 +243,25 @@ fn reopening_with_other_run_settings_continues_with_them() {
     );
     assert!(record.revisions.is_empty());
 }
+
+#[test]
+fn ask_tell_report_returns_prune_for_a_losing_trial() {
+    let mut s = study(1);
+    // ASHA with rungs at steps 1, 3, 9 (eta 3).
+    s.set_pruner(Arc::new(hypersweep_trials::AshaPruner::new(1, 3.0)));
+    let leaders: Vec<u64> = (0..3).map(|_| s.ask().unwrap().number).collect();
+    for (i, &n) in leaders.iter().enumerate() {
+        // Each better than those before it, so each is promoted.
+        let v = 0.1 * (3 - i) as f64;
+        assert_eq!(s.report(n, 1, v).unwrap(), Decision::Continue, "trial {n}");
+    }
+    // Four values at rung 1 (0.1, 0.2, 0.3 and the newcomer's): one
+    // continues, the best, so 0.25 loses and 0.05 wins.
+    let loser = s.ask().unwrap().number;
+    assert_eq!(s.report(loser, 1, 0.25).unwrap(), Decision::Prune);
+    let winner = s.ask().unwrap().number;
+    assert_eq!(s.report(winner, 1, 0.05).unwrap(), Decision::Continue);
+    // Step 2 is no rung.
+    assert_eq!(s.report(winner, 2, 9.0).unwrap(), Decision::Continue);
+    assert!(s.report(99, 1, 0.0).is_err(), "no such trial");
+}

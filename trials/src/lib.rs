@@ -21,7 +21,10 @@ mod trial;
 pub use cache::{SharedHistory, StudyCache, Tally};
 pub use error::StorageError;
 pub use hypersweep_search::{Direction, TrialState};
-pub use pruner::{MedianPruner, NoPruner, Pruner, pruner_from_spec};
+pub use pruner::{
+    AshaPruner, HyperbandPruner, MedianPruner, NoPruner, PercentilePruner, Pruner,
+    WandbHyperbandPruner, pruner_from_spec,
+};
 pub use runner::{BoxFuture, Decision, Device, Reporter, RunOutcome, Runner, TrialContext};
 pub use scheduler::{
     Progress, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher, StopHandle, StopLevel,

@@ -23,7 +23,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{EarlyTerminate, SweepSpec};
+use super::{EarlyTerminate, MinResource, SweepSpec};
 use crate::domain::Domain;
 use crate::space::{Condition, Param};
 
@@ -297,6 +297,17 @@ fn early_terminate_fields(e: &EarlyTerminate) -> Vec<(&'static str, String)> {
         ("eta", e.eta.to_string()),
         ("s", optional(e.s)),
         ("strict", e.strict.to_string()),
+        (
+            "min_resource",
+            match e.min_resource {
+                None => NONE.to_owned(),
+                Some(MinResource::Auto) => "auto".to_owned(),
+                Some(MinResource::Steps(n)) => n.to_string(),
+            },
+        ),
+        ("max_resource", optional(e.max_resource)),
+        ("warmup_steps", optional(e.warmup_steps)),
+        ("percentile", optional(e.percentile)),
     ]
 }
 

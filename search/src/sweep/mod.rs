@@ -20,6 +20,7 @@
 
 mod diff;
 mod distributions;
+mod early;
 mod fields;
 mod limits;
 mod nni;
@@ -122,32 +123,84 @@ impl Default for Metric {
 /// Which pruner `early_terminate` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum PrunerKind {
-    /// W&B's hyperband (several ASHA brackets).
+    /// Hyperband: W&B's bands when the file uses W&B's keys (`min_iter`,
+    /// `max_iter`, `s`, `strict`), else ASHA brackets.
     Hyperband,
     /// Asynchronous successive halving.
     Asha,
     /// Median stopping rule.
     Median,
+    /// Percentile stopping rule (the median at `percentile: 50`).
+    Percentile,
     /// No early stopping.
     None,
 }
 
-/// `early_terminate`, with W&B's fields.
+/// `min_resource`: a number of steps, or `"auto"` (Optuna's rule: a
+/// hundredth of the longest completed trial's last step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MinResource {
+    /// Derived from the completed trials.
+    Auto,
+    /// This many steps.
+    Steps(u64),
+}
+
+/// `early_terminate`: W&B's fields (`min_iter`, `max_iter`, `s`, `strict`)
+/// and ours, named as in Optuna and Ray (`min_resource`, `max_resource`,
+/// `warmup_steps`, `percentile`). The parser keeps the two forms apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyTerminate {
     /// `type`.
     pub kind: PrunerKind,
-    /// `min_iter`.
+    /// `min_iter` (W&B).
     pub min_iter: Option<u64>,
-    /// `max_iter`.
+    /// `max_iter` (W&B).
     pub max_iter: Option<u64>,
     /// `eta` (default 3).
     pub eta: f64,
-    /// `s`: number of brackets.
+    /// `s`: number of W&B bands below `max_iter`.
     pub s: Option<u64>,
-    /// `strict`.
+    /// `strict` (W&B): judge the value at the band, not the best so far.
     pub strict: bool,
+    /// `min_resource`: the first rung (ASHA, Hyperband).
+    #[serde(default)]
+    pub min_resource: Option<MinResource>,
+    /// `max_resource`: the step a trial completes at (ASHA, Hyperband).
+    #[serde(default)]
+    pub max_resource: Option<u64>,
+    /// `warmup_steps`: no pruning before this step.
+    #[serde(default)]
+    pub warmup_steps: Option<u64>,
+    /// `percentile` (percentile rule), in (0, 100).
+    #[serde(default)]
+    pub percentile: Option<f64>,
+}
+
+impl EarlyTerminate {
+    /// A block of this kind with every option at its default.
+    pub fn new(kind: PrunerKind) -> Self {
+        EarlyTerminate {
+            kind,
+            min_iter: None,
+            max_iter: None,
+            eta: 3.0,
+            s: None,
+            strict: false,
+            min_resource: None,
+            max_resource: None,
+            warmup_steps: None,
+            percentile: None,
+        }
+    }
+
+    /// True when this is W&B's hyperband (bands), not ours (brackets).
+    pub fn is_wandb_hyperband(&self) -> bool {
+        self.kind == PrunerKind::Hyperband && (self.min_iter.is_some() || self.max_iter.is_some())
+    }
 }
 
 /// Where trials run.

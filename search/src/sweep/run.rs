@@ -1,12 +1,12 @@
-//! The `run` section (budget and execution) and `early_terminate`.
+//! The `run` section (budget and execution).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::fields::{Fields, Res, describe, fault, list, unsigned};
+use super::fields::{Fields, Res, describe, fault, unsigned};
 use super::limits::MAX_PARALLEL;
-use super::{Devices, EarlyTerminate, PrunerKind, RunConfig};
+use super::{Devices, RunConfig};
 
 const RUN_KEYS: &[&str] = &[
     "trials",
@@ -21,10 +21,6 @@ const RUN_KEYS: &[&str] = &[
     "stale_after",
     "ask_timeout",
 ];
-
-const EARLY_TERMINATE_KEYS: &[&str] = &["type", "min_iter", "max_iter", "eta", "s", "strict"];
-
-const PRUNERS: &[&str] = &["hyperband", "asha", "median", "none"];
 
 /// Reads `run`. `run_cap` (W&B's budget) fills `trials` unless `run.trials`
 /// is given.
@@ -169,65 +165,4 @@ fn duration_seconds(text: &str) -> Option<f64> {
         digits.clear();
     }
     digits.is_empty().then_some(total)
-}
-
-/// Reads `early_terminate`.
-pub(crate) fn parse_early_terminate(value: &Value) -> Res<EarlyTerminate> {
-    let path = "early_terminate";
-    let f = Fields::of(value, path, "the early_terminate section")?;
-    f.only(EARLY_TERMINATE_KEYS, "`early_terminate`")?;
-    let kind_name = f.string("type")?.ok_or_else(|| {
-        fault(
-            f.path_of("type"),
-            format!("missing `type`: one of {}", list(PRUNERS)),
-        )
-    })?;
-    let kind = match kind_name {
-        "hyperband" => PrunerKind::Hyperband,
-        "asha" => PrunerKind::Asha,
-        "median" => PrunerKind::Median,
-        "none" => PrunerKind::None,
-        other => {
-            return Err(fault(
-                f.path_of("type"),
-                format!(
-                    "unknown early_terminate type `{other}`; expected one of {}",
-                    list(PRUNERS)
-                ),
-            ));
-        }
-    };
-    let eta = f.number("eta")?.unwrap_or(3.0);
-    if eta <= 1.0 {
-        return Err(fault(
-            f.path_of("eta"),
-            format!("expected eta > 1, got {eta}"),
-        ));
-    }
-    let et = EarlyTerminate {
-        kind,
-        min_iter: f.unsigned("min_iter")?,
-        max_iter: f.unsigned("max_iter")?,
-        eta,
-        s: f.unsigned("s")?,
-        strict: f.boolean("strict")?.unwrap_or(false),
-    };
-    if et.min_iter == Some(0) {
-        return Err(fault(f.path_of("min_iter"), "expected min_iter >= 1"));
-    }
-    if let (Some(lo), Some(hi)) = (et.min_iter, et.max_iter)
-        && lo > hi
-    {
-        return Err(fault(
-            f.path_of("max_iter"),
-            format!("expected max_iter >= min_iter, got {hi} < {lo}"),
-        ));
-    }
-    if kind == PrunerKind::Hyperband && et.min_iter.is_none() && et.max_iter.is_none() {
-        return Err(fault(
-            path,
-            "hyperband needs `min_iter` or `max_iter` (with `s`)",
-        ));
-    }
-    Ok(et)
 }

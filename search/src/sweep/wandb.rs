@@ -2,9 +2,10 @@
 
 use serde_json::{Map, Value};
 
+use super::early::parse_early_terminate;
 use super::fields::{Fields, Res, describe, did_you_mean, fault, list, string};
 use super::parameters::{Flat, build_space, parse_parameters};
-use super::run::{parse_early_terminate, parse_run};
+use super::run::parse_run;
 use super::{Metric, SweepSpec};
 use crate::domain::Domain;
 use crate::history::Direction;

@@ -2,6 +2,7 @@
 
 mod diff;
 mod distributions;
+mod early;
 mod formats;
 mod robustness;
 mod structure;
