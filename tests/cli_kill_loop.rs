@@ -49,9 +49,25 @@ struct Figures {
     printed_complete_checked: usize,
     interrupted: usize,
     runs: usize,
+    sweeps: usize,
 }
 
+/// Sweeps, each killed until a run of it ends by itself, until `kills`
+/// kills have been made.
 fn kill_loop(kills: usize, seed: u64) -> Figures {
+    let mut figures = Figures::default();
+    let mut rng = seed;
+    while figures.kills < kills {
+        figures.sweeps += 1;
+        one_sweep(kills, &mut rng, &mut figures);
+    }
+    figures
+}
+
+/// One sweep in a fresh store, killed at random moments until a run ends
+/// by itself or `kills` kills have been made overall (then it runs to its
+/// end).
+fn one_sweep(kills: usize, rng: &mut u64, figures: &mut Figures) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let spec = python_sweep(
@@ -68,8 +84,6 @@ fn kill_loop(kills: usize, seed: u64) -> Figures {
             "run": {"trials": BUDGET, "parallel": 2, "seed": 5}
         }),
     );
-    let mut rng = seed;
-    let mut figures = Figures::default();
     let mut printed: BTreeMap<u64, f64> = BTreeMap::new();
     loop {
         figures.runs += 1;
@@ -80,7 +94,7 @@ fn kill_loop(kills: usize, seed: u64) -> Figures {
             .spawn()
             .unwrap();
         let ended = if figures.kills < kills {
-            let delay = Duration::from_millis(next(&mut rng) % 700);
+            let delay = Duration::from_millis(next(rng) % 700);
             let deadline = Instant::now() + delay;
             let mut status = None;
             while Instant::now() < deadline {
@@ -102,28 +116,35 @@ fn kill_loop(kills: usize, seed: u64) -> Figures {
         } else {
             Some(child.wait().unwrap())
         };
-        printed.extend(printed_complete(&std::fs::read_to_string(&out_path).unwrap()));
+        printed.extend(printed_complete(
+            &std::fs::read_to_string(&out_path).unwrap(),
+        ));
         if !store.join("sled").exists() {
             continue; // killed before the store existed
         }
-        check(&store, &printed, &mut figures);
+        check(&store, &printed, figures);
         if let Some(status) = ended {
-            assert!(status.success(), "a run that ends by itself succeeds: {status:?}");
+            assert!(
+                status.success(),
+                "a run that ends by itself succeeds: {status:?}"
+            );
             break;
         }
     }
     let trials = export_json(&store);
-    assert!(trials.iter().all(|t| t.state.is_finished()), "nothing left Running");
+    assert!(
+        trials.iter().all(|t| t.state.is_finished()),
+        "nothing left Running"
+    );
     assert_eq!(
         Budget::from_trials(&trials, Some(BUDGET), 0).counted(),
         BUDGET,
         "exactly the budget"
     );
-    figures.interrupted = trials
+    figures.interrupted += trials
         .iter()
         .filter(|t| t.state == TrialState::Failed)
         .count();
-    figures
 }
 
 /// The invariants that hold after every kill.
@@ -133,7 +154,10 @@ fn check(store: &Path, printed: &BTreeMap<u64, f64>, figures: &mut Figures) {
         .unwrap();
     if !out.status.success() {
         // Killed during the store's creation, before the study existed.
-        assert!(printed.is_empty(), "trials were printed but the study is gone");
+        assert!(
+            printed.is_empty(),
+            "trials were printed but the study is gone"
+        );
         return;
     }
     let trials: Vec<hypersweep::trials::Trial> = serde_json::from_slice(&out.stdout).unwrap();
@@ -145,7 +169,11 @@ fn check(store: &Path, printed: &BTreeMap<u64, f64>, figures: &mut Figures) {
     );
     for (&number, &value) in printed {
         let t = &trials[number as usize];
-        assert_eq!(t.state, TrialState::Complete, "trial {number} was printed complete");
+        assert_eq!(
+            t.state,
+            TrialState::Complete,
+            "trial {number} was printed complete"
+        );
         let stored = t.value.expect("a complete trial has a value");
         assert!(
             (stored - value).abs() <= 5e-7,
@@ -159,6 +187,7 @@ fn check(store: &Path, printed: &BTreeMap<u64, f64>, figures: &mut Figures) {
 fn kills_at_random_moments_lose_nothing_and_end_with_exactly_the_budget() {
     let figures = kill_loop(4, 11);
     assert_eq!(figures.kills, 4);
+    assert!(figures.printed_complete_checked > 0, "{figures:?}");
 }
 
 #[test]
@@ -167,9 +196,10 @@ fn a_hundred_kills() {
     let start = Instant::now();
     let figures = kill_loop(100, 2026);
     println!(
-        "kill loop: {} kills over {} runs, {} printed-complete checks passed, {} trials failed as interrupted, {:.1} s",
+        "kill loop: {} kills over {} runs of {} sweeps, {} printed-complete checks passed, {} trials failed as interrupted, {:.1} s",
         figures.kills,
         figures.runs,
+        figures.sweeps,
         figures.printed_complete_checked,
         figures.interrupted,
         start.elapsed().as_secs_f64()

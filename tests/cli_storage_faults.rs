@@ -41,15 +41,28 @@ fn a_corrupt_record_is_counted_by_status_and_the_run_goes_on() {
     let status = run_ok(&["status", "--storage", path(&store)]);
     let status = text(&status.stdout);
     assert!(
-        status.contains("unreadable 1 damaged record(s), skipped and kept in the store: trials/damaged/1"),
+        status.contains(
+            "unreadable 1 damaged record(s), skipped and kept in the store: trials/damaged/1"
+        ),
         "{status}"
     );
     assert!(status.contains("2 total: 2 complete"), "{status}");
 
-    run_ok(&["run", path(&spec), "--storage", path(&store), "--trials", "5"]);
+    run_ok(&[
+        "run",
+        path(&spec),
+        "--storage",
+        path(&store),
+        "--trials",
+        "5",
+    ]);
     let trials = export_json(&store);
     let numbers: Vec<u64> = trials.iter().map(|t| t.number).collect();
-    assert_eq!(numbers, vec![0, 2, 3, 4, 5], "number 1 stays with its record");
+    assert_eq!(
+        numbers,
+        vec![0, 2, 3, 4, 5],
+        "number 1 stays with its record"
+    );
     assert!(trials.iter().all(|t| t.state == TrialState::Complete));
     let status = text(&run_ok(&["status", "--storage", path(&store)]).stdout);
     assert!(status.contains("unreadable 1"), "still kept: {status}");

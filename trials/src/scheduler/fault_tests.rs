@@ -22,7 +22,9 @@ struct FaultyStorage {
 }
 
 fn disk_full() -> StorageError {
-    StorageError::Io(std::io::Error::other("No space left on device (os error 28)"))
+    StorageError::Io(std::io::Error::other(
+        "No space left on device (os error 28)",
+    ))
 }
 
 impl Storage for FaultyStorage {
@@ -109,10 +111,15 @@ async fn a_full_disk_on_finish_stops_the_sweep_with_the_result_and_the_next_run_
     });
     let script: Arc<Script> =
         Arc::new(|ctx| Box::pin(async move { RunOutcome::Complete(x_of(&ctx)) }));
-    let err = scheduler_on(cfg.clone(), faulty, Box::new(UniformSearcher), script.clone())
-        .run()
-        .await
-        .expect_err("the sweep stops");
+    let err = scheduler_on(
+        cfg.clone(),
+        faulty,
+        Box::new(UniformSearcher),
+        script.clone(),
+    )
+    .run()
+    .await
+    .expect_err("the sweep stops");
     let trial2 = inner.trial("s", 2).unwrap();
     match &err {
         SchedulerError::Unrecorded {
@@ -129,7 +136,11 @@ async fn a_full_disk_on_finish_stops_the_sweep_with_the_result_and_the_next_run_
         other => panic!("expected Unrecorded, got {other:?}"),
     }
     assert!(err.to_string().contains("No space left on device"), "{err}");
-    assert_eq!(trial2.state, TrialState::Running, "not stored, not mistaken");
+    assert_eq!(
+        trial2.state,
+        TrialState::Running,
+        "not stored, not mistaken"
+    );
     assert_eq!(inner.trials("s").unwrap().len(), 3, "nothing claimed after");
 
     let shared: Arc<dyn Storage> = inner.clone();

@@ -8,9 +8,9 @@ use hypersweep_search::History;
 use tokio::sync::watch;
 
 use crate::cache::SharedHistory;
+use crate::error::StorageError;
 use crate::pruner::Pruner;
 use crate::runner::{Decision, Reporter, RunOutcome, Runner, TrialContext};
-use crate::error::StorageError;
 use crate::storage::{Storage, blocking};
 
 /// Builds the reporter of trial `number`: each report is written to storage,

@@ -624,7 +624,11 @@ mod tests {
             .expect("insert");
         store.report("s", 0, 5, 0.5).expect("report");
         let trial = store.trial("s", 0).expect("the trial still reads");
-        assert_eq!(trial.intermediate, vec![(5, 0.5)], "the bad value is skipped");
+        assert_eq!(
+            trial.intermediate,
+            vec![(5, 0.5)],
+            "the bad value is skipped"
+        );
         assert_eq!(store.unreadable("s").expect("scan"), vec!["reports/s/0/4"]);
     }
 }
