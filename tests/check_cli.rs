@@ -253,3 +253,51 @@ fn good_files_decode_into_admissible_configurations() {
         }
     }
 }
+
+/// `check` on a sweep file written for the test.
+fn check_text(dir: &std::path::Path, text: &str) -> Output {
+    let path = dir.join("sweep.json");
+    std::fs::write(&path, text).expect("write");
+    Command::new(env!("CARGO_BIN_EXE_hypersweep"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("the hypersweep binary runs")
+}
+
+#[test]
+fn check_validates_the_command_and_prints_the_first_trials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let space = r#""method": "grid", "metric": {"name": "loss"},
+        "parameters": {"lr": {"values": [0.1, 0.2]}}"#;
+    let out = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["${{interpreter}}", "${{bogus}}"]}}"#),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sweep.json: command: unknown macro `${bogus}`"),
+        "{stderr}"
+    );
+
+    let out = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{lr}}"]}}"#),
+    );
+    assert!(out.status.success());
+    let stdout = squeezed_stdout(&out);
+    assert!(stdout.contains("first sh train.sh --lr=0.1"), "{stdout}");
+    assert!(!stdout.contains("warning"), "{stdout}");
+
+    let out = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["no-such-trainer-xyz", "--lr={{lr}}"]}}"#),
+    );
+    assert!(out.status.success(), "a missing program is a warning");
+    let stdout = squeezed_stdout(&out);
+    assert!(
+        stdout.contains("warning `no-such-trainer-xyz` is not an executable on PATH"),
+        "{stdout}"
+    );
+}

@@ -55,6 +55,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hypersweep_search::Params;
 use hypersweep_search::sweep::SweepSpec;
 use hypersweep_trials::{BoxFuture, RunOutcome, Runner, TrialContext};
 use thiserror::Error;
@@ -169,6 +170,17 @@ impl CommandRunner {
             builder.trial_timeout(timeout);
         }
         builder
+    }
+
+    /// The argv a trial with `params` runs (a params file, when the template
+    /// uses one, is shown as `<params.json>`): what `check` prints.
+    pub fn command_line(&self, params: &Params) -> Vec<String> {
+        let json = self
+            .config
+            .template
+            .uses_json_file()
+            .then(|| PathBuf::from("<params.json>"));
+        self.config.template.expand(params, json.as_deref())
     }
 
     /// The metric read from the trial's output.
