@@ -156,7 +156,8 @@ fn check(store: &Path, printed: &BTreeMap<u64, f64>, figures: &mut Figures) {
         // Killed during the store's creation, before the study existed.
         assert!(
             printed.is_empty(),
-            "trials were printed but the study is gone"
+            "trials were printed but the store does not read: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
         return;
     }
