@@ -295,6 +295,16 @@ fn check_validates_the_command_and_prints_the_first_trials() {
         &format!(r#"{{{space}, "command": ["no-such-trainer-xyz", "--lr={{lr}}"]}}"#),
     );
     assert!(out.status.success(), "a missing program is a warning");
+    let typo = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{learning_rate}}"]}}"#),
+    );
+    assert!(
+        squeezed_stdout(&typo)
+            .contains("warning `{learning_rate}` in the command names no parameter"),
+        "{}",
+        squeezed_stdout(&typo)
+    );
     let stdout = squeezed_stdout(&out);
     assert!(
         stdout.contains("warning `no-such-trainer-xyz` is not an executable on PATH"),

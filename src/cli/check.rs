@@ -78,7 +78,44 @@ fn first_command(spec: &SweepSpec) -> Result<Option<String>, String> {
             "warning   `{program}` is not an executable on PATH or a file here; every trial would fail to start\n"
         ));
     }
+    for name in unknown_placeholders(spec) {
+        text.push_str(&format!(
+            "warning   `{{{name}}}` in the command names no parameter; it is passed as written\n"
+        ));
+    }
     Ok(Some(text))
+}
+
+/// `{name}` spans of the command that name no parameter (a typo such as
+/// `{learning_rate}` for `lr` would otherwise reach every trial as text).
+fn unknown_placeholders(spec: &SweepSpec) -> Vec<String> {
+    let names: std::collections::HashSet<&str> = spec
+        .space
+        .params()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut unknown = Vec::new();
+    for arg in spec.command.iter().flatten() {
+        let mut rest = arg.as_str();
+        while let Some(open) = rest.find('{') {
+            let is_macro = rest[..open].ends_with('$');
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                break;
+            };
+            let inner = &after[..close];
+            let looks_like_name = !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !is_macro && looks_like_name && !names.contains(inner) {
+                unknown.push(inner.to_owned());
+            }
+            rest = &after[close + 1..];
+        }
+    }
+    unknown
 }
 
 /// True when `program` names an existing file, or an executable on PATH.

@@ -62,6 +62,8 @@ use thiserror::Error;
 
 use macros::{CommandTemplate, TemplateInputs};
 
+pub use hypersweep_search::sweep::DEFAULT_MAX_REPORTS;
+
 /// The default grace period between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
@@ -116,6 +118,7 @@ pub struct CommandRunner {
 struct Config {
     template: CommandTemplate,
     metric: String,
+    max_reports: u64,
     trial_timeout: Option<Duration>,
     grace_period: Duration,
     log_dir: Option<PathBuf>,
@@ -129,6 +132,7 @@ pub struct CommandRunnerBuilder {
     command: Vec<String>,
     program: Option<String>,
     metric: String,
+    max_reports: u64,
     param_names: Option<HashSet<String>>,
     trial_timeout: Option<Duration>,
     grace_period: Duration,
@@ -147,6 +151,7 @@ impl CommandRunner {
             program: None,
             metric: "loss".to_owned(),
             param_names: None,
+            max_reports: DEFAULT_MAX_REPORTS,
             trial_timeout: None,
             grace_period: DEFAULT_GRACE_PERIOD,
             log_dir: None,
@@ -166,6 +171,7 @@ impl CommandRunner {
         if let Some(program) = &spec.program {
             builder.program(program.clone());
         }
+        builder.max_reports(spec.run.max_reports);
         if let Some(timeout) = spec.run.trial_timeout {
             builder.trial_timeout(timeout);
         }
@@ -243,6 +249,13 @@ impl CommandRunnerBuilder {
         self
     }
 
+    /// Most intermediate values one trial may report (`run.max_reports`);
+    /// past it the trial fails with the reason instead of flooding the store.
+    pub fn max_reports(&mut self, max: u64) -> &mut Self {
+        self.max_reports = max;
+        self
+    }
+
     /// Limit of one trial's run time; past it the trial is terminated and
     /// fails.
     pub fn trial_timeout(&mut self, timeout: Duration) -> &mut Self {
@@ -297,6 +310,7 @@ impl CommandRunnerBuilder {
             config: Arc::new(Config {
                 template,
                 metric: self.metric.clone(),
+                max_reports: self.max_reports,
                 trial_timeout: self.trial_timeout,
                 grace_period: self.grace_period,
                 log_dir: self.log_dir.clone(),
