@@ -130,7 +130,7 @@ impl Fitness {
 }
 
 /// The newest `size` finished trials with a fitness, oldest first.
-fn population<'h>(history: &'h History, size: usize) -> Vec<(&'h Observation, Fitness)> {
+fn population(history: &History, size: usize) -> Vec<(&Observation, Fitness)> {
     let mut members: Vec<(&Observation, Fitness)> = history
         .trials
         .iter()
