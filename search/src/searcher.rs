@@ -109,13 +109,23 @@ pub struct SearcherOptions {
 /// is wrapped in [`CellExpansion`], so it searches cells as one categorical
 /// per edge and never proposes a disconnected cell unless told to.
 pub fn build_searcher(method: Method, options: &SearcherOptions, seed: u64) -> Box<dyn Searcher> {
-    let inner: Box<dyn Searcher> = match method {
-        Method::Grid => return Box::new(GridSearcher::new()),
+    if method == Method::Grid {
+        return Box::new(GridSearcher::new());
+    }
+    let options = options.clone();
+    Box::new(CellExpansion::new(move || {
+        build_plain_searcher(method, &options, seed)
+    }))
+}
+
+/// The searcher named by `method`, without the cell expansion.
+fn build_plain_searcher(method: Method, options: &SearcherOptions, seed: u64) -> Box<dyn Searcher> {
+    match method {
+        Method::Grid => Box::new(GridSearcher::new()),
         Method::Random => Box::new(RandomSearcher::new()),
         Method::Sobol => Box::new(SobolSearcher::new(seed)),
         Method::Tpe => Box::new(TpeSearcher::new(options.tpe.clone(), seed)),
         Method::Gp => Box::new(GpSearcher::new(options.gp.clone(), seed)),
         Method::Evolution => Box::new(EvolutionSearcher::new(options.evolution.clone())),
-    };
-    Box::new(CellExpansion::new(inner))
+    }
 }

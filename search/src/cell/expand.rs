@@ -9,11 +9,15 @@
 //! evolution mutates one edge, and none of them knows about cells.
 //!
 //! A suggestion holding a disconnected cell is skipped: it is added to the
-//! expanded history as a running trial (so the grid moves on and model-based
-//! searchers spread out) and the inner searcher is asked again, up to
-//! [`MAX_DRAWS`] times. Nothing of that is kept: the same space, history and
-//! RNG give the same suggestion in a fresh process. Without cells in the
-//! space the wrapper passes the call through untouched.
+//! expanded history as a running trial (so a deterministic searcher such as
+//! Sobol moves on, and model-based ones spread out) and a fresh inner
+//! searcher is asked again, up to [`MAX_DRAWS`] times. Fresh, because the
+//! long-lived one caches its encoding of the history by trial number (TPE)
+//! and must never see these made-up trials; the fresh one lives for this
+//! call only. So the same space, history and RNG give the same suggestion in
+//! a fresh process. (Sobol may then propose the point it skipped to again
+//! for the next trial: its index is the history's length.) Without cells in
+//! the space the wrapper passes the call through untouched.
 
 use crate::cell::{arch_string, edges, is_connected, parse_arch};
 use crate::domain::Domain;
@@ -138,19 +142,25 @@ impl Expanded {
     }
 }
 
+/// Builds a fresh inner searcher, the same each time.
+type MakeSearcher = Box<dyn Fn() -> Box<dyn Searcher> + Send>;
+
 /// A searcher that searches cells as one categorical per edge (see the
 /// module docs).
 pub struct CellExpansion {
+    make: MakeSearcher,
     inner: Box<dyn Searcher>,
     /// The last expansion, reused while the space stays the same.
     expanded: Option<Expanded>,
 }
 
 impl CellExpansion {
-    /// Wraps `inner`.
-    pub fn new(inner: Box<dyn Searcher>) -> Self {
+    /// Wraps the searcher `make` builds; `make` is called again for a fresh
+    /// one whenever a suggestion holds a disconnected cell.
+    pub fn new(make: impl Fn() -> Box<dyn Searcher> + Send + 'static) -> Self {
         CellExpansion {
-            inner,
+            inner: make(),
+            make: Box::new(make),
             expanded: None,
         }
     }
@@ -191,12 +201,14 @@ impl Searcher for CellExpansion {
                 })
                 .collect(),
         };
-        for _ in 0..MAX_DRAWS {
-            let suggestion = self.inner.suggest(&expanded.space, &split, rng)?;
-            let (joined, runnable) = expanded.join(suggestion.clone());
-            if runnable {
-                return Ok(joined);
-            }
+        let first = self.inner.suggest(&expanded.space, &split, rng)?;
+        let (joined, runnable) = expanded.join(first.clone());
+        if runnable {
+            return Ok(joined);
+        }
+        let mut retry = (self.make)();
+        let mut suggestion = first;
+        for _ in 1..MAX_DRAWS {
             let number = split.trials.last().map_or(0, |t| t.number + 1);
             split.trials.push(Observation {
                 number,
@@ -205,6 +217,11 @@ impl Searcher for CellExpansion {
                 value: None,
                 intermediate: Vec::new(),
             });
+            suggestion = retry.suggest(&expanded.space, &split, rng)?;
+            let (joined, runnable) = expanded.join(suggestion.clone());
+            if runnable {
+                return Ok(joined);
+            }
         }
         Err(SearchError::Unsupported {
             searcher: self.inner.name().to_owned(),
@@ -246,7 +263,7 @@ mod tests {
     #[test]
     fn only_connected_cells_are_proposed() {
         let space = space();
-        let mut searcher = CellExpansion::new(Box::new(RandomSearcher::new()));
+        let mut searcher = CellExpansion::new(|| Box::new(RandomSearcher::new()));
         let history = History::default();
         for seed in 0..200 {
             let mut rng = StdRng::seed_from_u64(seed);
@@ -261,7 +278,7 @@ mod tests {
     #[test]
     fn a_space_of_only_disconnected_cells_is_an_error() {
         let space = SearchSpace::new(vec![Param::new("cell", Domain::cell(3, ["none"]))]).unwrap();
-        let mut searcher = CellExpansion::new(Box::new(RandomSearcher::new()));
+        let mut searcher = CellExpansion::new(|| Box::new(RandomSearcher::new()));
         let err = searcher
             .suggest(&space, &History::default(), &mut StdRng::seed_from_u64(0))
             .unwrap_err();
