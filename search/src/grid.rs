@@ -31,6 +31,10 @@ use crate::cell;
 use crate::domain::Domain;
 use crate::{History, Params, SearchError, SearchSpace, Searcher, StdRng};
 
+/// The largest cell axis whose disconnected cells [`GridSearcher::total_points`]
+/// subtracts (one connectivity check per architecture).
+const MAX_COUNTED_CELLS: usize = 1 << 20;
+
 /// Marks an inactive parameter in a point's key.
 const INACTIVE: usize = usize::MAX;
 
@@ -48,8 +52,8 @@ impl GridSearcher {
         Self::default()
     }
 
-    /// Number of points in the grid of `space` (for progress bars);
-    /// `Unsupported` when a parameter has no finite set of values or the
+    /// Number of points in the grid of `space` (for progress bars), not
+    /// counting the disconnected cells it skips; `Unsupported` when a parameter has no finite set of values or the
     /// count does not fit in `usize`.
     pub fn total_points(space: &SearchSpace) -> Result<usize, SearchError> {
         Grid::new(space)?.total()
@@ -173,10 +177,10 @@ impl<'a> Grid<'a> {
         for i in (0..n).rev() {
             let axis = &self.axes[i];
             subtree[i] = if children[i].is_empty() {
-                axis.len()
+                axis.proposed_len()
             } else {
                 let mut sum = 0usize;
-                for k in 0..axis.len() {
+                for k in (0..axis.len()).filter(|&k| !axis.skips(k)) {
                     let mut product = 1usize;
                     for &c in &children[i] {
                         if self.is_active_under(c, k) {
@@ -278,6 +282,20 @@ impl Axis<'_> {
             | Values::FloatSteps { count }
             | Values::Cells { count, .. } => *count,
             Values::Listed { values, .. } => values.len(),
+        }
+    }
+
+    /// How many of the axis's values the grid proposes: all but the
+    /// disconnected cells it skips (counted up to [`MAX_COUNTED_CELLS`]
+    /// architectures; a larger cell axis counts them all).
+    fn proposed_len(&self) -> usize {
+        match &self.values {
+            Values::Cells {
+                count,
+                skip_disconnected: true,
+                ..
+            } if *count <= MAX_COUNTED_CELLS => (0..*count).filter(|&k| !self.skips(k)).count(),
+            _ => self.len(),
         }
     }
 

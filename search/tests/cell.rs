@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use hypersweep_search::cell::{is_connected, parse_arch};
+use hypersweep_search::grid::GridSearcher;
 use hypersweep_search::{
     Direction, Domain, History, Method, Observation, Param, Params, SearchSpace, SearcherOptions,
     TrialState, build_searcher, suggestion_rng,
@@ -132,6 +133,7 @@ fn grid_walks_every_connected_cell_once() {
         }
     }
     assert_eq!(seen.len(), 662);
+    assert_eq!(GridSearcher::total_points(&space).ok(), Some(662));
 }
 
 #[test]
