@@ -67,6 +67,18 @@ fn wandb_file_with_nested_groups() {
 }
 
 #[test]
+fn nas_cell_file() {
+    let summary = check_ok("examples/sweeps/nas_cell.json");
+    assert_lines(
+        &summary,
+        &[
+            "method evolution",
+            "arch cell of 4 nodes over [none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3]",
+        ],
+    );
+}
+
+#[test]
 fn yaml_wandb_file_with_hyperband() {
     let summary = check_ok("examples/sweeps/wandb_cifar_hyperband.yaml");
     assert_lines(
@@ -232,6 +244,7 @@ fn good_files_decode_into_admissible_configurations() {
         "examples/sweeps/wandb_mnist_nested.json",
         "examples/sweeps/wandb_cifar_hyperband.yaml",
         "examples/sweeps/nni_search_space.json",
+        "examples/sweeps/nas_cell.json",
         "tests/fixtures/wandb_probabilities.json",
         "tests/fixtures/wandb_grid.json",
         "tests/fixtures/nni_flat.json",

@@ -193,6 +193,7 @@ fn run_summary(spec: &SweepSpec) -> String {
             let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
             format!("devices [{}]", ids.join(", "))
         }
+        other => format!("devices {other:?}"),
     });
     parts.join(", ")
 }
@@ -273,8 +274,21 @@ fn domain(d: &Domain) -> String {
             s
         }
         Domain::Const { value } => format!("const {value}"),
-        // Domains added later (NAS cells) print in their debug form until
-        // they get a line of their own.
+        Domain::Cell {
+            nodes,
+            ops,
+            run_disconnected,
+        } => format!(
+            "cell of {nodes} nodes over [{}]{}",
+            ops.join(", "),
+            if *run_disconnected {
+                ", disconnected cells run"
+            } else {
+                ""
+            }
+        ),
+        // Domains added later print in their debug form until they get a
+        // line of their own.
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
     }

@@ -203,9 +203,11 @@ impl EarlyTerminate {
     }
 }
 
-/// Where trials run.
+/// Where trials run. More forms will come (GPU shares per trial), hence
+/// `#[non_exhaustive]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Devices {
     /// Every slot on the CPU.
     #[default]
