@@ -42,11 +42,36 @@ pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
     // JSON inside a <script> element: `<` never appears raw, so no text of
     // a trial (an error message with `</script>`) can end the element.
     let data = data.to_string().replace('<', "\\u003c");
-    TEMPLATE
-        .replacen(TITLE_SLOT, &escape_html(&record.name), 1)
-        .replacen(STYLE_SLOT, STYLE, 1)
-        .replacen(SCRIPT_SLOT, SCRIPT, 1)
-        .replacen(DATA_SLOT, &data, 1)
+    let title = escape_html(&record.name);
+    fill(
+        TEMPLATE,
+        &[
+            (TITLE_SLOT, &title),
+            (STYLE_SLOT, STYLE),
+            (SCRIPT_SLOT, SCRIPT),
+            (DATA_SLOT, &data),
+        ],
+    )
+}
+
+/// `template` with every slot replaced by its text. Only the template is
+/// searched for slots, never a text put in, so a study named `@DATA@` stays
+/// a name.
+fn fill(template: &str, slots: &[(&str, &str)]) -> String {
+    let mut out =
+        String::with_capacity(template.len() + slots.iter().map(|s| s.1.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some((at, slot, text)) = slots
+        .iter()
+        .filter_map(|&(slot, text)| rest.find(slot).map(|at| (at, slot, text)))
+        .min_by_key(|&(at, _, _)| at)
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(text);
+        rest = &rest[at + slot.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The pruner a study runs with, in words: one given in code, else the kind

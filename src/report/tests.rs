@@ -143,6 +143,17 @@ fn the_report_carries_every_trial_and_the_summary() {
     // The error text cannot end the data element early.
     assert_eq!(html.matches("</script>").count(), 2);
     assert!(html.contains("<title>hypersweep report: night&lt;run&gt;</title>"));
+    assert!(html.contains("<span id=\"hs-title\">night&lt;run&gt;</span>"));
+}
+
+#[test]
+fn a_study_named_like_a_slot_stays_a_name() {
+    let mut record = record();
+    record.name = "@DATA@/*@SCRIPT@*/".to_owned();
+    let html = render(&record, &trials());
+    assert!(html.contains("<title>hypersweep report: @DATA@/*@SCRIPT@*/</title>"));
+    assert_eq!(embedded(&html)["trials"].as_array().map(Vec::len), Some(30));
+    assert_eq!(html.matches("function parallel()").count(), 1);
 }
 
 #[test]
