@@ -8,6 +8,7 @@
 pub mod command_runner;
 #[cfg(unix)]
 pub mod live;
+pub mod report;
 pub mod study;
 
 pub use command_runner::CommandRunner;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::{RunConfig, SweepSpec};
 use hypersweep_trials::scheduler::{Budget, best_trial};
-use hypersweep_trials::{Staleness, Trial, now_ms, pruner_from_spec};
+use hypersweep_trials::{Staleness, Trial, now_ms};
 use serde_json::json;
 
 use super::common::{StudyArgs, open_existing, study_name};
@@ -74,14 +74,9 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The pruner the study runs with: one given in code, else the kind
-/// `early_terminate` names, else `none`.
+/// The pruner the study runs with (one home: the report says the same).
 fn pruner_text(spec: &SweepSpec, study: &str) -> anyhow::Result<String> {
-    Ok(match (&spec.custom.pruner, &spec.early_terminate) {
-        (Some(pruner), _) => format!("{pruner} (a pruner given in code)"),
-        (None, Some(early)) => pruner_from_spec(Some(early), study).describe(),
-        (None, None) => "none".to_owned(),
-    })
+    Ok(hypersweep::report::pruner_text(spec, study))
 }
 
 /// "N running", with the stale ones among them named. `exclusive`: the store

@@ -4,7 +4,7 @@
 //! default `./hypersweep.db`, or a `postgres://` URL; `HYPERSWEEP_STORAGE`
 //! sets the default). A sled store belongs to one process at a time; many
 //! processes share a study through PostgreSQL.
-//! While a process owns a sled store, `status`, `best` and `export` read
+//! While a process owns a sled store, `status`, `best`, `export` and `report` read
 //! it through that process (its live socket, see `hypersweep::live`).
 
 #[macro_use]
@@ -18,6 +18,7 @@ mod drive;
 mod export;
 mod inspect;
 mod progress;
+mod report;
 mod run;
 mod worker;
 
@@ -62,6 +63,9 @@ pub enum Command {
     Studies(admin::StudiesArgs),
     /// Delete a study and its trials.
     Delete(admin::DeleteArgs),
+    /// Write the study as one self-contained HTML file: summary, history,
+    /// learning curves, parallel coordinates, slices, importance, trials.
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -77,5 +81,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tell(args) => ask_tell::tell(args),
         Command::Studies(args) => admin::studies(args),
         Command::Delete(args) => admin::delete(args),
+        Command::Report(args) => report::run(args),
     }
 }

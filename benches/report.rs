@@ -1,0 +1,116 @@
+//! What a report costs: `report::render` (importance included) on studies of
+//! 1,000 and 50,000 trials of 10 params with 20 intermediate values each, the
+//! HTML's size, and PED-ANOVA alone on 10,000 trials x 10 params.
+//!
+//! Run: `cargo bench --bench report` (median of 3 runs per row; the data is
+//! synthetic and seeded, so rows compare across commits). With
+//! `HYPERSWEEP_BENCH_REPORT_DIR=dir` the reports are also written there, to
+//! time a browser on them.
+
+use std::time::{Duration, Instant};
+
+use hypersweep::report::render;
+use hypersweep_search::importance::ped_anova;
+use hypersweep_search::sweep::parse_sweep;
+use hypersweep_search::{Direction, Observation, Params, TrialState};
+use hypersweep_trials::Trial;
+use hypersweep_trials::storage::StudyRecord;
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use serde_json::json;
+
+const PARAMS: usize = 10;
+
+fn record() -> StudyRecord {
+    let mut parameters = serde_json::Map::new();
+    for i in 0..PARAMS {
+        parameters.insert(format!("x{i}"), json!({"min": 0.0, "max": 1.0}));
+    }
+    let text = json!({
+        "method": "random",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": parameters,
+    })
+    .to_string();
+    StudyRecord {
+        name: "bench".to_owned(),
+        spec: parse_sweep(&text, "bench.json").expect("the bench sweep parses"),
+        created_ms: 1_700_000_000_000,
+        revisions: Vec::new(),
+    }
+}
+
+/// `n` trials; the loss depends mostly on x0, a little on x1.
+fn trials(n: u64, steps: u64) -> Vec<Trial> {
+    let mut rng = StdRng::seed_from_u64(7);
+    (0..n)
+        .map(|number| {
+            let mut params = Params::new();
+            let xs: Vec<f64> = (0..PARAMS).map(|_| rng.random()).collect();
+            for (i, x) in xs.iter().enumerate() {
+                params.insert(format!("x{i}"), json!(x));
+            }
+            let value = 10.0 * (xs[0] - 0.3).powi(2) + (xs[1] - 0.5).powi(2);
+            let started_ms = 1_700_000_000_000 + number * 1000;
+            Trial {
+                study: "bench".to_owned(),
+                number,
+                params,
+                state: TrialState::Complete,
+                value: Some(value),
+                intermediate: (1..=steps).map(|s| (s, value + 1.0 / s as f64)).collect(),
+                started_ms,
+                finished_ms: Some(started_ms + 900),
+                heartbeat_ms: started_ms + 900,
+                attempt: 0,
+                retry_of: None,
+                device: Some("cpu".to_owned()),
+                error: None,
+                log_path: Some(format!("logs/bench/{number}.log").into()),
+                worker: None,
+                asked: false,
+            }
+        })
+        .collect()
+}
+
+fn median_of_3(mut run: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[1]
+}
+
+fn main() {
+    let record = record();
+    for n in [1_000, 50_000] {
+        let trials = trials(n, 20);
+        let mut html = String::new();
+        let time = median_of_3(|| html = render(&record, &trials));
+        let size = html.len();
+        // To time a browser on it: HYPERSWEEP_BENCH_REPORT_DIR=dir.
+        if let Some(dir) = std::env::var_os("HYPERSWEEP_BENCH_REPORT_DIR") {
+            let path = std::path::Path::new(&dir).join(format!("report-{n}.html"));
+            std::fs::write(&path, &html).expect("write the report");
+        }
+        println!(
+            "render {n} trials x {PARAMS} params x 20 steps: {:.3} s, {:.1} MiB",
+            time.as_secs_f64(),
+            size as f64 / (1 << 20) as f64
+        );
+    }
+    let observations: Vec<Observation> = trials(10_000, 0).iter().map(Trial::observation).collect();
+    let space = record.spec.space.clone();
+    let time = median_of_3(|| {
+        let ranked = ped_anova(&space, &observations, Direction::Minimize).expect("ranked");
+        assert_eq!(ranked[0].param, "x0");
+    });
+    println!(
+        "ped_anova 10000 trials x {PARAMS} params: {:.4} s",
+        time.as_secs_f64()
+    );
+}

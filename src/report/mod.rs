@@ -1,0 +1,194 @@
+//! The HTML report: one self-contained file that shows a study.
+//!
+//! [`render`] is a pure function of the study record and its trials: the
+//! same store gives the same bytes, so a report can be regenerated, diffed,
+//! and mailed or attached to a paper's notes. Everything the page needs is
+//! inside it: the style, the script and the data (one JSON document in a
+//! `<script type="application/json">` element). Nothing is loaded at view
+//! time, so it opens offline and leaks nothing about who reads it.
+//!
+//! The charts are small hand-written SVG drawings in the embedded script
+//! (`report.js`) rather than a vendored charting library: they need only
+//! scatter, lines, axes and a brush, which is a few hundred lines, and no
+//! third-party license or minified blob lands in the binary. Hovering any
+//! mark shows its trial (an SVG `<title>`), and clicking it selects the
+//! trial in the table.
+//!
+//! Parameter importance is computed here, in Rust, by PED-ANOVA
+//! ([`hypersweep_search::importance`], whose module doc says why that
+//! method); the page only draws it.
+
+use hypersweep_search::importance::ped_anova;
+use hypersweep_search::sweep::SweepSpec;
+use hypersweep_search::{Observation, TrialState, Value};
+use hypersweep_trials::scheduler::best_trial;
+use hypersweep_trials::storage::StudyRecord;
+use hypersweep_trials::{Trial, pruner_from_spec};
+use serde_json::{Map, json};
+
+const TEMPLATE: &str = include_str!("report.html");
+const STYLE: &str = include_str!("report.css");
+const SCRIPT: &str = include_str!("report.js");
+
+/// Where the template takes the style, the script and the data.
+const STYLE_SLOT: &str = "/*@STYLE@*/";
+const SCRIPT_SLOT: &str = "/*@SCRIPT@*/";
+const DATA_SLOT: &str = "@DATA@";
+const TITLE_SLOT: &str = "@TITLE@";
+
+/// The report of `record`'s study over `trials`, as one HTML document.
+pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
+    let data = report_data(record, trials);
+    // JSON inside a <script> element: `<` never appears raw, so no text of
+    // a trial (an error message with `</script>`) can end the element.
+    let data = data.to_string().replace('<', "\\u003c");
+    let title = escape_html(&record.name);
+    fill(
+        TEMPLATE,
+        &[
+            (TITLE_SLOT, &title),
+            (STYLE_SLOT, STYLE),
+            (SCRIPT_SLOT, SCRIPT),
+            (DATA_SLOT, &data),
+        ],
+    )
+}
+
+/// `template` with every slot replaced by its text. Only the template is
+/// searched for slots, never a text put in, so a study named `@DATA@` stays
+/// a name.
+fn fill(template: &str, slots: &[(&str, &str)]) -> String {
+    let mut out =
+        String::with_capacity(template.len() + slots.iter().map(|s| s.1.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some((at, slot, text)) = slots
+        .iter()
+        .filter_map(|&(slot, text)| rest.find(slot).map(|at| (at, slot, text)))
+        .min_by_key(|&(at, _, _)| at)
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(text);
+        rest = &rest[at + slot.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The pruner a study runs with, in words: one given in code, else the kind
+/// `early_terminate` names, else `none`.
+pub fn pruner_text(spec: &SweepSpec, study: &str) -> String {
+    match (&spec.custom.pruner, &spec.early_terminate) {
+        (Some(pruner), _) => format!("{pruner} (a pruner given in code)"),
+        (None, Some(early)) => pruner_from_spec(Some(early), study).describe(),
+        (None, None) => "none".to_owned(),
+    }
+}
+
+/// The searcher a study runs with, in words.
+fn searcher_text(spec: &SweepSpec) -> String {
+    match &spec.custom.searcher {
+        Some(searcher) => format!("{searcher} (a searcher given in code)"),
+        None => spec.method.as_str().to_owned(),
+    }
+}
+
+/// Everything the page shows, as one JSON document.
+fn report_data(record: &StudyRecord, trials: &[Trial]) -> Value {
+    let spec = &record.spec;
+    let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
+    let first = trials.iter().map(|t| t.started_ms).min();
+    let last = trials
+        .iter()
+        .map(|t| t.finished_ms.unwrap_or(t.heartbeat_ms).max(t.started_ms))
+        .max();
+    let observations: Vec<Observation> = trials.iter().map(Trial::observation).collect();
+    let importance = match ped_anova(&spec.space, &observations, spec.metric.goal) {
+        Ok(list) => json!({ "params": list }),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    let params: Vec<Value> = spec
+        .space
+        .params()
+        .iter()
+        .map(|p| json!({ "name": p.name, "domain": p.domain }))
+        .collect();
+    json!({
+        "study": {
+            "name": record.name,
+            "created_ms": record.created_ms,
+            "metric": spec.metric.name,
+            "goal": spec.metric.goal,
+            "searcher": searcher_text(spec),
+            "pruner": pruner_text(spec, &record.name),
+            "budget": spec.run.trials,
+            "parallel": spec.run.parallel,
+            "revisions": record.revisions,
+            "spec": spec,
+        },
+        "counts": {
+            "total": trials.len(),
+            "complete": count(TrialState::Complete),
+            "pruned": count(TrialState::Pruned),
+            "failed": count(TrialState::Failed),
+            "running": count(TrialState::Running),
+        },
+        "wall_ms": first.zip(last).map(|(a, b)| b.saturating_sub(a)),
+        "best": best_trial(trials, spec.metric.goal).map(|t| t.number),
+        "params": params,
+        "importance": importance,
+        "trials": trials.iter().map(trial_data).collect::<Vec<_>>(),
+    })
+}
+
+/// One trial as the page reads it: short keys (a 50,000-trial study is
+/// mostly this), non-finite values as `"NaN"`, `"inf"`, `"-inf"` as in the
+/// store's JSON.
+fn trial_data(t: &Trial) -> Value {
+    let mut m = Map::new();
+    m.insert("n".into(), json!(t.number));
+    m.insert("s".into(), json!(t.state));
+    m.insert("v".into(), float(t.value));
+    m.insert("p".into(), Value::Object(t.params.as_map().clone()));
+    m.insert(
+        "i".into(),
+        Value::Array(
+            t.intermediate
+                .iter()
+                .map(|&(step, v)| json!([step, float(Some(v))]))
+                .collect(),
+        ),
+    );
+    m.insert("t0".into(), json!(t.started_ms));
+    m.insert("t1".into(), json!(t.finished_ms));
+    if let Some(e) = &t.error {
+        m.insert("e".into(), json!(e));
+    }
+    if let Some(log) = &t.log_path {
+        m.insert("log".into(), json!(log.display().to_string()));
+    }
+    if let Some(d) = &t.device {
+        m.insert("d".into(), json!(d));
+    }
+    Value::Object(m)
+}
+
+/// A float as JSON, keeping non-finite values as strings.
+fn float(v: Option<f64>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(x) if x.is_finite() => json!(x),
+        Some(x) if x.is_nan() => json!("NaN"),
+        Some(x) if x > 0.0 => json!("inf"),
+        Some(_) => json!("-inf"),
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests;
