@@ -120,6 +120,8 @@ impl CoreStudy {
 
     /// Draws a float (`step`: a grid from `low`; `log`: log-uniform prior).
     #[pyo3(signature = (number, name, low, high, step = None, log = false))]
+    // The arguments are Optuna's signature, one Python call.
+    #[allow(clippy::too_many_arguments)]
     fn suggest_float(
         &self,
         py: Python<'_>,
@@ -145,6 +147,8 @@ impl CoreStudy {
 
     /// Draws an integer.
     #[pyo3(signature = (number, name, low, high, step = 1, log = false))]
+    // The arguments are Optuna's signature, one Python call.
+    #[allow(clippy::too_many_arguments)]
     fn suggest_int(
         &self,
         py: Python<'_>,
