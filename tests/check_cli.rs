@@ -67,6 +67,18 @@ fn wandb_file_with_nested_groups() {
 }
 
 #[test]
+fn nas_cell_file() {
+    let summary = check_ok("examples/sweeps/nas_cell.json");
+    assert_lines(
+        &summary,
+        &[
+            "method evolution",
+            "arch cell of 4 nodes over [none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3]",
+        ],
+    );
+}
+
+#[test]
 fn yaml_wandb_file_with_hyperband() {
     let summary = check_ok("examples/sweeps/wandb_cifar_hyperband.yaml");
     assert_lines(
@@ -232,6 +244,7 @@ fn good_files_decode_into_admissible_configurations() {
         "examples/sweeps/wandb_mnist_nested.json",
         "examples/sweeps/wandb_cifar_hyperband.yaml",
         "examples/sweeps/nni_search_space.json",
+        "examples/sweeps/nas_cell.json",
         "tests/fixtures/wandb_probabilities.json",
         "tests/fixtures/wandb_grid.json",
         "tests/fixtures/nni_flat.json",
@@ -252,4 +265,62 @@ fn good_files_decode_into_admissible_configurations() {
             );
         }
     }
+}
+
+/// `check` on a sweep file written for the test.
+fn check_text(dir: &std::path::Path, text: &str) -> Output {
+    let path = dir.join("sweep.json");
+    std::fs::write(&path, text).expect("write");
+    Command::new(env!("CARGO_BIN_EXE_hypersweep"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("the hypersweep binary runs")
+}
+
+#[test]
+fn check_validates_the_command_and_prints_the_first_trials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let space = r#""method": "grid", "metric": {"name": "loss"},
+        "parameters": {"lr": {"values": [0.1, 0.2]}}"#;
+    let out = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["${{interpreter}}", "${{bogus}}"]}}"#),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sweep.json: command: unknown macro `${bogus}`"),
+        "{stderr}"
+    );
+
+    let out = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{lr}}"]}}"#),
+    );
+    assert!(out.status.success());
+    let stdout = squeezed_stdout(&out);
+    assert!(stdout.contains("first sh train.sh --lr=0.1"), "{stdout}");
+    assert!(!stdout.contains("warning"), "{stdout}");
+
+    let out = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["no-such-trainer-xyz", "--lr={{lr}}"]}}"#),
+    );
+    assert!(out.status.success(), "a missing program is a warning");
+    let typo = check_text(
+        dir.path(),
+        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{learning_rate}}"]}}"#),
+    );
+    assert!(
+        squeezed_stdout(&typo)
+            .contains("warning `{learning_rate}` in the command names no parameter"),
+        "{}",
+        squeezed_stdout(&typo)
+    );
+    let stdout = squeezed_stdout(&out);
+    assert!(
+        stdout.contains("warning `no-such-trainer-xyz` is not an executable on PATH"),
+        "{stdout}"
+    );
 }

@@ -88,3 +88,36 @@ fn hostile_trial_output_keeps_memory_bounded_and_reports_read() {
     let size = std::fs::metadata(log).unwrap().len();
     assert!(size > (LONG_LINE_MIB << 20) as u64, "log of {size} bytes");
 }
+
+/// A trial that reports in a tight loop fails with the reason once it passes
+/// the cap on intermediate values, instead of flooding the store.
+#[test]
+fn a_flood_of_reports_fails_the_trial_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let spec = python_sweep(
+        dir.path(),
+        "import sys\n\
+         w = sys.stdout.write\n\
+         for i in range(100000):\n\
+         \x20   w('{\"step\": %d, \"loss\": 1.0}\\n' % i)\n\
+         print('{\"loss\": 0.5}')\n",
+        serde_json::json!({
+            "name": "flood",
+            "method": "random",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+            "run": {"trials": 1, "max_reports": 2000}
+        }),
+    );
+    run_ok(&["run", path(&spec), "--storage", path(&store)]);
+    let trials = export_json(&store);
+    assert_eq!(trials.len(), 1);
+    assert_eq!(trials[0].state, hypersweep::search::TrialState::Failed);
+    let error = trials[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("reported more than 2000 intermediate values (run.max_reports)"),
+        "{error}"
+    );
+    assert_eq!(trials[0].intermediate.len(), 2000, "the first 2000 kept");
+}

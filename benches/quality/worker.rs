@@ -41,8 +41,9 @@ enum Request {
     Init {
         space: SearchSpace,
         method: String,
+        // Boxed: the options are most of the variant's size.
         #[serde(default)]
-        options: SearcherOptions,
+        options: Box<SearcherOptions>,
         seed: u64,
         #[serde(default)]
         direction: Direction,

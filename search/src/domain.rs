@@ -10,11 +10,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::cell;
 use crate::special::{norm_cdf, norm_ppf};
 
 /// The set of values one parameter can take, with its prior.
+///
+/// The enum grows (the `Cell` domain came after the others), so it is
+/// `#[non_exhaustive]`; build values with the short constructors
+/// ([`Domain::float`], [`Domain::int`], [`Domain::choice`], [`Domain::cell`])
+/// and their modifiers ([`Domain::log`], [`Domain::step`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Domain {
     /// A real number in `[low, high]`, uniform (or log-uniform when `log`),
     /// optionally restricted to `low + k * step`.
@@ -71,6 +78,20 @@ pub enum Domain {
         /// The value.
         value: Value,
     },
+    /// A NAS-Bench-201-style cell: a DAG over `nodes` where node `i` takes
+    /// one of `ops` on the edge from each node `j < i`. Its value is the
+    /// architecture string (see [`crate::cell`]); searchers search it as one
+    /// categorical per edge.
+    Cell {
+        /// Number of nodes, input and output included (4 in NAS-Bench-201).
+        nodes: usize,
+        /// The op names; `none` means no edge.
+        ops: Vec<String>,
+        /// Propose cells with no path from input to output too (by default
+        /// searchers skip them: they compute nothing).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        run_disconnected: bool,
+    },
 }
 
 /// The most values [`Domain::bucket_edges`] lists: a domain's edges are
@@ -91,6 +112,88 @@ pub const MAX_STEPPED_VALUES: f64 = (1u64 << 52) as f64;
 const UNIT_MARGIN: f64 = 1e-12;
 
 impl Domain {
+    /// A uniform float in `[low, high]`; chain [`Domain::log`] or
+    /// [`Domain::step`] to change it.
+    pub fn float(low: f64, high: f64) -> Domain {
+        Domain::Float {
+            low,
+            high,
+            log: false,
+            step: None,
+        }
+    }
+
+    /// A uniform integer in `[low, high]`.
+    pub fn int(low: i64, high: i64) -> Domain {
+        Domain::Int {
+            low,
+            high,
+            log: false,
+            step: None,
+        }
+    }
+
+    /// One of `choices`, uniformly.
+    pub fn choice<V: Into<Value>>(choices: impl IntoIterator<Item = V>) -> Domain {
+        Domain::Categorical {
+            choices: choices.into_iter().map(Into::into).collect(),
+            probabilities: None,
+        }
+    }
+
+    /// A fixed value.
+    pub fn constant(value: impl Into<Value>) -> Domain {
+        Domain::Const {
+            value: value.into(),
+        }
+    }
+
+    /// A cell of `nodes` nodes with one of `ops` per edge; disconnected cells
+    /// are skipped (see [`Domain::run_disconnected`]).
+    pub fn cell<S: Into<String>>(nodes: usize, ops: impl IntoIterator<Item = S>) -> Domain {
+        Domain::Cell {
+            nodes,
+            ops: ops.into_iter().map(Into::into).collect(),
+            run_disconnected: false,
+        }
+    }
+
+    /// The same domain searched in log space (floats, integers, normals);
+    /// other domains are returned unchanged.
+    pub fn log(mut self) -> Domain {
+        if let Domain::Float { log, .. } | Domain::Int { log, .. } | Domain::Normal { log, .. } =
+            &mut self
+        {
+            *log = true;
+        }
+        self
+    }
+
+    /// The same domain restricted to `low + k * step` (floats, integers; an
+    /// integer domain takes the step rounded to a whole number, so a step
+    /// below 0.5 fails validation). Other domains are returned unchanged.
+    pub fn step(mut self, step: impl Into<f64>) -> Domain {
+        let step = step.into();
+        match &mut self {
+            Domain::Float { step: s, .. } => *s = Some(step),
+            Domain::Int { step: s, .. } => *s = Some(step.round() as i64),
+            _ => {}
+        }
+        self
+    }
+
+    /// A cell domain that proposes disconnected cells too; other domains are
+    /// returned unchanged.
+    pub fn run_disconnected(mut self) -> Domain {
+        if let Domain::Cell {
+            run_disconnected, ..
+        } = &mut self
+        {
+            *run_disconnected = true;
+        }
+        self
+    }
+
     /// Number of distinct values, if finite.
     pub fn cardinality(&self) -> Option<usize> {
         match self {
@@ -112,6 +215,7 @@ impl Domain {
             } => Some((((high - low) / step + 1e-9).floor() as usize).saturating_add(1)),
             Domain::Categorical { choices, .. } => Some(choices.len()),
             Domain::Const { .. } => Some(1),
+            Domain::Cell { nodes, ops, .. } => Some(cell::arch_count(*nodes, ops.len())),
             Domain::Float { .. } | Domain::Normal { .. } => None,
         }
     }
@@ -201,6 +305,11 @@ impl Domain {
                 bucket_coordinate(i as f64, choices.len())
             }
             Domain::Const { .. } => 0.5,
+            Domain::Cell { nodes, ops, .. } => {
+                let choice = cell::parse_arch(value.as_str()?, *nodes, ops)?;
+                let index = cell::arch_index(&choice, ops.len())?;
+                (index as f64 + 0.5) / self.cardinality()? as f64
+            }
         };
         Some(u.clamp(0.0, 1.0))
     }
@@ -258,6 +367,12 @@ impl Domain {
             }
             Domain::Categorical { choices, .. } => choices[bucket_index(u, choices.len())].clone(),
             Domain::Const { value } => value.clone(),
+            Domain::Cell { nodes, ops, .. } => {
+                let count = self.cardinality().unwrap_or(1);
+                let index = bucket_index(u, count) as u128;
+                let choice = cell::arch_of_index(index, *nodes, ops.len());
+                Value::String(cell::arch_string(*nodes, ops, &choice))
+            }
         }
     }
 
@@ -283,6 +398,9 @@ impl Domain {
             }),
             Domain::Categorical { choices, .. } => choices.contains(value),
             Domain::Const { value: v } => v == value,
+            Domain::Cell { nodes, ops, .. } => value
+                .as_str()
+                .is_some_and(|s| cell::parse_arch(s, *nodes, ops).is_some()),
         }
     }
 }

@@ -18,14 +18,22 @@
 //! their bucket, listed numbers within 1e-9 in the encoded scale), not by
 //! float equality. Cost per suggestion: O(H d) to index the H trials of the
 //! history in a hash set, then O(d) per taken point skipped, at most H + 1
-//! steps; the size of the grid does not enter.
+//! steps; the size of the grid does not enter. A cell is one axis of all
+//! its architectures, by number; disconnected ones are stepped over (not
+//! proposed) unless the domain runs them, which adds their count to the
+//! steps.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::cell;
 use crate::domain::Domain;
 use crate::{History, Params, SearchError, SearchSpace, Searcher, StdRng};
+
+/// The largest cell axis whose disconnected cells [`GridSearcher::total_points`]
+/// subtracts (one connectivity check per architecture).
+const MAX_COUNTED_CELLS: usize = 1 << 20;
 
 /// Marks an inactive parameter in a point's key.
 const INACTIVE: usize = usize::MAX;
@@ -44,8 +52,8 @@ impl GridSearcher {
         Self::default()
     }
 
-    /// Number of points in the grid of `space` (for progress bars);
-    /// `Unsupported` when a parameter has no finite set of values or the
+    /// Number of points in the grid of `space` (for progress bars), not
+    /// counting the disconnected cells it skips; `Unsupported` when a parameter has no finite set of values or the
     /// count does not fit in `usize`.
     pub fn total_points(space: &SearchSpace) -> Result<usize, SearchError> {
         Grid::new(space)?.total()
@@ -70,7 +78,7 @@ impl Searcher for GridSearcher {
             .filter_map(|t| grid.key_of(&t.params))
             .collect();
         let mut key = grid.first();
-        while taken.contains(&key) {
+        while taken.contains(&key) || grid.skips(&key) {
             if !grid.advance(&mut key) {
                 return Err(SearchError::Exhausted {
                     total: grid.total().unwrap_or(usize::MAX),
@@ -88,6 +96,14 @@ enum Values {
     IntSteps { low: i64, step: i64, count: usize },
     /// `count` stepped floats, the bucket values of the domain's encoding.
     FloatSteps { count: usize },
+    /// The `count` architectures of a cell, by their number (see
+    /// [`crate::cell::arch_index`]); `skip_disconnected` unless the domain
+    /// runs them.
+    Cells {
+        nodes: usize,
+        count: usize,
+        skip_disconnected: bool,
+    },
     /// An explicit list (choices, a constant, `grid_points`), with each
     /// value's encoded coordinate for tolerant matching of numbers.
     Listed {
@@ -161,10 +177,10 @@ impl<'a> Grid<'a> {
         for i in (0..n).rev() {
             let axis = &self.axes[i];
             subtree[i] = if children[i].is_empty() {
-                axis.len()
+                axis.proposed_len()
             } else {
                 let mut sum = 0usize;
-                for k in 0..axis.len() {
+                for k in (0..axis.len()).filter(|&k| !axis.skips(k)) {
                     let mut product = 1usize;
                     for &c in &children[i] {
                         if self.is_active_under(c, k) {
@@ -240,6 +256,15 @@ impl<'a> Grid<'a> {
         Some(key)
     }
 
+    /// True when the point holds a value no searcher proposes (a
+    /// disconnected cell).
+    fn skips(&self, key: &[usize]) -> bool {
+        self.axes
+            .iter()
+            .zip(key)
+            .any(|(axis, &k)| k != INACTIVE && axis.skips(k))
+    }
+
     fn params_of(&self, key: &[usize]) -> Params {
         self.axes
             .iter()
@@ -253,8 +278,24 @@ impl<'a> Grid<'a> {
 impl Axis<'_> {
     fn len(&self) -> usize {
         match &self.values {
-            Values::IntSteps { count, .. } | Values::FloatSteps { count } => *count,
+            Values::IntSteps { count, .. }
+            | Values::FloatSteps { count }
+            | Values::Cells { count, .. } => *count,
             Values::Listed { values, .. } => values.len(),
+        }
+    }
+
+    /// How many of the axis's values the grid proposes: all but the
+    /// disconnected cells it skips (counted up to [`MAX_COUNTED_CELLS`]
+    /// architectures; a larger cell axis counts them all).
+    fn proposed_len(&self) -> usize {
+        match &self.values {
+            Values::Cells {
+                count,
+                skip_disconnected: true,
+                ..
+            } if *count <= MAX_COUNTED_CELLS => (0..*count).filter(|&k| !self.skips(k)).count(),
+            _ => self.len(),
         }
     }
 
@@ -268,7 +309,34 @@ impl Axis<'_> {
             // The bucket centre decodes to `low + k * step`, cleaned of
             // representation noise exactly as every other searcher's values.
             Values::FloatSteps { count } => self.domain.decode((k as f64 + 0.5) / *count as f64),
+            Values::Cells { nodes, .. } => match self.domain {
+                Domain::Cell { ops, .. } => {
+                    let choice = cell::arch_of_index(k as u128, *nodes, ops.len());
+                    Value::String(cell::arch_string(*nodes, ops, &choice))
+                }
+                _ => Value::Null,
+            },
             Values::Listed { values, .. } => values[k].clone(),
+        }
+    }
+
+    /// True when value `k` of this axis is a disconnected cell the grid
+    /// must not propose.
+    fn skips(&self, k: usize) -> bool {
+        match (&self.values, self.domain) {
+            (
+                Values::Cells {
+                    nodes,
+                    skip_disconnected: true,
+                    ..
+                },
+                Domain::Cell { ops, .. },
+            ) => !cell::is_connected(
+                *nodes,
+                ops,
+                &cell::arch_of_index(k as u128, *nodes, ops.len()),
+            ),
+            _ => false,
         }
     }
 
@@ -297,6 +365,14 @@ impl Axis<'_> {
                 self.domain
                     .contains(v)
                     .then(|| (((x - low) / step).round().max(0.0) as usize).min(count - 1))
+            }
+            Values::Cells { nodes, count, .. } => {
+                let Domain::Cell { ops, .. } = self.domain else {
+                    return None;
+                };
+                let choice = cell::parse_arch(v.as_str()?, *nodes, ops)?;
+                let k = usize::try_from(cell::arch_index(&choice, ops.len())?).ok()?;
+                (k < *count).then_some(k)
             }
             Values::Listed { values, coords } => {
                 if let Some(k) = values.iter().position(|x| x == v) {
@@ -341,6 +417,23 @@ fn axis_values(
     match (domain, grid_points) {
         (Domain::Categorical { choices, .. }, _) => Ok(listed(choices.clone())),
         (Domain::Const { value }, _) => Ok(listed(vec![value.clone()])),
+        (
+            Domain::Cell {
+                nodes,
+                ops,
+                run_disconnected,
+            },
+            _,
+        ) => match cell::arch_count(*nodes, ops.len()) {
+            usize::MAX => Err(unsupported(format!(
+                "parameter `{name}` has more architectures than fit in usize"
+            ))),
+            count => Ok(Values::Cells {
+                nodes: *nodes,
+                count,
+                skip_disconnected: !run_disconnected,
+            }),
+        },
         (_, Some(0)) => Err(unsupported(format!(
             "parameter `{name}`: grid_points must be at least 1"
         ))),

@@ -7,8 +7,10 @@
 //! many workers share one study: no progress state lives only in memory.
 #![warn(missing_docs)]
 
+pub mod cell;
 pub mod domain;
 mod error;
+pub mod evolution;
 pub mod gp;
 pub mod grid;
 mod history;

@@ -44,6 +44,11 @@ impl Params {
         self.0.insert(name.into(), value);
     }
 
+    /// Takes a value out, if present.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        self.0.remove(name)
+    }
+
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)

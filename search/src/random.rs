@@ -109,6 +109,15 @@ pub fn sample_param<R: Rng + ?Sized>(domain: &Domain, rng: &mut R) -> Value {
             choices.get(i).cloned().unwrap_or(Value::Null)
         }
         Domain::Const { value } => value.clone(),
+        // Uniform over the architectures, one op per edge (disconnected
+        // cells are skipped by `crate::cell::expand`, which searches cells
+        // as categoricals before this is ever reached).
+        Domain::Cell { nodes, ops, .. } => {
+            let choice: Vec<usize> = crate::cell::edges(*nodes)
+                .map(|_| rng.random_range(0..ops.len().max(1)))
+                .collect();
+            Value::String(crate::cell::arch_string(*nodes, ops, &choice))
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::StdRng;
+use crate::cell::expand::CellExpansion;
 use crate::error::SearchError;
+use crate::evolution::{EvolutionOptions, EvolutionSearcher};
 use crate::gp::{GpOptions, GpSearcher};
 use crate::grid::GridSearcher;
 use crate::history::History;
@@ -34,9 +36,11 @@ pub trait Searcher: Send {
     ) -> Result<Params, SearchError>;
 }
 
-/// The searchers, by the name a sweep file's `method` uses.
+/// The searchers, by the name a sweep file's `method` uses. More will come,
+/// hence `#[non_exhaustive]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Method {
     /// Every combination of discrete values, once each.
     Grid,
@@ -49,11 +53,14 @@ pub enum Method {
     /// Gaussian-process Bayesian optimisation (`bayes` in W&B files).
     #[serde(alias = "bayes")]
     Gp,
+    /// Regularized (aging) evolution.
+    Evolution,
 }
 
 impl Method {
     /// Every method name a sweep file may use, for error messages.
-    pub const NAMES: &'static [&'static str] = &["grid", "random", "sobol", "tpe", "bayes", "gp"];
+    pub const NAMES: &'static [&'static str] =
+        &["grid", "random", "sobol", "tpe", "bayes", "gp", "evolution"];
 
     /// Parses a sweep file's `method` string.
     pub fn from_name(name: &str) -> Option<Method> {
@@ -63,6 +70,7 @@ impl Method {
             "sobol" | "quasi_random" | "quasirandom" => Method::Sobol,
             "tpe" => Method::Tpe,
             "bayes" | "gp" => Method::Gp,
+            "evolution" => Method::Evolution,
             _ => return None,
         })
     }
@@ -75,6 +83,7 @@ impl Method {
             Method::Sobol => "sobol",
             Method::Tpe => "tpe",
             Method::Gp => "gp",
+            Method::Evolution => "evolution",
         }
     }
 }
@@ -87,18 +96,36 @@ pub struct SearcherOptions {
     pub tpe: TpeOptions,
     /// Options of the GP searcher.
     pub gp: GpOptions,
+    /// Options of the evolution searcher.
+    pub evolution: EvolutionOptions,
 }
 
 /// Builds the searcher named by `method`. `seed` is the study's seed, for
 /// searchers that need one fixed draw across all suggestions (the Sobol
 /// scramble); per-suggestion randomness comes from the RNG passed to
 /// [`Searcher::suggest`].
+///
+/// Every searcher but the grid (which walks a cell's architectures itself)
+/// is wrapped in [`CellExpansion`], so it searches cells as one categorical
+/// per edge and never proposes a disconnected cell unless told to.
 pub fn build_searcher(method: Method, options: &SearcherOptions, seed: u64) -> Box<dyn Searcher> {
+    if method == Method::Grid {
+        return Box::new(GridSearcher::new());
+    }
+    let options = options.clone();
+    Box::new(CellExpansion::new(move || {
+        build_plain_searcher(method, &options, seed)
+    }))
+}
+
+/// The searcher named by `method`, without the cell expansion.
+fn build_plain_searcher(method: Method, options: &SearcherOptions, seed: u64) -> Box<dyn Searcher> {
     match method {
         Method::Grid => Box::new(GridSearcher::new()),
         Method::Random => Box::new(RandomSearcher::new()),
         Method::Sobol => Box::new(SobolSearcher::new(seed)),
         Method::Tpe => Box::new(TpeSearcher::new(options.tpe.clone(), seed)),
         Method::Gp => Box::new(GpSearcher::new(options.gp.clone(), seed)),
+        Method::Evolution => Box::new(EvolutionSearcher::new(options.evolution.clone())),
     }
 }

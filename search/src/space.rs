@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::cell::{MAX_CELL_NODES, RESERVED_CHARS};
 use crate::domain::{Domain, MAX_EXACT_INT, MAX_STEPPED_VALUES};
 use crate::error::SearchError;
 use crate::params::Params;
@@ -358,6 +359,41 @@ fn validate_domain(name: &str, domain: &Domain) -> Result<(), SearchError> {
             }
         }
         Domain::Const { .. } => {}
+        Domain::Cell { nodes, ops, .. } => validate_cell(&path, *nodes, ops)?,
+    }
+    Ok(())
+}
+
+/// A cell has 2 to [`MAX_CELL_NODES`] nodes and distinct, non-empty op
+/// names free of the characters that delimit the architecture string.
+fn validate_cell(
+    path: &dyn Fn(&str) -> String,
+    nodes: usize,
+    ops: &[String],
+) -> Result<(), SearchError> {
+    if !(2..=MAX_CELL_NODES).contains(&nodes) {
+        return Err(SearchError::invalid(
+            path("nodes"),
+            format!("expected 2 to {MAX_CELL_NODES} nodes, got {nodes}"),
+        ));
+    }
+    if ops.is_empty() {
+        return Err(SearchError::invalid(
+            path("ops"),
+            "expected at least one op",
+        ));
+    }
+    for (i, op) in ops.iter().enumerate() {
+        let at = path(&format!("ops[{i}]"));
+        if op.is_empty() || op.contains(RESERVED_CHARS) {
+            return Err(SearchError::invalid(
+                at,
+                format!("an op name must be non-empty and hold none of `|`, `~`, `+`: `{op}`"),
+            ));
+        }
+        if ops[..i].contains(op) {
+            return Err(SearchError::invalid(at, format!("duplicate op `{op}`")));
+        }
     }
     Ok(())
 }

@@ -125,6 +125,7 @@ fn huge_domains_are_refused_or_searched_in_bounded_memory() {
         Method::Sobol,
         Method::Tpe,
         Method::Gp,
+        Method::Evolution,
     ];
     for method in methods {
         let mut searcher = build_searcher(method, &SearcherOptions::default(), 7);

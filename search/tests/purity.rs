@@ -19,12 +19,13 @@ use serde_json::json;
 
 const SEED: u64 = 20_240_611;
 
-const METHODS: [Method; 5] = [
+const METHODS: [Method; 6] = [
     Method::Grid,
     Method::Random,
     Method::Sobol,
     Method::Tpe,
     Method::Gp,
+    Method::Evolution,
 ];
 
 /// Random draws before TPE and GP use their models (10 by default; fewer
@@ -40,9 +41,11 @@ fn n_trials(method: Method) -> u64 {
     }
 }
 
-/// A log float, an integer, a categorical and a float that exists only under
-/// one of its choices. `grid_points` makes the floats griddable (4 x 8 x
-/// (3 + 1) = 128 points); the other searchers ignore it.
+/// A log float, an integer, a categorical, a float that exists only under
+/// one of its choices, and a 3-node NAS cell (22 of its 27 cells connected,
+/// searched by all but the grid as one categorical per edge).
+/// `grid_points` makes the floats griddable (4 x 8 x (3 + 1) x 22 = 2816
+/// points); the other searchers ignore it.
 fn mixed_space() -> SearchSpace {
     let mut lr = Param::new(
         "lr",
@@ -84,6 +87,7 @@ fn mixed_space() -> SearchSpace {
             },
         ),
         momentum,
+        Param::new("arch", Domain::cell(3, ["none", "conv", "pool"])),
     ])
     .expect("a valid space")
 }
@@ -135,6 +139,8 @@ fn fresh(method: Method) -> Box<dyn Searcher> {
     let mut options = SearcherOptions::default();
     options.tpe.n_startup_trials = STARTUP;
     options.gp.n_startup_trials = STARTUP;
+    options.evolution.population = STARTUP;
+    options.evolution.sample_size = 3;
     build_searcher(method, &options, SEED)
 }
 

@@ -303,6 +303,7 @@ fn grid_values(param: &Param) -> Vec<Value> {
                 .collect()
         }
         (Domain::Normal { .. }, None) => panic!("strategy gives normals grid_points"),
+        (other, None) => panic!("the strategy gives no {other:?}"),
     };
     let mut distinct = Vec::new();
     values.retain(|v| {

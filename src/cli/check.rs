@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use hypersweep::CommandRunner;
 use hypersweep_search::Domain;
 use hypersweep_search::sweep::{Devices, EarlyTerminate, SweepSpec, parse_sweep};
-use hypersweep_search::{Direction, Param, Value};
+use hypersweep_search::{Direction, History, Param, Value, build_searcher, suggestion_rng};
 use hypersweep_trials::pruner_from_spec;
 
 /// Arguments of `check`.
@@ -29,7 +30,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     };
     match parse_sweep(&text, &file) {
         Ok(spec) => {
+            let first = match first_command(&spec) {
+                Ok(first) => first,
+                Err(message) => {
+                    errln!("error: {file}: command: {message}");
+                    return Ok(super::EXIT_BAD_INPUT);
+                }
+            };
             out!("{}", describe_sweep(&file, &spec));
+            if let Some(first) = first {
+                out!("{first}");
+            }
             Ok(0)
         }
         Err(err) => {
@@ -37,6 +48,83 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
             Ok(super::EXIT_BAD_INPUT)
         }
     }
+}
+
+/// Validates the command (placeholders naming params, W&B macros, a
+/// program to run) and says what the first trial will run; `None` for a
+/// spec without a command (ask/tell and embedded studies).
+fn first_command(spec: &SweepSpec) -> Result<Option<String>, String> {
+    if spec.command.is_none() && spec.program.is_none() {
+        return Ok(None);
+    }
+    let runner = CommandRunner::builder_from_sweep(spec)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let seed = spec.run.seed.unwrap_or(0);
+    let mut searcher = build_searcher(spec.method, &spec.searcher, seed);
+    let params = searcher
+        .suggest(
+            &spec.space,
+            &History::new(spec.metric.goal),
+            &mut suggestion_rng(seed, 0),
+        )
+        .map_err(|e| format!("no first trial: {e}"))?;
+    let argv = runner.command_line(&params);
+    let mut text = format!("first     {}\n", argv.join(" "));
+    if let Some(program) = argv.first()
+        && !program_exists(program)
+    {
+        text.push_str(&format!(
+            "warning   `{program}` is not an executable on PATH or a file here; every trial would fail to start\n"
+        ));
+    }
+    for name in unknown_placeholders(spec) {
+        text.push_str(&format!(
+            "warning   `{{{name}}}` in the command names no parameter; it is passed as written\n"
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// `{name}` spans of the command that name no parameter (a typo such as
+/// `{learning_rate}` for `lr` would otherwise reach every trial as text).
+fn unknown_placeholders(spec: &SweepSpec) -> Vec<String> {
+    let names: std::collections::HashSet<&str> = spec
+        .space
+        .params()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut unknown = Vec::new();
+    for arg in spec.command.iter().flatten() {
+        let mut rest = arg.as_str();
+        while let Some(open) = rest.find('{') {
+            let is_macro = rest[..open].ends_with('$');
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                break;
+            };
+            let inner = &after[..close];
+            let looks_like_name = !inner.is_empty()
+                && inner
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !is_macro && looks_like_name && !names.contains(inner) {
+                unknown.push(inner.to_owned());
+            }
+            rest = &after[close + 1..];
+        }
+    }
+    unknown
+}
+
+/// True when `program` names an existing file, or an executable on PATH.
+fn program_exists(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).exists();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// The human summary `check` prints.
@@ -105,6 +193,7 @@ fn run_summary(spec: &SweepSpec) -> String {
             let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
             format!("devices [{}]", ids.join(", "))
         }
+        other => format!("devices {other:?}"),
     });
     parts.join(", ")
 }
@@ -185,8 +274,21 @@ fn domain(d: &Domain) -> String {
             s
         }
         Domain::Const { value } => format!("const {value}"),
-        // Domains added later (NAS cells) print in their debug form until
-        // they get a line of their own.
+        Domain::Cell {
+            nodes,
+            ops,
+            run_disconnected,
+        } => format!(
+            "cell of {nodes} nodes over [{}]{}",
+            ops.join(", "),
+            if *run_disconnected {
+                ", disconnected cells run"
+            } else {
+                ""
+            }
+        ),
+        // Domains added later print in their debug form until they get a
+        // line of their own.
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
     }

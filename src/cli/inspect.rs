@@ -53,6 +53,14 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
             last.differences.join("; ")
         );
     }
+    let unreadable = storage.unreadable(&name)?;
+    if !unreadable.is_empty() {
+        outln!(
+            "unreadable {} damaged record(s), skipped and kept in the store: {}",
+            unreadable.len(),
+            unreadable.join(", ")
+        );
+    }
     match best_trial(&trials, spec.metric.goal) {
         Some(best) => outln!(
             "best      trial {}: {} = {} {}",

@@ -55,11 +55,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hypersweep_search::Params;
 use hypersweep_search::sweep::SweepSpec;
 use hypersweep_trials::{BoxFuture, RunOutcome, Runner, TrialContext};
 use thiserror::Error;
 
 use macros::{CommandTemplate, TemplateInputs};
+
+pub use hypersweep_search::sweep::DEFAULT_MAX_REPORTS;
 
 /// The default grace period between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -115,6 +118,7 @@ pub struct CommandRunner {
 struct Config {
     template: CommandTemplate,
     metric: String,
+    max_reports: u64,
     trial_timeout: Option<Duration>,
     grace_period: Duration,
     log_dir: Option<PathBuf>,
@@ -128,6 +132,7 @@ pub struct CommandRunnerBuilder {
     command: Vec<String>,
     program: Option<String>,
     metric: String,
+    max_reports: u64,
     param_names: Option<HashSet<String>>,
     trial_timeout: Option<Duration>,
     grace_period: Duration,
@@ -146,6 +151,7 @@ impl CommandRunner {
             program: None,
             metric: "loss".to_owned(),
             param_names: None,
+            max_reports: DEFAULT_MAX_REPORTS,
             trial_timeout: None,
             grace_period: DEFAULT_GRACE_PERIOD,
             log_dir: None,
@@ -165,10 +171,22 @@ impl CommandRunner {
         if let Some(program) = &spec.program {
             builder.program(program.clone());
         }
+        builder.max_reports(spec.run.max_reports);
         if let Some(timeout) = spec.run.trial_timeout {
             builder.trial_timeout(timeout);
         }
         builder
+    }
+
+    /// The argv a trial with `params` runs (a params file, when the template
+    /// uses one, is shown as `<params.json>`): what `check` prints.
+    pub fn command_line(&self, params: &Params) -> Vec<String> {
+        let json = self
+            .config
+            .template
+            .uses_json_file()
+            .then(|| PathBuf::from("<params.json>"));
+        self.config.template.expand(params, json.as_deref())
     }
 
     /// The metric read from the trial's output.
@@ -231,6 +249,13 @@ impl CommandRunnerBuilder {
         self
     }
 
+    /// Most intermediate values one trial may report (`run.max_reports`);
+    /// past it the trial fails with the reason instead of flooding the store.
+    pub fn max_reports(&mut self, max: u64) -> &mut Self {
+        self.max_reports = max;
+        self
+    }
+
     /// Limit of one trial's run time; past it the trial is terminated and
     /// fails.
     pub fn trial_timeout(&mut self, timeout: Duration) -> &mut Self {
@@ -285,6 +310,7 @@ impl CommandRunnerBuilder {
             config: Arc::new(Config {
                 template,
                 metric: self.metric.clone(),
+                max_reports: self.max_reports,
                 trial_timeout: self.trial_timeout,
                 grace_period: self.grace_period,
                 log_dir: self.log_dir.clone(),

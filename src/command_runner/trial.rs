@@ -101,6 +101,8 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
         metric: &config.metric,
         last_value: None,
         last_step: None,
+        reports: 0,
+        max_reports: config.max_reports,
         pruned: false,
         bad_report: None,
     };
@@ -141,6 +143,10 @@ struct Watch<'a> {
     metric: &'a str,
     last_value: Option<f64>,
     last_step: Option<u64>,
+    /// Reports passed on so far.
+    reports: u64,
+    /// `run.max_reports`.
+    max_reports: u64,
     pruned: bool,
     /// Why the last report could not be read, once one could not.
     bad_report: Option<String>,
@@ -227,6 +233,14 @@ impl Watch<'_> {
                 return Some(Stop::BadReport);
             }
         };
+        self.reports += 1;
+        if self.reports > self.max_reports {
+            self.bad_report = Some(format!(
+                "reported more than {} intermediate values (run.max_reports); report once per step or epoch",
+                self.max_reports
+            ));
+            return Some(Stop::BadReport);
+        }
         let step = report
             .step
             .unwrap_or_else(|| self.last_step.map_or(1, |s| s.saturating_add(1)));

@@ -28,6 +28,7 @@ pub struct StudyBuilder {
     metric: Option<String>,
     target: Option<f64>,
     method: Option<Method>,
+    searcher_options: SearcherOptions,
     searcher: Option<Box<dyn Searcher>>,
     pruner: Option<Arc<dyn Pruner>>,
     storage: Option<Arc<dyn Storage>>,
@@ -82,7 +83,17 @@ impl StudyBuilder {
         self
     }
 
-    /// A searcher of your own.
+    /// Options of the searcher named by [`method`](Self::method) (the sweep
+    /// file's `tpe`, `gp` and `evolution` sections), stored with the study.
+    pub fn searcher_options(&mut self, options: SearcherOptions) -> &mut Self {
+        self.searcher_options = options;
+        self
+    }
+
+    /// A searcher of your own. It sees the space as given; to search
+    /// [`Domain::Cell`](hypersweep_search::Domain::Cell) params as one
+    /// categorical per edge, as the built-in searchers do, wrap it in
+    /// [`CellExpansion`](hypersweep_search::cell::expand::CellExpansion).
     pub fn searcher(&mut self, searcher: Box<dyn Searcher>) -> &mut Self {
         self.searcher = Some(searcher);
         self
@@ -182,7 +193,7 @@ impl StudyBuilder {
             run: self.run.clone(),
             command: None,
             program: None,
-            searcher: SearcherOptions::default(),
+            searcher: self.searcher_options.clone(),
             extra: Default::default(),
             custom: CustomParts {
                 searcher: self.searcher.as_ref().map(|s| s.name().to_owned()),

@@ -265,3 +265,45 @@ fn ask_tell_report_returns_prune_for_a_losing_trial() {
     assert_eq!(s.report(winner, 2, 9.0).unwrap(), Decision::Continue);
     assert!(s.report(99, 1, 0.0).is_err(), "no such trial");
 }
+
+/// A cell searched through the Study API with the short constructors and
+/// `Method::Evolution` (with its options): every trial gets a connected
+/// architecture string, and the stepped integer stays on its steps.
+#[test]
+fn evolution_over_a_cell_through_the_study() {
+    use hypersweep_search::cell::{is_connected, parse_arch};
+    use hypersweep_search::{Method, SearcherOptions};
+    let ops = ["none", "skip_connect", "nor_conv_3x3"];
+    let space = SearchSpace::new(vec![
+        Param::new("arch", Domain::cell(4, ops)),
+        Param::new("width", Domain::int(16, 256).step(16)),
+        Param::new("lr", Domain::float(1e-4, 1e-1).log()),
+    ])
+    .unwrap();
+    let mut options = SearcherOptions::default();
+    options.evolution.population = 6;
+    options.evolution.sample_size = 3;
+    let s = Study::builder()
+        .name("nas")
+        .space(space)
+        .method(Method::Evolution)
+        .searcher_options(options)
+        .direction(hypersweep_search::Direction::Maximize)
+        .seed(5)
+        .build()
+        .unwrap();
+    s.optimize(24, |ctx: &TrialContext| {
+        let arch = ctx.params.str("arch").unwrap_or_default();
+        arch.matches("nor_conv_3x3").count() as f64
+    })
+    .unwrap();
+    let trials = s.trials().unwrap();
+    assert_eq!(trials.len(), 24);
+    for t in &trials {
+        let arch = t.params.get("arch").and_then(|v| v.as_str()).unwrap_or("");
+        let choice = parse_arch(arch, 4, &ops).unwrap_or_else(|| panic!("{arch}"));
+        assert!(is_connected(4, &ops, &choice), "{arch}");
+        let width = t.params.get("width").and_then(|v| v.as_i64()).unwrap_or(0);
+        assert!(width % 16 == 0 && (16..=256).contains(&width), "{width}");
+    }
+}

@@ -43,6 +43,9 @@ pub fn slots(devices: &Devices, parallel: usize, trials_per_device: usize) -> Ve
         Devices::Cpu => Vec::new(),
         Devices::Auto => detect_gpus(),
         Devices::List(ids) => ids.clone(),
+        // `Devices` is non-exhaustive; a form added to the sweep file without
+        // a slot rule here runs on the CPU rather than on a guessed GPU.
+        _ => Vec::new(),
     };
     slots_for(&gpus, parallel, trials_per_device)
 }

@@ -241,7 +241,9 @@ fn kind_of(domain: &Domain) -> Kind {
         Domain::Const { .. } => Kind::Fixed,
         Domain::Categorical { choices, .. } => Kind::Categorical(choices.len()),
         Domain::Float { step: None, .. } | Domain::Normal { q: None, .. } => Kind::Continuous,
-        Domain::Float { .. } | Domain::Int { .. } | Domain::Normal { .. } => Kind::Discrete,
+        Domain::Float { .. } | Domain::Int { .. } | Domain::Normal { .. } | Domain::Cell { .. } => {
+            Kind::Discrete
+        }
     }
 }
 

@@ -215,6 +215,18 @@ fn domain_fields(domain: &Domain) -> (&'static str, Vec<(&'static str, String)>)
             ],
         ),
         Domain::Const { value } => ("value", vec![("value", json_text(value))]),
+        Domain::Cell {
+            nodes,
+            ops,
+            run_disconnected,
+        } => (
+            "cell",
+            vec![
+                ("nodes", nodes.to_string()),
+                ("ops", json_text(ops)),
+                ("run_disconnected", run_disconnected.to_string()),
+            ],
+        ),
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) const DISTRIBUTIONS: &[&str] = &[
     "q_normal",
     "log_normal",
     "q_log_normal",
+    "cell",
 ];
 
 /// Every key a (non-group) parameter spec may hold.
@@ -57,6 +58,9 @@ pub(crate) const PARAM_KEYS: &[&str] = &[
     "log",
     "grid_points",
     "when",
+    "nodes",
+    "ops",
+    "run_disconnected",
 ];
 
 /// Keys that apply to every distribution.
@@ -78,6 +82,7 @@ pub(crate) struct Parsed {
 fn keys_of(distribution: &str) -> &'static [&'static str] {
     match distribution {
         "constant" => &["value"],
+        "cell" => &["nodes", "ops", "run_disconnected"],
         "categorical" => &["values", "probabilities"],
         "int_uniform" | "uniform" => &["min", "max", "step", "log", "grid_points"],
         "q_uniform" | "q_log_uniform" | "q_log_uniform_values" => {
@@ -183,6 +188,7 @@ pub(crate) fn parse_domain(spec: &Fields) -> Res<Parsed> {
             value: spec.require("value", &why)?.clone(),
         }),
         "categorical" => plain(categorical(spec, &why)?),
+        "cell" => plain(cell(spec, &why)?),
         "int_uniform" => plain(int_range(spec, &why)?),
         "uniform" => plain(float_range(spec, bound("min")?, bound("max")?)?),
         "log_uniform_values" | "inv_log_uniform_values" => plain(Domain::Float {
@@ -225,6 +231,37 @@ pub(crate) fn parse_domain(spec: &Fields) -> Res<Parsed> {
                 step_key: "q",
             }
         }
+    })
+}
+
+/// A NAS cell: `nodes` (an integer) and `ops` (strings); the space's
+/// validation checks their ranges and names.
+fn cell(spec: &Fields, why: &str) -> Res<Domain> {
+    let nodes_path = spec.path_of("nodes");
+    let nodes = integer(spec.require("nodes", why)?, &nodes_path)?;
+    let nodes = usize::try_from(nodes).map_err(|_| {
+        fault(
+            nodes_path,
+            format!("expected a positive node count, got {nodes}"),
+        )
+    })?;
+    let ops_path = spec.path_of("ops");
+    let ops = array(spec.require("ops", why)?, &ops_path)?
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            op.as_str().map(str::to_owned).ok_or_else(|| {
+                fault(
+                    format!("{ops_path}[{i}]"),
+                    format!("expected an op name, got {op}"),
+                )
+            })
+        })
+        .collect::<Res<Vec<String>>>()?;
+    Ok(Domain::Cell {
+        nodes,
+        ops,
+        run_disconnected: spec.boolean("run_disconnected")?.unwrap_or(false),
     })
 }
 

@@ -203,9 +203,11 @@ impl EarlyTerminate {
     }
 }
 
-/// Where trials run.
+/// Where trials run. More forms will come (GPU shares per trial), hence
+/// `#[non_exhaustive]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Devices {
     /// Every slot on the CPU.
     #[default]
@@ -245,6 +247,19 @@ pub struct RunConfig {
     /// An asked trial (`ask`) is kept running this long without news.
     #[serde(default = "default_ask_timeout")]
     pub ask_timeout: Duration,
+    /// Most intermediate values one trial may report: each is a storage
+    /// write and a point in memory, so a trial that reports in a tight loop
+    /// fails with the reason instead of flooding the store.
+    #[serde(default = "default_max_reports")]
+    pub max_reports: u64,
+}
+
+/// Default of `run.max_reports`: a report per batch of a day-long run
+/// stays well under it.
+pub const DEFAULT_MAX_REPORTS: u64 = 100_000;
+
+fn default_max_reports() -> u64 {
+    DEFAULT_MAX_REPORTS
 }
 
 fn default_stale_after() -> Duration {
@@ -269,6 +284,7 @@ impl Default for RunConfig {
             max_consecutive_failures: 10,
             stale_after: default_stale_after(),
             ask_timeout: default_ask_timeout(),
+            max_reports: DEFAULT_MAX_REPORTS,
         }
     }
 }

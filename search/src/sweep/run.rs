@@ -20,6 +20,7 @@ const RUN_KEYS: &[&str] = &[
     "max_consecutive_failures",
     "stale_after",
     "ask_timeout",
+    "max_reports",
 ];
 
 /// Reads `run`. `run_cap` (W&B's budget) fills `trials` unless `run.trials`
@@ -78,6 +79,9 @@ pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunC
     }
     if let Some(v) = f.get("trial_timeout") {
         run.trial_timeout = Some(parse_duration(v, &f.path_of("trial_timeout"))?);
+    }
+    if let Some(n) = positive("max_reports")? {
+        run.max_reports = n;
     }
     if let Some(v) = f.get("stale_after") {
         run.stale_after = parse_duration(v, &f.path_of("stale_after"))?;

@@ -175,8 +175,14 @@ fn parse_searcher_options(root: &Map<String, Value>, keys: &[String]) -> Res<Sea
             sections.insert(key.clone(), section.clone());
         }
     }
-    serde_json::from_value(Value::Object(sections))
-        .map_err(|e| fault("(searcher options)", e.to_string()))
+    let options: SearcherOptions = serde_json::from_value(Value::Object(sections))
+        .map_err(|e| fault("(searcher options)", e.to_string()))?;
+    // Checked here too, so `check` and `run` refuse the file before any trial.
+    options.evolution.check().map_err(|e| match e {
+        crate::SearchError::InvalidSpace { path, message } => fault(path, message),
+        other => fault("evolution", other.to_string()),
+    })?;
+    Ok(options)
 }
 
 /// `method: grid` needs every parameter to have finitely many values.

@@ -85,6 +85,23 @@ pub enum SchedulerError {
         /// The last one's reason.
         last: String,
     },
+    /// A trial ended but its result could not be stored (disk full, I/O
+    /// error). The sweep stops so that no more results are lost; the result
+    /// is carried here so that it is printed, and the trial, still Running
+    /// in the store, is re-run by the next run.
+    #[error(
+        "trial {number} ended ({outcome}) but could not be stored: {source}; its params: {params}; the sweep stopped, and the next run re-runs it"
+    )]
+    Unrecorded {
+        /// The trial.
+        number: u64,
+        /// How it ended, with its value.
+        outcome: String,
+        /// Its params, as JSON.
+        params: String,
+        /// The store's error.
+        source: StorageError,
+    },
     /// A task of the runtime failed.
     #[error("scheduler task failed: {0}")]
     Runtime(String),
@@ -281,5 +298,7 @@ pub fn best_trial(trials: &[Trial], direction: Direction) -> Option<Trial> {
         .map(|(t, _)| t.clone())
 }
 
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;

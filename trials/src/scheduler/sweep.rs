@@ -374,7 +374,7 @@ impl Sweep {
         if outcomes.is_empty() {
             return;
         }
-        let numbers: Vec<u64> = outcomes.iter().map(|&(number, _)| number).collect();
+        let kept = outcomes.clone();
         let storage = Arc::clone(&self.s.storage);
         let study = self.s.config.study.clone();
         let finish = || storage.finish_trials(&study, outcomes);
@@ -384,7 +384,7 @@ impl Sweep {
             let cost = &mut self.finish_cost;
             blocking(|| cost.measure(finish))
         };
-        for (number, result) in numbers.into_iter().zip(results) {
+        for ((number, outcome), result) in kept.into_iter().zip(results) {
             let trial = match result {
                 Ok(t) => t,
                 Err(StorageError::AlreadyFinished { .. }) => {
@@ -404,7 +404,22 @@ impl Sweep {
                     }
                 }
                 Err(err) => {
-                    self.fail(err.into());
+                    // Disk full, I/O error: stop before more results are
+                    // lost, and hand this one back with the error so that
+                    // it is printed, not lost; the trial stays Running in
+                    // the store and the next run re-runs it.
+                    let params = self
+                        .cache()
+                        .trial(number)
+                        .map(|t| serde_json::to_string(&t.params).unwrap_or_default())
+                        .unwrap_or_default();
+                    tracing::error!(trial = number, %err, ?outcome, %params, "result not stored");
+                    self.fail(SchedulerError::Unrecorded {
+                        number,
+                        outcome: describe_outcome(&outcome),
+                        params,
+                        source: err,
+                    });
                     continue;
                 }
             };
@@ -539,5 +554,18 @@ impl Sweep {
         if let Some(observer) = &self.s.observer {
             observer(&event);
         }
+    }
+}
+
+/// "complete with value 0.25", "failed: exit status 1", for messages.
+fn describe_outcome(o: &TrialOutcome) -> String {
+    let state = serde_json::to_value(o.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match (o.value, &o.error) {
+        (Some(v), _) => format!("{state} with value {v}"),
+        (None, Some(e)) => format!("{state}: {e}"),
+        (None, None) => state,
     }
 }

@@ -16,7 +16,7 @@ use crate::storage::{MemoryStorage, NewTrial};
 
 /// Uniform draws through the space's decoder (the real random searcher lives
 /// in the search crate; this keeps the scheduler's tests independent of it).
-struct UniformSearcher;
+pub(super) struct UniformSearcher;
 
 impl Searcher for UniformSearcher {
     fn name(&self) -> &str {
@@ -58,7 +58,7 @@ impl Searcher for CountingSearcher {
     }
 }
 
-type Script = dyn Fn(TrialContext) -> BoxFuture<RunOutcome> + Send + Sync;
+pub(super) type Script = dyn Fn(TrialContext) -> BoxFuture<RunOutcome> + Send + Sync;
 
 struct ScriptRunner(Arc<Script>);
 
@@ -98,7 +98,7 @@ fn spec() -> SweepSpec {
     }
 }
 
-fn setup(budget: u64, parallel: usize) -> (SchedulerConfig, Arc<MemoryStorage>) {
+pub(super) fn setup(budget: u64, parallel: usize) -> (SchedulerConfig, Arc<MemoryStorage>) {
     let storage = Arc::new(MemoryStorage::new());
     storage.create_study("s", &spec()).unwrap();
     let mut cfg = SchedulerConfig::from_spec("s", &spec());
@@ -123,7 +123,23 @@ fn scheduler(
     )
 }
 
-fn x_of(ctx: &TrialContext) -> f64 {
+/// A scheduler without pruning over any store.
+pub(super) fn scheduler_on(
+    cfg: SchedulerConfig,
+    storage: Arc<dyn Storage>,
+    searcher: Box<dyn Searcher>,
+    script: Arc<Script>,
+) -> Scheduler {
+    Scheduler::new(
+        cfg,
+        storage,
+        Arc::new(Mutex::new(searcher)),
+        Arc::new(NoPruner),
+        Arc::new(ScriptRunner(script)),
+    )
+}
+
+pub(super) fn x_of(ctx: &TrialContext) -> f64 {
     ctx.params.f64("x").unwrap()
 }
 

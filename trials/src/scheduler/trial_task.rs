@@ -8,6 +8,7 @@ use hypersweep_search::History;
 use tokio::sync::watch;
 
 use crate::cache::SharedHistory;
+use crate::error::StorageError;
 use crate::pruner::Pruner;
 use crate::runner::{Decision, Reporter, RunOutcome, Runner, TrialContext};
 use crate::storage::{Storage, blocking};
@@ -23,11 +24,17 @@ pub(crate) fn reporter(
     cancel: watch::Receiver<bool>,
 ) -> Reporter {
     let sink = move |step: u64, value: f64| -> Decision {
-        if let Err(err) = blocking(|| storage.report(&study, number, step, value)) {
+        match blocking(|| storage.report(&study, number, step, value)) {
+            Ok(()) => {}
             // A report after the trial was finished (a closure still running
             // after its trial was cancelled) has nowhere to go: stop it.
-            tracing::debug!(trial = number, %err, "report not recorded");
-            return Decision::Prune;
+            Err(StorageError::AlreadyFinished { .. }) => return Decision::Prune,
+            // A failed write is not a verdict on the trial: say so, and let
+            // the pruner judge the value as if it had been stored (the
+            // trial's final value is written by its finish).
+            Err(err) => {
+                tracing::warn!(trial = number, step, value, %err, "intermediate value not stored");
+            }
         }
         let mut guard = history.lock().unwrap_or_else(PoisonError::into_inner);
         let h = Arc::make_mut(&mut guard);

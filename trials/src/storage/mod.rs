@@ -227,6 +227,13 @@ pub trait Storage: Send + Sync {
         Ok(())
     }
 
+    /// Keys of the study's records that cannot be read (damaged on disk):
+    /// reads skip them, so one damaged trial does not stop a study from
+    /// loading, and `status` counts them.
+    fn unreadable(&self, _study: &str) -> Result<Vec<String>, StorageError> {
+        Ok(Vec::new())
+    }
+
     /// True when this handle is the only process that can write the store
     /// (memory, sled): then every Running trial it did not start itself was
     /// left by a dead process.

@@ -125,6 +125,18 @@ impl SledStorage {
         self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// One more than the study's last trial key (0 for none).
+    fn next_number(&self, study: &str) -> Result<u64, StorageError> {
+        let prefix = study_prefix(study);
+        match self.trials.scan_prefix(&prefix).next_back() {
+            None => Ok(0),
+            Some(entry) => {
+                let (key, _) = entry.map_err(backend)?;
+                Ok(u64_at(&key, prefix.len())? + 1)
+            }
+        }
+    }
+
     fn flush(&self) -> Result<(), StorageError> {
         self.db.flush().map(drop).map_err(backend)
     }
@@ -169,8 +181,10 @@ impl SledStorage {
         for entry in self.reports.scan_prefix(&prefix) {
             let (key, bytes) = entry.map_err(backend)?;
             let step = u64_at(&key, prefix.len())?;
-            let value = decode_value(&bytes, || report_label(&trial.study, trial.number, step))?;
-            trial.intermediate.push((step, value));
+            let value = decode_value(&bytes, || report_label(&trial.study, trial.number, step));
+            if let Some(value) = readable(value)? {
+                trial.intermediate.push((step, value));
+            }
         }
         Ok(trial)
     }
@@ -277,7 +291,9 @@ impl Storage for SledStorage {
             return Err(StorageError::NoStudy(study.to_owned()));
         }
         self.catch_up(study, cache)?;
-        let number = cache.next_number();
+        // The last key, not the cache: an unreadable record (kept aside,
+        // skipped by reads) still holds its number.
+        let number = cache.next_number().max(self.next_number(study)?);
         let Some(new) = decide(cache, number) else {
             return Ok(None);
         };
@@ -317,8 +333,9 @@ impl Storage for SledStorage {
         for entry in self.trials.range(start..=end) {
             let (key, bytes) = entry.map_err(backend)?;
             let number = u64_at(&key, prefix.len())?;
-            let trial: Trial = decode(&bytes, || trial_label(study, number))?;
-            out.push(self.with_reports(trial)?);
+            if let Some(trial) = readable(decode::<Trial>(&bytes, || trial_label(study, number)))? {
+                out.push(self.with_reports(trial)?);
+            }
         }
         if after.is_none() && out.is_empty() && !self.study_exists(study)? {
             return Err(StorageError::NoStudy(study.to_owned()));
@@ -328,6 +345,31 @@ impl Storage for SledStorage {
 
     fn is_exclusive(&self) -> bool {
         true
+    }
+
+    fn unreadable(&self, study: &str) -> Result<Vec<String>, StorageError> {
+        let prefix = study_prefix(study);
+        let mut out = Vec::new();
+        for entry in self.trials.scan_prefix(&prefix) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let number = u64_at(&key, prefix.len())?;
+            if let Err(StorageError::Corrupt { key, .. }) =
+                decode::<Trial>(&bytes, || trial_label(study, number))
+            {
+                out.push(key);
+            }
+        }
+        for entry in self.reports.scan_prefix(&prefix) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let number = u64_at(&key, prefix.len())?;
+            let step = u64_at(&key, prefix.len() + 8)?;
+            if let Err(StorageError::Corrupt { key, .. }) =
+                decode_value(&bytes, || report_label(study, number, step))
+            {
+                out.push(key);
+            }
+        }
+        Ok(out)
     }
 
     fn persist_claims(&self) -> Result<(), StorageError> {
@@ -414,7 +456,10 @@ impl Storage for SledStorage {
         for entry in self.trials.scan_prefix(&prefix) {
             let (key, bytes) = entry.map_err(backend)?;
             let number = u64_at(&key, prefix.len())?;
-            let mut trial: Trial = decode(&bytes, || trial_label(study, number))?;
+            let Some(mut trial) = readable(decode::<Trial>(&bytes, || trial_label(study, number)))?
+            else {
+                continue;
+            };
             trial.intermediate.clear();
             out.push(trial);
         }
@@ -428,7 +473,10 @@ impl Storage for SledStorage {
             let (key, bytes) = entry.map_err(backend)?;
             let number = u64_at(&key, prefix.len())?;
             let step = u64_at(&key, prefix.len() + 8)?;
-            let value = decode_value(&bytes, || report_label(study, number, step))?;
+            let Some(value) = readable(decode_value(&bytes, || report_label(study, number, step)))?
+            else {
+                continue;
+            };
             let slot = usize::try_from(number)
                 .ok()
                 .filter(|&i| out.get(i).is_some_and(|t| t.number == number))
@@ -469,6 +517,20 @@ impl Storage for SledStorage {
             self.flush()?;
         }
         Ok(reaped)
+    }
+}
+
+/// A record that cannot be decoded is kept where it is, skipped by reads
+/// (so one damaged trial does not stop a study from loading), reported once
+/// per read, and listed by [`Storage::unreadable`] for `status`.
+fn readable<T>(decoded: Result<T, StorageError>) -> Result<Option<T>, StorageError> {
+    match decoded {
+        Ok(v) => Ok(Some(v)),
+        Err(StorageError::Corrupt { key, message }) => {
+            tracing::warn!(%key, %message, "unreadable record skipped (kept in the store)");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -532,7 +594,7 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_records_name_their_key() {
+    fn a_corrupt_record_is_skipped_listed_and_keeps_its_number() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStorage::open(dir.path()).expect("open");
         store.create_study("s", &spec()).expect("study");
@@ -540,10 +602,13 @@ mod tests {
             .trials
             .insert(trial_key("s", 0), b"{not json".as_slice())
             .expect("insert");
-        match store.trials("s") {
-            Err(StorageError::Corrupt { key, .. }) => assert_eq!(key, "trials/s/0"),
-            other => panic!("expected Corrupt, got {other:?}"),
-        }
+        assert_eq!(store.trials("s").expect("the study still loads"), vec![]);
+        assert_eq!(store.unreadable("s").expect("scan"), vec!["trials/s/0"]);
+        let next = store
+            .create_trial("s", crate::storage::NewTrial::new(Default::default()))
+            .expect("a new trial");
+        assert_eq!(next.number, 1, "the unreadable record keeps its number");
+        assert_eq!(store.unreadable("s").expect("scan"), vec!["trials/s/0"]);
         match store.report("s", 0, 1, 1.0) {
             Err(StorageError::Corrupt { key, .. }) => assert_eq!(key, "trials/s/0"),
             other => panic!("expected Corrupt, got {other:?}"),
@@ -551,7 +616,7 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_report_value_names_its_key() {
+    fn a_corrupt_report_value_is_skipped_and_listed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStorage::open(dir.path()).expect("open");
         store.create_study("s", &spec()).expect("study");
@@ -562,9 +627,13 @@ mod tests {
             .reports
             .insert(report_key("s", 0, 4), b"short".as_slice())
             .expect("insert");
-        match store.trial("s", 0) {
-            Err(StorageError::Corrupt { key, .. }) => assert_eq!(key, "reports/s/0/4"),
-            other => panic!("expected Corrupt, got {other:?}"),
-        }
+        store.report("s", 0, 5, 0.5).expect("report");
+        let trial = store.trial("s", 0).expect("the trial still reads");
+        assert_eq!(
+            trial.intermediate,
+            vec![(5, 0.5)],
+            "the bad value is skipped"
+        );
+        assert_eq!(store.unreadable("s").expect("scan"), vec!["reports/s/0/4"]);
     }
 }

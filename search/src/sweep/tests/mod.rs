@@ -1,5 +1,6 @@
 //! Unit tests of the sweep parser: one file per concern.
 
+mod cell;
 mod diff;
 mod distributions;
 mod early;
