@@ -225,6 +225,15 @@ impl Storage for LiveStorage {
         Err(self.read_only("report"))
     }
 
+    fn set_params(
+        &self,
+        _study: &str,
+        _number: u64,
+        _params: hypersweep_search::Params,
+    ) -> Result<(), StorageError> {
+        Err(self.read_only("set_params"))
+    }
+
     fn set_log_path(&self, _study: &str, _number: u64, _path: PathBuf) -> Result<(), StorageError> {
         Err(self.read_only("set_log_path"))
     }

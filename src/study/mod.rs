@@ -16,6 +16,7 @@
 //! `status` shows the budget the study now runs to.
 
 mod builder;
+mod define_by_run;
 mod objective;
 
 pub use builder::StudyBuilder;

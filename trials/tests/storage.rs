@@ -217,6 +217,27 @@ fn reports_replace_and_stay_sorted(s: &dyn Storage) {
     assert_eq!(back.device.as_deref(), Some("cpu"));
 }
 
+fn set_params_replaces_them_while_running(s: &dyn Storage) {
+    s.create_study("s", &spec(Method::Random)).expect("study");
+    let t = s
+        .create_trial("s", NewTrial::new(Params::new()))
+        .expect("trial");
+    let mut params = Params::new();
+    params.insert("lr", Value::from(0.25));
+    params.insert("layers", Value::from(3));
+    s.set_params("s", t.number, params.clone()).expect("params");
+    s.report("s", t.number, 1, 0.5).expect("report");
+    assert_eq!(s.trial("s", t.number).expect("trial").params, params);
+    s.finish_trial("s", t.number, outcome(TrialState::Complete, Some(0.4)))
+        .expect("finish");
+    let done = s.trial("s", t.number).expect("trial");
+    assert_eq!(done.params, params);
+    assert!(matches!(
+        s.set_params("s", t.number, Params::new()),
+        Err(StorageError::AlreadyFinished { .. })
+    ));
+}
+
 fn finish_sets_everything_once(s: &dyn Storage) {
     s.create_study("s", &spec(Method::Random)).expect("study");
     let t = s.create_trial("s", new_trial(0.1)).expect("trial");
@@ -395,6 +416,7 @@ macro_rules! conformance {
                 update_study_replaces_the_spec_and_records_the_change,
                 unknown_study_and_trial_are_errors,
                 reports_replace_and_stay_sorted,
+                set_params_replaces_them_while_running,
                 finish_sets_everything_once,
                 finish_trials_answers_each_in_order,
                 reap_fails_only_stale_running_trials,

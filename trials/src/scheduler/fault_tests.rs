@@ -71,6 +71,14 @@ impl Storage for FaultyStorage {
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
         self.inner.set_log_path(study, number, path)
     }
+    fn set_params(
+        &self,
+        study: &str,
+        number: u64,
+        params: hypersweep_search::Params,
+    ) -> Result<(), StorageError> {
+        self.inner.set_params(study, number, params)
+    }
     fn heartbeat(&self, study: &str, number: u64) -> Result<(), StorageError> {
         self.inner.heartbeat(study, number)
     }

@@ -6,8 +6,8 @@
 //! `Vec::push` under one lock; every call holds that lock for a few
 //! microseconds, which keeps concurrent callers simple and correct.
 
-use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
+use hypersweep_search::{Params, TrialState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -164,6 +164,10 @@ impl Storage for MemoryStorage {
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError> {
         let now = now_ms();
         self.update_running(study, number, |t| rules::apply_report(t, step, value, now))
+    }
+
+    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
+        self.update_running(study, number, |t| t.params = params)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

@@ -35,8 +35,8 @@
 //! would cost an fsync each); sled's background flusher writes them within
 //! half a second, and the trial's finish flushes them with it.
 
-use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
+use hypersweep_search::{Params, TrialState};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -386,6 +386,11 @@ impl Storage for SledStorage {
             .insert(report_key(study, number, step), &encode_value(value))
             .map(drop)
             .map_err(backend)
+    }
+
+    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
+        self.update_running(study, number, |t| t.params = params)
+            .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

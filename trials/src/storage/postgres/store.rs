@@ -23,7 +23,7 @@ use super::rows::{
 use crate::error::StorageError;
 use crate::storage::{ClaimDecision, NewTrial, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::trial::{Trial, TrialOutcome};
-use hypersweep_search::TrialState;
+use hypersweep_search::{Params, TrialState};
 use tokio_postgres::GenericClient;
 
 /// Trials numbered above `after` and the listed unfinished ones, by number.
@@ -422,6 +422,11 @@ impl Storage for PostgresStorage {
                 }
                 Ok(())
             })
+    }
+
+    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
+        self.update_running(study, number, move |t, _| t.params = params.clone())
+            .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

@@ -1,0 +1,192 @@
+"""Trials as an Optuna objective sees them.
+
+A ``Trial`` is a running define-by-run trial: each ``suggest_*`` call asks
+the Rust study to draw one parameter (the searcher sees only the trials that
+asked for that name in the same domain), and the params drawn so far are
+stored before every report and at the end, so pruners and other processes
+see them. A ``FrozenTrial`` is a finished (or listed) trial, read from the
+store.
+"""
+
+import enum
+import json
+import math
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Sequence
+
+
+class TrialState(enum.IntEnum):
+    """Life cycle of a trial, with Optuna's names and values."""
+
+    RUNNING = 0
+    COMPLETE = 1
+    PRUNED = 2
+    FAIL = 3
+    WAITING = 4
+
+    def is_finished(self) -> bool:
+        return self not in (TrialState.RUNNING, TrialState.WAITING)
+
+
+_STATES = {
+    "running": TrialState.RUNNING,
+    "complete": TrialState.COMPLETE,
+    "pruned": TrialState.PRUNED,
+    "failed": TrialState.FAIL,
+}
+
+
+class TrialPruned(Exception):
+    """Raised by an objective to end its trial as pruned."""
+
+
+def _datetime(ms: Optional[int]) -> Optional[datetime]:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000.0)
+
+
+class FrozenTrial:
+    """A trial as stored: number, params, state, value, intermediate values."""
+
+    def __init__(self, record: Dict[str, Any], user_attrs: Optional[Dict[str, Any]] = None):
+        self.number: int = record["number"]
+        self._trial_id: int = record["number"]
+        self.params: Dict[str, Any] = dict(record.get("params") or {})
+        self.state: TrialState = _STATES[record["state"]]
+        value = record.get("value")
+        self.value: Optional[float] = None if value is None else float(value)
+        self.intermediate_values: Dict[int, float] = {
+            int(step): float(v) for step, v in (record.get("intermediate") or [])
+        }
+        self.datetime_start = _datetime(record.get("started_ms"))
+        self.datetime_complete = _datetime(record.get("finished_ms"))
+        self.user_attrs: Dict[str, Any] = dict(user_attrs or {})
+        self.system_attrs: Dict[str, Any] = {}
+        self.error: Optional[str] = record.get("error")
+
+    @property
+    def values(self) -> Optional[List[float]]:
+        return None if self.value is None else [self.value]
+
+    @property
+    def duration(self):
+        if self.datetime_start is None or self.datetime_complete is None:
+            return None
+        return self.datetime_complete - self.datetime_start
+
+    @property
+    def last_step(self) -> Optional[int]:
+        return max(self.intermediate_values) if self.intermediate_values else None
+
+    def __repr__(self) -> str:
+        return (f"FrozenTrial(number={self.number}, state={self.state.name}, "
+                f"value={self.value}, params={self.params})")
+
+
+class Trial:
+    """A running trial: the object an Optuna objective receives."""
+
+    def __init__(self, study: "Any", number: int, drawn: Dict[str, Any],
+                 fixed: Optional[Dict[str, Any]] = None):
+        self.study = study
+        self._core = study._core
+        self.number = number
+        self._trial_id = number
+        # Params drawn when the trial was claimed (a declared space: a grid,
+        # a sweep file) are its params from the start; enqueued ones are
+        # what a suggest of that name returns.
+        self._fixed = dict(fixed or {})
+        self._params: Dict[str, Any] = dict(drawn)
+        self._stored = True
+        self.user_attrs: Dict[str, Any] = {}
+        self.state = TrialState.RUNNING
+
+    @property
+    def params(self) -> Dict[str, Any]:
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> Dict[str, Any]:
+        return {}
+
+    def _take(self, name: str, draw) -> Any:
+        if name in self._params:
+            return self._params[name]
+        value = self._fixed[name] if name in self._fixed else draw()
+        self._params[name] = value
+        self._stored = False
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, *,
+                      step: Optional[float] = None, log: bool = False) -> float:
+        if step is not None and log:
+            raise ValueError(f"`{name}`: step and log cannot be used together")
+        value = self._take(name, lambda: self._core.suggest_float(
+            self.number, name, float(low), float(high), None if step is None else float(step),
+            bool(log)))
+        return float(value)
+
+    def suggest_uniform(self, name: str, low: float, high: float) -> float:
+        return self.suggest_float(name, low, high)
+
+    def suggest_loguniform(self, name: str, low: float, high: float) -> float:
+        return self.suggest_float(name, low, high, log=True)
+
+    def suggest_discrete_uniform(self, name: str, low: float, high: float, q: float) -> float:
+        return self.suggest_float(name, low, high, step=q)
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
+                    log: bool = False) -> int:
+        if step != 1 and log:
+            raise ValueError(f"`{name}`: step and log cannot be used together")
+        value = self._take(name, lambda: self._core.suggest_int(
+            self.number, name, int(low), int(high), int(step), bool(log)))
+        return int(value)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        choices = list(choices)
+        if not choices:
+            raise ValueError(f"`{name}`: expected at least one choice")
+        value = self._take(name, lambda: self._core.suggest_categorical(
+            self.number, name, json.dumps(choices)))
+        # JSON has one list type: give back the caller's own object.
+        for choice in choices:
+            if choice == value and type(choice) is type(value):
+                return choice
+        for choice in choices:
+            if choice == value:
+                return choice
+        return value
+
+    def _store_params(self) -> None:
+        if not self._stored:
+            self._core.set_params(self.number, json.dumps(self._params))
+            self._stored = True
+
+    def report(self, value: float, step: int) -> None:
+        """Records an intermediate value; ``should_prune`` then answers for it."""
+        value = float(value)
+        if step < 0:
+            raise ValueError(f"step must be >= 0, got {step}")
+        if not math.isfinite(value):
+            return
+        self._store_params()
+        self._last_value = value
+        self._prune = self._core.report(self.number, int(step), value)
+
+    def should_prune(self) -> bool:
+        """True when the study's pruner stopped this trial at its last report."""
+        return bool(getattr(self, "_prune", False))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.user_attrs[key] = value
+        self.study._user_attrs.setdefault(self.number, {})[key] = value
+
+    def set_system_attr(self, key: str, value: Any) -> None:
+        pass
+
+    def _finish(self, state: str, value: Optional[float] = None,
+                error: Optional[str] = None) -> FrozenTrial:
+        self._store_params()
+        record = json.loads(self._core.tell(self.number, state, value, error))
+        self.state = _STATES[record["state"]]
+        return FrozenTrial(record, self.user_attrs)

@@ -1,0 +1,116 @@
+"""Optuna's sampler classes, mapped onto hypersweep's searchers.
+
+A sampler here is a description: the searcher itself runs in Rust, named by
+the study's stored sweep spec (``method``, the searcher's options section,
+``run.seed``). Options without a counterpart are accepted and ignored, so
+Optuna programs construct them unchanged.
+"""
+
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+
+class BaseSampler:
+    """The spec fragment a sampler contributes to a study."""
+
+    method = "tpe"
+
+    def __init__(self, seed: Optional[int] = None) -> None:
+        self.seed = seed
+        self._options: Dict[str, Any] = {}
+
+    def _spec(self) -> Dict[str, Any]:
+        spec: Dict[str, Any] = {"method": self.method}
+        if self._options:
+            spec[self.method] = dict(self._options)
+        return spec
+
+
+class TPESampler(BaseSampler):
+    """Tree-structured Parzen estimator (``method: tpe``)."""
+
+    method = "tpe"
+
+    def __init__(
+        self,
+        consider_prior: bool = True,
+        prior_weight: float = 1.0,
+        consider_magic_clip: bool = True,
+        consider_endpoints: bool = False,
+        n_startup_trials: int = 10,
+        n_ei_candidates: int = 24,
+        gamma: Any = None,
+        weights: Any = None,
+        seed: Optional[int] = None,
+        *,
+        multivariate: bool = False,
+        group: bool = False,
+        **_ignored: Any,
+    ) -> None:
+        super().__init__(seed)
+        self._options = {
+            "n_startup_trials": int(n_startup_trials),
+            "n_candidates": int(n_ei_candidates),
+            "prior_weight": float(prior_weight),
+            "consider_endpoints": bool(consider_endpoints),
+            # Each parameter is drawn alone (define-by-run), where a value
+            # seen before is no duplicate configuration: without this, a
+            # small discrete parameter, once every value is seen, would be
+            # drawn at random.
+            "skip_duplicates": False,
+        }
+        if multivariate:
+            self._options["multivariate"] = True
+        if group:
+            self._options["group"] = True
+
+
+class RandomSampler(BaseSampler):
+    """Uniform random search (``method: random``)."""
+
+    method = "random"
+
+    def __init__(self, seed: Optional[int] = None) -> None:
+        super().__init__(seed)
+
+
+class QMCSampler(BaseSampler):
+    """Scrambled Sobol points (``method: sobol``)."""
+
+    method = "sobol"
+
+    def __init__(self, *, qmc_type: str = "sobol", scramble: bool = True,
+                 seed: Optional[int] = None, **_ignored: Any) -> None:
+        super().__init__(seed)
+
+
+class GPSampler(BaseSampler):
+    """Gaussian-process Bayesian optimisation (``method: gp``)."""
+
+    method = "gp"
+
+    def __init__(self, *, seed: Optional[int] = None, n_startup_trials: int = 10,
+                 **_ignored: Any) -> None:
+        super().__init__(seed)
+
+
+class GridSampler(BaseSampler):
+    """Exhaustive grid over ``search_space`` (``method: grid``).
+
+    The grid is declared up front, as in Optuna, so it becomes the study's
+    space and each trial draws its point jointly when it starts.
+    """
+
+    method = "grid"
+
+    def __init__(self, search_space: Mapping[str, Sequence[Any]],
+                 seed: Optional[int] = None) -> None:
+        super().__init__(seed)
+        self.search_space = {k: list(v) for k, v in search_space.items()}
+
+    def _spec(self) -> Dict[str, Any]:
+        spec = super()._spec()
+        spec["parameters"] = {k: {"values": v} for k, v in self.search_space.items()}
+        return spec
+
+
+__all__ = ["BaseSampler", "TPESampler", "RandomSampler", "QMCSampler", "GPSampler", "GridSampler"]
