@@ -18,50 +18,18 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use hypersweep::Study;
-use hypersweep::search::domain::Domain;
-use hypersweep::search::{Method, Param, SearchSpace, build_searcher};
+use hypersweep::search::{Method, build_searcher};
 use hypersweep::trials::scheduler::{Budget, suggest};
-use hypersweep::trials::{
-    NewTrial, PostgresStorage, SharedSearcher, Storage, StudyCache, TrialContext,
-};
+use hypersweep::trials::{NewTrial, PostgresStorage, SharedSearcher, Storage, StudyCache};
 use hypersweep::trials::{TrialOutcome, TrialState};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn space() -> SearchSpace {
-    SearchSpace::new(vec![
-        Param::new(
-            "x",
-            Domain::Float {
-                low: -5.0,
-                high: 5.0,
-                log: false,
-                step: None,
-            },
-        ),
-        Param::new(
-            "y",
-            Domain::Float {
-                low: 1e-3,
-                high: 1.0,
-                log: true,
-                step: None,
-            },
-        ),
-    ])
-    .expect("valid space")
-}
-
 fn study(storage: Arc<dyn Storage>, parallel: usize) -> Res<Study> {
-    Ok(Study::builder()
-        .name("bench")
-        .space(space())
-        .method(Method::Random)
-        .storage(storage)
-        .parallel(parallel)
-        .seed(1)
-        .build()?)
+    support::study("bench", storage, parallel)
 }
 
 fn psql(url: &str, sql: &str) -> Res<()> {
@@ -89,11 +57,7 @@ fn fresh_database(server: &str, name: &str) -> Res<String> {
 fn worker(url: &str, total: u64) -> Res<()> {
     let storage: Arc<dyn Storage> = Arc::new(PostgresStorage::connect(url)?);
     let study = study(storage, 1)?;
-    study.optimize_to(Some(total), |ctx: &TrialContext| {
-        let x = ctx.params.f64("x").unwrap_or(f64::NAN);
-        let y = ctx.params.f64("y").unwrap_or(f64::NAN);
-        x * x + y
-    })?;
+    study.optimize_to(Some(total), support::objective)?;
     Ok(())
 }
 
@@ -145,7 +109,7 @@ fn claim_latency(server: &str, finished: u64) -> Res<Duration> {
     let claim_and_finish = |cache: &mut StudyCache| -> Res<()> {
         let trial = storage
             .claim("bench", cache, &mut |cache, number| {
-                suggest(&searcher, &space(), 1, cache, number)
+                suggest(&searcher, &support::space(), 1, cache, number)
                     .ok()
                     .map(NewTrial::new)
             })?

@@ -24,36 +24,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+mod support;
+
 use hypersweep::Study;
-use hypersweep::search::domain::Domain;
-use hypersweep::search::{Method, Param, SearchSpace};
-use hypersweep::trials::{MemoryStorage, SledStorage, Storage, TrialContext};
+use hypersweep::trials::{MemoryStorage, SledStorage, Storage};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn space() -> SearchSpace {
-    SearchSpace::new(vec![
-        Param::new(
-            "x",
-            Domain::Float {
-                low: -5.0,
-                high: 5.0,
-                log: false,
-                step: None,
-            },
-        ),
-        Param::new(
-            "y",
-            Domain::Float {
-                low: 1e-3,
-                high: 1.0,
-                log: true,
-                step: None,
-            },
-        ),
-    ])
-    .expect("valid space")
-}
 
 /// The two stores measured; a sled store lives in its own temporary
 /// directory, removed when the value is dropped.
@@ -84,20 +60,7 @@ impl Backend {
 }
 
 fn study(storage: Arc<dyn Storage>, parallel: usize) -> BenchResult<Study> {
-    Ok(Study::builder()
-        .name("overhead")
-        .space(space())
-        .method(Method::Random)
-        .storage(storage)
-        .parallel(parallel)
-        .seed(1)
-        .build()?)
-}
-
-fn objective(ctx: &TrialContext) -> f64 {
-    let x = ctx.params.f64("x").unwrap_or(f64::NAN);
-    let y = ctx.params.f64("y").unwrap_or(f64::NAN);
-    x * x + y
+    support::study("overhead", storage, parallel)
 }
 
 /// Seconds for `trials` trials of a fresh study.
@@ -105,7 +68,7 @@ fn throughput_once(backend: Backend, trials: u64, parallel: usize) -> BenchResul
     let (storage, _dir) = backend.open()?;
     let study = study(storage, parallel)?;
     let start = Instant::now();
-    let summary = study.optimize(trials, objective)?;
+    let summary = study.optimize(trials, support::objective)?;
     let elapsed = start.elapsed().as_secs_f64();
     assert_eq!(summary.counted, trials, "every trial counted");
     Ok(elapsed)
@@ -121,7 +84,7 @@ fn ask_latency(backend: Backend, sizes: &[u64], asks: usize) -> BenchResult<Vec<
     let mut out = Vec::new();
     for &size in sizes {
         if size > held {
-            study.optimize(size - held, objective)?;
+            study.optimize(size - held, support::objective)?;
             held = size;
         }
         let mut times = Vec::with_capacity(asks);
