@@ -377,6 +377,46 @@ fn discrete_spaces_get_no_repeats_until_exhausted() {
     }
 }
 
+/// Regression: once every configuration of a small discrete space had been
+/// tried, the repeat was the last prior draw, so TPE stopped learning (a
+/// 4-way categorical was then searched at random).
+#[test]
+fn an_exhausted_discrete_space_repeats_the_models_choice() {
+    let space = SearchSpace::new(vec![Param::new(
+        "opt",
+        Domain::choice([json!("a"), json!("b"), json!("c"), json!("d")]),
+    )])
+    .expect("valid");
+    let loss = |c: &str| match c {
+        "a" => 3.0,
+        "b" => 2.0,
+        "c" => 0.0,
+        _ => 1.0,
+    };
+    let mut history = History::new(Direction::Minimize);
+    for n in 0..24u64 {
+        let choice = ["a", "b", "c", "d"][(n % 4) as usize];
+        let params: Params = [("opt".to_owned(), hypersweep_search::Value::from(choice))]
+            .into_iter()
+            .collect();
+        history.trials.push(complete(n, params, loss(choice)));
+    }
+    let mut best = 0;
+    for seed in 0..20u64 {
+        let mut searcher = TpeSearcher::new(TpeOptions::default(), seed);
+        let params = searcher
+            .suggest(&space, &history, &mut suggestion_rng(seed, 24))
+            .expect("a repeat, not an error");
+        if params.get("opt") == Some(&hypersweep_search::Value::from("c")) {
+            best += 1;
+        }
+    }
+    assert!(
+        best >= 14,
+        "the best choice in {best} of 20 (random: about 5)"
+    );
+}
+
 #[test]
 fn options_parse_with_defaults_and_reject_unknown_fields() {
     let o: TpeOptions =

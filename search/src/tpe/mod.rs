@@ -225,7 +225,9 @@ impl Searcher for TpeSearcher {
         // In a space of finitely many configurations, do not spend a trial
         // on one already tried (or running): draw again (from the model, or
         // the startup rule), then from the prior; if every draw was taken (a
-        // nearly exhausted space), a repeat is better than no suggestion.
+        // nearly exhausted space), the model's first choice is repeated: a
+        // repeat is better than no suggestion, and the model's better than
+        // the prior's.
         if startup {
             self.cache.sync(space, history);
         }
@@ -233,6 +235,9 @@ impl Searcher for TpeSearcher {
             return Ok(out);
         };
         let key = |params: &Params| configuration_key(space, params);
+        // If every configuration has been tried, the model's own first
+        // choice is the repeat worth making (a prior draw would be random).
+        let first = out.clone();
         for _ in 0..DUPLICATE_REDRAWS {
             if !seen.contains(&key(&out)) {
                 return Ok(out);
@@ -244,6 +249,9 @@ impl Searcher for TpeSearcher {
                 return Ok(out);
             }
             out = sample_params(space, rng);
+        }
+        if seen.contains(&key(&out)) {
+            return Ok(first);
         }
         Ok(out)
     }
