@@ -27,7 +27,7 @@ enum Stop {
     Pruned,
     TimedOut,
     Interrupted,
-    /// A report that cannot be read; the message is in `Watch::bad_report`.
+    /// A report that cannot be read; the message is in the `bad_report` field of `Watch`.
     BadReport,
 }
 
