@@ -212,6 +212,35 @@ fn connect_live(_dir: &Path) -> Option<Arc<dyn Storage>> {
     None
 }
 
+/// What the reading commands (`status`, `best`, `export`, `report`) work
+/// on: the open store, and the study's record and trials.
+pub struct StudySnapshot {
+    /// The store, opened for reading (directly, or through a live owner).
+    pub storage: Arc<dyn Storage>,
+    /// The study's name.
+    pub name: String,
+    /// Its record (spec, revisions).
+    pub record: hypersweep_trials::StudyRecord,
+    /// Its trials, by number.
+    pub trials: Vec<hypersweep_trials::Trial>,
+}
+
+/// Opens the store of `args` for reading and loads its study.
+pub fn read_study(args: &StudyArgs) -> anyhow::Result<StudySnapshot> {
+    let storage = open_existing(&args.storage)?;
+    let name = study_name(storage.as_ref(), args)?;
+    let record = storage
+        .load_study(&name)?
+        .ok_or_else(|| anyhow::anyhow!("no study named `{name}`"))?;
+    let trials = storage.trials(&name)?;
+    Ok(StudySnapshot {
+        storage,
+        name,
+        record,
+        trials,
+    })
+}
+
 /// The study named by `--study`, or the only one in the store.
 pub fn study_name(storage: &dyn Storage, args: &StudyArgs) -> anyhow::Result<String> {
     if let Some(name) = &args.study {

@@ -13,7 +13,7 @@ use anyhow::Context;
 use hypersweep_search::Value;
 use hypersweep_trials::Trial;
 
-use super::common::{StudyArgs, open_existing, study_name};
+use super::common::{StudyArgs, StudySnapshot, read_study};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,12 +40,7 @@ pub struct ExportArgs {
 
 /// Runs `export`.
 pub fn run(args: ExportArgs) -> anyhow::Result<i32> {
-    let storage = open_existing(&args.study.storage)?;
-    let name = study_name(storage.as_ref(), &args.study)?;
-    let record = storage
-        .load_study(&name)?
-        .ok_or_else(|| anyhow::anyhow!("no study named `{name}`"))?;
-    let trials = storage.trials(&name)?;
+    let StudySnapshot { record, trials, .. } = read_study(&args.study)?;
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&trials)? + "\n",
         Format::Csv => {

@@ -8,16 +8,16 @@ use hypersweep_trials::scheduler::{Budget, best_trial};
 use hypersweep_trials::{Staleness, Trial, now_ms};
 use serde_json::json;
 
-use super::common::{StudyArgs, open_existing, study_name};
+use super::common::{StudyArgs, StudySnapshot, read_study};
 
 /// `hypersweep status`: counts by state, budget, best value.
 pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
-    let storage = open_existing(&args.storage)?;
-    let name = study_name(storage.as_ref(), &args)?;
-    let record = storage
-        .load_study(&name)?
-        .ok_or_else(|| anyhow::anyhow!("no study named `{name}`"))?;
-    let trials = storage.trials(&name)?;
+    let StudySnapshot {
+        storage,
+        name,
+        record,
+        trials,
+    } = read_study(&args)?;
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let spec = &record.spec;
     let budget = Budget::from_trials(&trials, spec.run.trials, spec.run.retry_failed);
@@ -116,12 +116,13 @@ fn running_summary(trials: &[Trial], run: &RunConfig, exclusive: bool, now_ms: u
 
 /// `hypersweep best`: the best trial as JSON.
 pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
-    let storage = open_existing(&args.storage)?;
-    let name = study_name(storage.as_ref(), &args)?;
-    let record = storage
-        .load_study(&name)?
-        .ok_or_else(|| anyhow::anyhow!("no study named `{name}`"))?;
-    match best_trial(&storage.trials(&name)?, record.spec.metric.goal) {
+    let StudySnapshot {
+        name,
+        record,
+        trials,
+        ..
+    } = read_study(&args)?;
+    match best_trial(&trials, record.spec.metric.goal) {
         Some(t) => {
             let out = json!({"number": t.number, "value": t.value, "params": t.params});
             outln!("{}", serde_json::to_string_pretty(&out)?);

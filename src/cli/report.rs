@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::common::{StudyArgs, open_existing, study_name};
+use super::common::{StudyArgs, StudySnapshot, read_study};
 
 /// Arguments of `report`.
 #[derive(Debug, clap::Args)]
@@ -23,12 +23,12 @@ pub struct ReportArgs {
 
 /// Runs `report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
-    let storage = open_existing(&args.study.storage)?;
-    let name = study_name(storage.as_ref(), &args.study)?;
-    let record = storage
-        .load_study(&name)?
-        .ok_or_else(|| anyhow::anyhow!("no study named `{name}`"))?;
-    let trials = storage.trials(&name)?;
+    let StudySnapshot {
+        name,
+        record,
+        trials,
+        ..
+    } = read_study(&args.study)?;
     let html = hypersweep::report::render(&record, &trials);
     let path = args
         .output
