@@ -123,6 +123,16 @@ fn wait_for(dir: &Path, url: &str, study: &str, what: &str, done: impl Fn(&[Tria
     }
 }
 
+/// One `run` of `spec`, then, once its study exists, three `worker`s on it.
+fn run_and_workers(dir: &Path, spec: &Path, url: &str, study: &str) -> (Child, Vec<Child>) {
+    let run = spawn(dir, &["run", spec.to_str().unwrap(), "--storage", url]);
+    wait_for(dir, url, study, "the study to start", |t| !t.is_empty());
+    let workers = (0..3)
+        .map(|_| spawn(dir, &["worker", "--storage", url, "--study", study]))
+        .collect();
+    (run, workers)
+}
+
 /// A trial process that sleeps a little, so that processes overlap, and
 /// reports `loss`.
 const TRIAL: &str = "import json, os, time\n\
@@ -151,21 +161,7 @@ fn four_processes_take_every_grid_point_exactly_once() {
         }),
     );
     let url = db.url.as_str();
-    let run = spawn(
-        dir.path(),
-        &["run", spec.to_str().unwrap(), "--storage", url],
-    );
-    wait_for(dir.path(), url, "grid60", "the study to start", |t| {
-        !t.is_empty()
-    });
-    let workers: Vec<Child> = (0..3)
-        .map(|_| {
-            spawn(
-                dir.path(),
-                &["worker", "--storage", url, "--study", "grid60"],
-            )
-        })
-        .collect();
+    let (run, workers) = run_and_workers(dir.path(), &spec, url, "grid60");
     finish(run, "run");
     for w in workers {
         finish(w, "worker");
@@ -220,21 +216,7 @@ fn a_budget_shared_by_four_processes_survives_one_killed() {
         }),
     );
     let url = db.url.as_str();
-    let run = spawn(
-        dir.path(),
-        &["run", spec.to_str().unwrap(), "--storage", url],
-    );
-    wait_for(dir.path(), url, "tpe80", "the study to start", |t| {
-        !t.is_empty()
-    });
-    let mut workers: Vec<Child> = (0..3)
-        .map(|_| {
-            spawn(
-                dir.path(),
-                &["worker", "--storage", url, "--study", "tpe80"],
-            )
-        })
-        .collect();
+    let (run, mut workers) = run_and_workers(dir.path(), &spec, url, "tpe80");
     // Kill one worker while it runs trials, mid-sweep.
     let victim = workers.remove(0);
     let victim_tag = format!("localhost:{}", victim.id());
