@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hypersweep_search::Direction;
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::{RunConfig, SweepSpec};
 use hypersweep_trials::scheduler::{Budget, best_trial};
@@ -61,7 +62,11 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
             unreadable.join(", ")
         );
     }
-    match best_trial(&trials, spec.metric.goal) {
+    if let Some(text) = elapsed_text(&trials, now_ms()) {
+        outln!("elapsed   {text}");
+    }
+    let top = top_trials(&trials, spec.metric.goal, TOP);
+    match top.first() {
         Some(best) => outln!(
             "best      trial {}: {} = {} {}",
             best.number,
@@ -71,7 +76,103 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         ),
         None => outln!("best      none yet"),
     }
+    if !top.is_empty() {
+        outln!("top {}", top.len());
+        for line in top_table(&top, &spec.metric.name)? {
+            outln!("  {line}");
+        }
+    }
     Ok(0)
+}
+
+/// How many of the best trials `status` lists.
+const TOP: usize = 5;
+
+/// The `k` best complete trials with a finite value, best first; ties keep
+/// the order of numbers (so the first is [`best_trial`]'s).
+fn top_trials(trials: &[Trial], goal: Direction, k: usize) -> Vec<&Trial> {
+    let mut ranked: Vec<(&Trial, f64)> = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .filter_map(|t| t.value.filter(|v| v.is_finite()).map(|v| (t, goal.loss(v))))
+        .collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    ranked.into_iter().take(k).map(|(t, _)| t).collect()
+}
+
+/// The rows of `status`'s top table, columns aligned: number, value,
+/// duration, params.
+fn top_table(top: &[&Trial], metric: &str) -> anyhow::Result<Vec<String>> {
+    let mut rows = vec![[
+        "trial".to_owned(),
+        metric.to_owned(),
+        "duration".to_owned(),
+        "params".to_owned(),
+    ]];
+    for t in top {
+        rows.push([
+            t.number.to_string(),
+            t.value.map_or_else(|| "-".to_owned(), |v| v.to_string()),
+            t.finished_ms.map_or_else(
+                || "-".to_owned(),
+                |f| fmt_duration(f.saturating_sub(t.started_ms)),
+            ),
+            serde_json::to_string(&t.params)?,
+        ]);
+    }
+    let widths: Vec<usize> = (0..3)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{:>w0$}  {:>w1$}  {:>w2$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            )
+        })
+        .collect())
+}
+
+/// Wall time of the study: from its first trial's start to the last finish
+/// (or to `now_ms` while trials run), with both ends as ISO 8601 times.
+fn elapsed_text(trials: &[Trial], now_ms: u64) -> Option<String> {
+    let first = trials.iter().map(|t| t.started_ms).min()?;
+    let running = trials.iter().any(|t| t.state == TrialState::Running);
+    let last = if running {
+        now_ms
+    } else {
+        trials
+            .iter()
+            .map(|t| t.finished_ms.unwrap_or(t.started_ms))
+            .max()?
+    };
+    let until = if running {
+        "now".to_owned()
+    } else {
+        crate::cli::time::iso8601(last)
+    };
+    Some(format!(
+        "{} (from {} to {until})",
+        fmt_duration(last.saturating_sub(first)),
+        crate::cli::time::iso8601(first)
+    ))
+}
+
+/// A duration in ms, as `0.25s`, `12.00s`, `3m05s` or `2h07m`.
+fn fmt_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{:.2}s", ms as f64 / 1000.0),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
 }
 
 /// The pruner the study runs with (one home: the report says the same).
@@ -145,6 +246,66 @@ mod tests {
             "started_ms": 0, "heartbeat_ms": heartbeat_ms, "asked": asked,
         }))
         .expect("a trial")
+    }
+
+    fn finished(number: u64, value: f64, started_ms: u64, finished_ms: u64) -> Trial {
+        serde_json::from_value(json!({
+            "study": "s", "number": number, "params": {"x": number}, "state": "complete",
+            "value": value, "started_ms": started_ms, "finished_ms": finished_ms,
+        }))
+        .expect("a trial")
+    }
+
+    #[test]
+    fn top_lists_the_best_finite_complete_trials_best_first() {
+        let mut trials: Vec<Trial> = [3.0, 1.0, 2.0, 1.0, f64::NAN, 0.5, 4.0, 5.0]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| finished(i as u64, *v, 0, 1500))
+            .collect();
+        trials.push(trial(8, TrialState::Running, 0, false));
+        let numbers = |t: Vec<&Trial>| t.iter().map(|t| t.number).collect::<Vec<_>>();
+        // Ties keep the order of numbers; NaN and running trials are not ranked.
+        assert_eq!(
+            numbers(top_trials(&trials, Direction::Minimize, 5)),
+            [5, 1, 3, 2, 0]
+        );
+        assert_eq!(
+            numbers(top_trials(&trials, Direction::Maximize, 3)),
+            [7, 6, 0]
+        );
+        let top = top_trials(&trials, Direction::Minimize, 2);
+        assert_eq!(
+            top_table(&top, "loss").unwrap(),
+            [
+                "trial  loss  duration  params",
+                "    5   0.5     1.50s  {\"x\":5}",
+                "    1     1     1.50s  {\"x\":1}",
+            ]
+        );
+    }
+
+    #[test]
+    fn elapsed_runs_from_the_first_start_to_the_last_finish_or_now() {
+        let trials = [
+            finished(0, 1.0, 951_827_696_789, 951_827_700_000),
+            finished(1, 1.0, 951_827_697_000, 951_827_696_789 + 185_000),
+        ];
+        assert_eq!(
+            elapsed_text(&trials, 0).unwrap(),
+            "3m05s (from 2000-02-29T12:34:56.789Z to 2000-02-29T12:38:01.789Z)"
+        );
+        let mut running = trials.to_vec();
+        running.push(trial(2, TrialState::Running, 0, false));
+        running[2].started_ms = 951_827_697_000;
+        let now = 951_827_696_789 + 2 * 3_600_000 + 7 * 60_000;
+        assert_eq!(
+            elapsed_text(&running, now).unwrap(),
+            "2h07m (from 2000-02-29T12:34:56.789Z to now)"
+        );
+        assert_eq!(elapsed_text(&[], now), None);
+        assert_eq!(fmt_duration(250), "0.25s");
+        assert_eq!(fmt_duration(12_000), "12.00s");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod inspect;
 mod progress;
 mod report;
 mod run;
+mod time;
 mod worker;
 
 use clap::{Parser, Subcommand};
