@@ -79,6 +79,7 @@ fn observation(number: usize, params: Params) -> Observation {
         state: TrialState::Complete,
         value: Some(number as f64 * 0.5),
         intermediate: Vec::new(),
+        duration_ms: None,
     }
 }
 

@@ -130,7 +130,12 @@ fn nni_search_space_with_nested_choice() {
     assert_lines(
         &summary,
         &[
-            "method tpe",
+            // An NNI file names no method: `auto`, with where it switches.
+            "method auto",
+            &hypersweep_search::auto::plan(9)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             "metric default (minimize)",
             "hidden_size int [64, 512] step 64",
             "num_layers int [1, 4]",

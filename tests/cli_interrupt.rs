@@ -37,8 +37,26 @@ fn start(dir: &std::path::Path) -> Child {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Let both slots start their trials.
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until both slots have started their trials (each opens its log
+    // file, logs/STUDY/trial-*.log, as it starts); a fixed sleep was too
+    // short on a loaded machine.
+    let logs = store.join("logs");
+    let started = || {
+        std::fs::read_dir(&logs).map_or(0, |studies| {
+            studies
+                .flatten()
+                .map(|s| std::fs::read_dir(s.path()).map_or(0, |d| d.count()))
+                .sum::<usize>()
+        })
+    };
+    while started() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the two trials never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     child
 }
 

@@ -114,6 +114,7 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
                 state: TrialState::Running,
                 value: None,
                 intermediate: Vec::new(),
+                duration_ms: None,
             });
             Ok(json!({"number": number, "params": params}))
         }

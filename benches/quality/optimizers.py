@@ -251,6 +251,7 @@ def hyperopt_algo(name: str):
 METHODS: dict[str, Callable[..., Run]] = {
     "hs-tpe": hypersweep("tpe"),
     "hs-gp": hypersweep("gp"),
+    "hs-auto": hypersweep("auto"),
     "hs-random": hypersweep("random"),
     "optuna-tpe": optuna_sampler(optuna_tpe),
     "optuna-gp": optuna_sampler(optuna_gp),

@@ -81,6 +81,7 @@ impl Study {
             state: TrialState::Running,
             value: None,
             intermediate: Vec::new(),
+            duration_ms: None,
         });
         Ok(json!({ "params": params, "suggest_ms": suggest_ms }))
     }

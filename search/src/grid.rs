@@ -506,6 +506,7 @@ mod tests {
                         state: TrialState::Running,
                         value: None,
                         intermediate: Vec::new(),
+                        duration_ms: None,
                     });
                     out.push(p);
                 }

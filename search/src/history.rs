@@ -67,6 +67,10 @@ pub struct Observation {
     /// Intermediate values reported, by step, ascending.
     #[serde(default)]
     pub intermediate: Vec<(u64, f64)>,
+    /// Wall time from start to finish, in ms, when the store recorded both;
+    /// `method: auto` weighs the GP's cost against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl Observation {

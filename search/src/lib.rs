@@ -7,6 +7,7 @@
 //! many workers share one study: no progress state lives only in memory.
 #![warn(missing_docs)]
 
+pub mod auto;
 pub mod cell;
 pub mod domain;
 mod error;

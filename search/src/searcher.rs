@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::StdRng;
+use crate::auto::AutoSearcher;
 use crate::cell::expand::CellExpansion;
 use crate::error::SearchError;
 use crate::evolution::{EvolutionOptions, EvolutionSearcher};
@@ -42,6 +43,8 @@ pub trait Searcher: Send {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Method {
+    /// GP while it is affordable, TPE beyond ([`crate::auto`]); the default.
+    Auto,
     /// Every combination of discrete values, once each.
     Grid,
     /// Independent draws from each parameter's prior.
@@ -59,12 +62,21 @@ pub enum Method {
 
 impl Method {
     /// Every method name a sweep file may use, for error messages.
-    pub const NAMES: &'static [&'static str] =
-        &["grid", "random", "sobol", "tpe", "bayes", "gp", "evolution"];
+    pub const NAMES: &'static [&'static str] = &[
+        "auto",
+        "grid",
+        "random",
+        "sobol",
+        "tpe",
+        "bayes",
+        "gp",
+        "evolution",
+    ];
 
     /// Parses a sweep file's `method` string.
     pub fn from_name(name: &str) -> Option<Method> {
         Some(match name {
+            "auto" => Method::Auto,
             "grid" => Method::Grid,
             "random" => Method::Random,
             "sobol" | "quasi_random" | "quasirandom" => Method::Sobol,
@@ -78,6 +90,7 @@ impl Method {
     /// The canonical name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Method::Auto => "auto",
             Method::Grid => "grid",
             Method::Random => "random",
             Method::Sobol => "sobol",
@@ -121,6 +134,11 @@ pub fn build_searcher(method: Method, options: &SearcherOptions, seed: u64) -> B
 /// The searcher named by `method`, without the cell expansion.
 fn build_plain_searcher(method: Method, options: &SearcherOptions, seed: u64) -> Box<dyn Searcher> {
     match method {
+        Method::Auto => Box::new(AutoSearcher::new(
+            options.tpe.clone(),
+            options.gp.clone(),
+            seed,
+        )),
         Method::Grid => Box::new(GridSearcher::new()),
         Method::Random => Box::new(RandomSearcher::new()),
         Method::Sobol => Box::new(SobolSearcher::new(seed)),

@@ -71,6 +71,7 @@ fn run(method: Method, seed: u64, trials: u64) -> (Vec<Params>, f64) {
             state: TrialState::Complete,
             value: Some(score),
             intermediate: Vec::new(),
+            duration_ms: None,
         });
     }
     (all, best)
@@ -124,6 +125,7 @@ fn grid_walks_every_connected_cell_once() {
                     state: TrialState::Complete,
                     value: Some(0.0),
                     intermediate: Vec::new(),
+                    duration_ms: None,
                 });
             }
             Err(e) => {

@@ -45,6 +45,7 @@ fn observe(history: &mut History, params: Params, state: TrialState, value: Opti
         state,
         value,
         intermediate: Vec::new(),
+        duration_ms: None,
     });
 }
 
@@ -391,6 +392,7 @@ fn suggest_latency_200_trials_10_params() {
         state: TrialState::Running,
         value: None,
         intermediate: Vec::new(),
+        duration_ms: None,
     });
     let (start, cpu) = (std::time::Instant::now(), thread_cpu_ms());
     let p = searcher
@@ -481,5 +483,54 @@ fn discrete_only_and_unbounded_domains_are_searched() {
         let v = -(width.log2() - 6.0).powi(2) + if gelu { 1.0 } else { 0.0 }
             - p.f64("init").expect("float").powi(2);
         observe(&mut history, p, TrialState::Complete, Some(v));
+    }
+}
+
+/// The GP's on-CPU cost per suggestion after a new observation, over the
+/// number of trials and of parameters: the data behind `method: auto`'s cost
+/// model (`hypersweep_search::auto`).
+#[test]
+#[ignore = "latency report; run with --release -- --ignored --nocapture"]
+fn suggest_cost_grid() {
+    for d in [4usize, 10, 20, 40] {
+        for n in [50usize, 100, 200, 300] {
+            let space =
+                SearchSpace::new((0..d).map(|i| float(&format!("x{i}"), 0.0, 1.0)).collect())
+                    .expect("valid space");
+            let objective = |p: &Params| -> f64 {
+                (0..d)
+                    .map(|i| {
+                        let x = p.f64(&format!("x{i}")).unwrap_or(0.0);
+                        (x - 0.03 * i as f64).powi(2) + 0.1 * (7.0 * x).sin()
+                    })
+                    .sum()
+            };
+            let mut rng = StdRng::seed_from_u64(5);
+            let mut history = History::new(Direction::Minimize);
+            let mut random = GpSearcher::new(
+                GpOptions {
+                    n_startup_trials: usize::MAX,
+                    ..GpOptions::default()
+                },
+                5,
+            );
+            for _ in 0..n {
+                let p = random.suggest(&space, &history, &mut rng).expect("draw");
+                let v = objective(&p);
+                observe(&mut history, p, TrialState::Complete, Some(v));
+            }
+            let mut searcher = GpSearcher::new(GpOptions::default(), 5);
+            let rounds = 3;
+            let cpu = thread_cpu_ms();
+            for _ in 0..rounds {
+                let p = searcher
+                    .suggest(&space, &history, &mut rng)
+                    .expect("suggestion");
+                let v = objective(&p);
+                observe(&mut history, p, TrialState::Complete, Some(v));
+            }
+            let ms = (thread_cpu_ms() - cpu) / rounds as f64;
+            println!("gp cost d={d:2} n={n:3}: {ms:8.1} ms per suggestion");
+        }
     }
 }

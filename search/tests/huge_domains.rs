@@ -157,6 +157,7 @@ fn huge_domains_are_refused_or_searched_in_bounded_memory() {
                 state: TrialState::Complete,
                 value: Some(value),
                 intermediate: Vec::new(),
+                duration_ms: None,
             });
         }
         let peak = PEAK.load(Ordering::Relaxed);

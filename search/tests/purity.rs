@@ -19,7 +19,8 @@ use serde_json::json;
 
 const SEED: u64 = 20_240_611;
 
-const METHODS: [Method; 6] = [
+const METHODS: [Method; 7] = [
+    Method::Auto,
     Method::Grid,
     Method::Random,
     Method::Sobol,
@@ -36,7 +37,8 @@ const STARTUP: usize = 5;
 /// build of the test suite stays fast.
 fn n_trials(method: Method) -> u64 {
     match method {
-        Method::Gp => 16,
+        // `auto` runs the GP for these short histories (see `auto::choice`).
+        Method::Gp | Method::Auto => 16,
         _ => 28,
     }
 }
@@ -110,6 +112,7 @@ fn running(number: u64, params: Params) -> Observation {
         state: TrialState::Running,
         value: None,
         intermediate: Vec::new(),
+        duration_ms: None,
     }
 }
 
@@ -298,6 +301,7 @@ fn tpe_orders_negative_zero_alike_when_inserting_and_sorting() {
             state: TrialState::Complete,
             value: Some((0.05 * n as f64 - 0.3).powi(2)),
             intermediate: Vec::new(),
+            duration_ms: None,
         }
     };
     let full: History = {

@@ -170,6 +170,7 @@ fn observation(number: usize, params: Params, state: TrialState) -> Observation 
         state,
         value: (state == TrialState::Complete).then_some(number as f64),
         intermediate: Vec::new(),
+        duration_ms: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn complete(number: u64, params: Params, value: f64) -> Observation {
         state: TrialState::Complete,
         value: Some(value),
         intermediate: Vec::new(),
+        duration_ms: None,
     }
 }
 
@@ -224,6 +225,7 @@ fn pending_trials_get_distinct_suggestions() {
             state: TrialState::Running,
             value: None,
             intermediate: Vec::new(),
+            duration_ms: None,
         });
     }
 }
@@ -261,6 +263,7 @@ fn constant_liar_spreads_discrete_suggestions() {
             state: TrialState::Running,
             value: None,
             intermediate: Vec::new(),
+            duration_ms: None,
         });
     }
     seen.sort_unstable();
@@ -559,6 +562,7 @@ fn failed_and_pruned_trials_do_not_break_the_model() {
                 state: TrialState::Failed,
                 value: None,
                 intermediate: Vec::new(),
+                duration_ms: None,
             },
             1 => Observation {
                 number: n,
@@ -566,6 +570,7 @@ fn failed_and_pruned_trials_do_not_break_the_model() {
                 state: TrialState::Pruned,
                 value: None,
                 intermediate: vec![(1, y * 2.0), (2, y)],
+                duration_ms: None,
             },
             2 => complete(n, params, f64::NAN),
             _ => complete(n, params, y),

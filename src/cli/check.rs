@@ -136,6 +136,10 @@ fn describe_sweep(file: &str, spec: &SweepSpec) -> String {
         let _ = writeln!(out, "name      {name}");
     }
     let _ = writeln!(out, "method    {}", spec.method.as_str());
+    if spec.method == hypersweep_search::Method::Auto {
+        let plan = hypersweep_search::auto::plan(spec.space.len());
+        let _ = writeln!(out, "          {plan}");
+    }
     let goal = match spec.metric.goal {
         Direction::Minimize => "minimize",
         Direction::Maximize => "maximize",

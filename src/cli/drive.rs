@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use hypersweep_trials::scheduler::{Budget, StopReason};
 use hypersweep_trials::{BoxFuture, RunOutcome, Runner, StopLevel, Storage, TrialContext};
+use tokio::signal::unix::SignalKind;
 
 use super::common::{Location, serve_live};
 use super::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, progress};
@@ -47,8 +48,13 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         .context("starting the async runtime")?;
     let stop = study.stop_handle();
     let result = runtime.block_on(async {
+        // Registered here, before the first trial starts, not inside the
+        // task: a task may not have run yet when a Ctrl-C comes, and then
+        // the signal's default action kills the process mid-trial.
+        let mut interrupts = tokio::signal::unix::signal(SignalKind::interrupt())
+            .context("listening for Ctrl-C")?;
         tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
+            while interrupts.recv().await.is_some() {
                 match stop.escalate() {
                     StopLevel::Drain => errln!(
                         "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
@@ -57,7 +63,7 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
                 }
             }
         });
-        study.run_until(budget, runner).await
+        anyhow::Ok(study.run_until(budget, runner).await?)
     });
     runtime.shutdown_background();
     if let Some(bar) = bar {

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use hypersweep_search::Direction;
 use hypersweep_search::TrialState;
 use hypersweep_search::sweep::{RunConfig, SweepSpec};
+use hypersweep_search::{Direction, History, Method};
 use hypersweep_trials::scheduler::{Budget, best_trial};
 use hypersweep_trials::{Staleness, Trial, now_ms};
 use serde_json::json;
@@ -25,6 +25,14 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
     outln!("study     {name}");
     match &spec.custom.searcher {
         Some(searcher) => outln!("method    {searcher} (a searcher given in code)"),
+        None if spec.method == Method::Auto => {
+            let history = History {
+                direction: spec.metric.goal,
+                trials: trials.iter().map(Trial::observation).collect(),
+            };
+            let now = hypersweep_search::auto::choice(&spec.space, &history);
+            outln!("method    auto: next suggestion by {now}");
+        }
         None => outln!("method    {}", spec.method.as_str()),
     }
     outln!("pruner    {}", pruner_text(spec, &name)?);

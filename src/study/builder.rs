@@ -17,7 +17,8 @@ use super::{OnSpecChange, Study, StudyError};
 
 /// Configures a [`Study`]; [`StudyBuilder::build`] validates and opens it.
 ///
-/// Defaults: study name `study`, minimise, the random searcher, no pruner,
+/// Defaults: study name `study`, minimise, `method: auto` (GP while affordable, then TPE; see
+/// [`hypersweep_search::auto`]), no pruner,
 /// an in-memory store, one trial at a time on the CPU, and seed 0 (fixed, so
 /// that a run is reproducible unless a seed is chosen).
 #[derive(Default)]
@@ -178,7 +179,7 @@ impl StudyBuilder {
             return Err(StudyError::Config("`parallel` must be at least 1".into()));
         }
         let name = self.name.clone().unwrap_or_else(|| "study".to_owned());
-        let method = self.method.unwrap_or(Method::Random);
+        let method = self.method.unwrap_or(Method::Auto);
         let spec = SweepSpec {
             name: Some(name.clone()),
             description: None,

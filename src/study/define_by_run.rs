@@ -111,6 +111,7 @@ fn project(history: &History, name: &str, domain: &Domain, number: u64) -> Histo
                 state: t.state,
                 value: t.value,
                 intermediate: Vec::new(),
+                duration_ms: None,
             })
         })
         .collect();

@@ -80,6 +80,7 @@ impl Trial {
             state: self.state,
             value: self.value,
             intermediate: self.intermediate.clone(),
+            duration_ms: self.finished_ms.map(|f| f.saturating_sub(self.started_ms)),
         }
     }
 }

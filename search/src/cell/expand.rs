@@ -216,6 +216,7 @@ impl Searcher for CellExpansion {
                 state: TrialState::Running,
                 value: None,
                 intermediate: Vec::new(),
+                duration_ms: None,
             });
             suggestion = retry.suggest(&expanded.space, &split, rng)?;
             let (joined, runnable) = expanded.join(suggestion.clone());

@@ -30,6 +30,7 @@ fn obs(number: u64, params: Params, state: TrialState, value: Option<f64>) -> Ob
         state,
         value,
         intermediate: Vec::new(),
+        duration_ms: None,
     }
 }
 

@@ -27,6 +27,7 @@ fn complete(number: u64, params: &[(&str, serde_json::Value)], value: f64) -> Ob
         state: TrialState::Complete,
         value: Some(value),
         intermediate: Vec::new(),
+        duration_ms: None,
     }
 }
 

@@ -372,7 +372,7 @@ fn nni_sweep(space: SearchSpace) -> SweepSpec {
     SweepSpec {
         name: None,
         description: None,
-        method: Method::Tpe,
+        method: wandb::DEFAULT_METHOD,
         metric: Metric {
             name: "default".to_owned(),
             goal: Direction::Minimize,

@@ -30,8 +30,8 @@ const OWN_KEYS: &[&str] = &[
 ];
 
 /// The method when a file names none (W&B requires one; we pick the
-/// model-based default).
-pub(crate) const DEFAULT_METHOD: Method = Method::Tpe;
+/// searcher that chooses itself, see [`crate::auto`]).
+pub(crate) const DEFAULT_METHOD: Method = Method::Auto;
 
 /// Reads a W&B-style sweep document.
 pub(crate) fn parse_wandb(root: &Map<String, Value>) -> Res<SweepSpec> {

@@ -147,6 +147,7 @@ mod tests {
             state,
             value,
             intermediate: inter.to_vec(),
+            duration_ms: None,
         }
     }
 

@@ -13,6 +13,7 @@ fn obs(number: u64, state: TrialState, curve: &[f64]) -> Observation {
             .enumerate()
             .map(|(i, &v)| (i as u64, v))
             .collect(),
+        duration_ms: None,
     }
 }
 
@@ -97,6 +98,7 @@ fn at(number: u64, state: TrialState, reports: &[(u64, f64)]) -> Observation {
         state,
         value: reports.last().map(|r| r.1),
         intermediate: reports.to_vec(),
+        duration_ms: None,
     }
 }
 

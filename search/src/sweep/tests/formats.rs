@@ -22,7 +22,7 @@ fn nni_nested_choice_becomes_conditions() {
             "rmsprop"]}
     });
     let spec = parse(text).unwrap();
-    assert_eq!(spec.method, Method::Tpe);
+    assert_eq!(spec.method, Method::Auto);
     assert_eq!(spec.metric.name, "default");
     assert_eq!(spec.metric.goal, Direction::Minimize);
     let space = &spec.space;
