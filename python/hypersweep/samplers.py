@@ -90,8 +90,10 @@ class GPSampler(BaseSampler):
     method = "gp"
 
     def __init__(self, *, seed: Optional[int] = None, n_startup_trials: int = 10,
-                 **_ignored: Any) -> None:
+                 deterministic_objective: bool = False, **_ignored: Any) -> None:
         super().__init__(seed)
+        self._options = {"n_startup_trials": int(n_startup_trials),
+                         "deterministic_objective": bool(deterministic_objective)}
 
 
 class GridSampler(BaseSampler):
