@@ -109,10 +109,14 @@ impl DiscoveredSpace {
         for group in &self.groups {
             let keys: Vec<Key> = group.iter().copied().collect();
             if !self.searches.contains_key(&keys) {
-                let params = keys
+                // By name: key numbers follow the order trials finished in,
+                // which another process may have seen otherwise. (A group
+                // never holds one name twice: a trial asks a name once.)
+                let mut params: Vec<Param> = keys
                     .iter()
                     .map(|&k| Param::new(&self.keys[k].0, self.keys[k].1.clone()))
                     .collect();
+                params.sort_by(|a, b| a.name.cmp(&b.name));
                 let search = GroupSearch {
                     space: SearchSpace::new(params)?,
                     searcher: (self.factory)(),
@@ -253,12 +257,12 @@ impl GroupSearch {
     }
 
     /// The trial's values of the group's params, when it holds all of them
-    /// in the group's domains.
+    /// in the group's domains (an enqueued value may lie outside its domain).
     fn project(&self, t: &Trial) -> Option<Params> {
         let mut params = Params::new();
         for p in self.space.params() {
             let value = t.params.get(&p.name)?;
-            if t.distributions.get(&p.name) != Some(&p.domain) {
+            if t.distributions.get(&p.name) != Some(&p.domain) || !p.domain.contains(value) {
                 return None;
             }
             params.insert(p.name.clone(), value.clone());
