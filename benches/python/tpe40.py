@@ -18,7 +18,9 @@ medians.
                                                  # one run under py-spy (a flame graph in /tmp)
 
 ``--setup`` builds hypersweep from this checkout (``pip install ./python``),
-so rerun it after changing the Rust or Python sources.
+so rerun it after changing the Rust or Python sources. ``--venv DIR`` runs
+another virtual environment's packages (an older hypersweep wheel, to
+compare before and after a change under the same load).
 """
 
 import argparse
@@ -69,9 +71,10 @@ def setup() -> None:
     subprocess.run(pip + ["--force-reinstall", "--no-deps", str(REPO / "python")], check=True)
 
 
-def run_once(lib: str, trials: int, dims: int, seed: int, profile: bool) -> dict:
+def run_once(venv_dir: Path, lib: str, trials: int, dims: int, seed: int,
+             profile: bool) -> dict:
     program = PROGRAM.replace("LIB", lib)
-    cmd = [str(VENV_PYTHON), "-c", program, str(trials), str(dims), str(seed)]
+    cmd = [str(venv_dir / "bin" / "python"), "-c", program, str(trials), str(dims), str(seed)]
     if profile:
         svg = Path("/tmp") / f"tpe40-{lib}.svg"
         cmd = [str(VENV / "bin" / "py-spy"), "record", "--native", "-o", str(svg), "--"] + cmd
@@ -93,12 +96,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--libs", default=",".join(LIBS))
     parser.add_argument("--profile", action="store_true", help="one run each under py-spy")
+    parser.add_argument("--venv", type=Path, default=VENV,
+                        help="the virtual environment whose packages run (default: .venv)")
     args = parser.parse_args()
     if args.setup:
         setup()
         return
-    if not VENV_PYTHON.exists():
-        sys.exit(f"no {VENV_PYTHON}: run {sys.argv[0]} --setup first")
+    args.venv = args.venv.absolute()
+    if not (args.venv / "bin" / "python").exists():
+        sys.exit(f"no {args.venv / 'bin' / 'python'}: run {sys.argv[0]} --setup first")
     libs = [lib for lib in args.libs.split(",") if lib]
     for lib in libs:
         if lib not in LIBS:
@@ -109,7 +115,8 @@ def main() -> None:
           f"{repeat} run(s) each, load average {os.getloadavg()[0]:.1f}", flush=True)
     for i in range(repeat):
         for lib in libs:
-            result = run_once(lib, args.trials, args.dims, args.seed + i, args.profile)
+            result = run_once(args.venv, lib, args.trials, args.dims, args.seed + i,
+                              args.profile)
             runs[lib].append(result)
             print(f"  {lib:<10} run {i + 1}: {result['seconds']:7.2f} s, "
                   f"best {result['best']:.2f}", flush=True)

@@ -244,7 +244,10 @@ impl CoreStudy {
                 .load_study(study.name())
                 .map_err(|e| HypersweepError::new_err(e.to_string()))?
                 .ok_or_else(|| {
-                    HypersweepError::new_err(format!("study `{}` is not in its store", study.name()))
+                    HypersweepError::new_err(format!(
+                        "study `{}` is not in its store",
+                        study.name()
+                    ))
                 })?;
             let trials = study.trials().map_err(to_py)?;
             let html = hypersweep::report::render(&record, &trials);
