@@ -173,3 +173,29 @@ def test_the_gil_is_released_while_the_searcher_works():
     # 5 startup trials) among them.
     assert len(during) >= 3, sorted(set(seen))
     assert any(n >= 5 for n in during), sorted(set(seen))
+
+
+def test_a_known_space_is_drawn_when_the_trial_starts():
+    """Once the space is known, a trial's params come from the joint draw
+    made when it was claimed: no suggest call reaches the Rust core."""
+
+    class Counting:
+        def __init__(self, core):
+            self.core, self.calls = core, 0
+
+        def __getattr__(self, name):
+            attr = getattr(self.core, name)
+            if name.startswith("suggest_"):
+                self.calls += 1
+            return attr
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=8))
+    counting = Counting(study._core)
+    study._core = counting
+    study.optimize(two_branches, n_trials=30)
+    first = counting.calls
+    # The first trial draws its params alone; each branch's first trial
+    # draws its own; after that, nothing does.
+    assert first <= 6, first
+    study.optimize(two_branches, n_trials=10)
+    assert counting.calls == first
