@@ -80,12 +80,10 @@ impl DiscoveredSpace {
 
     /// The searcher that draws param `name` alone.
     pub(crate) fn lone_searcher(&mut self, name: &str) -> &mut Box<dyn Searcher> {
-        if !self.lone.contains_key(name) {
-            self.lone.insert(name.to_owned(), (self.factory)());
-        }
+        let factory = &self.factory;
         self.lone
-            .get_mut(name)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+            .entry(name.to_owned())
+            .or_insert_with(|| factory())
     }
 
     /// Draws every group jointly for trial `number`, given the study's
