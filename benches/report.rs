@@ -68,6 +68,8 @@ fn trials(n: u64, steps: u64) -> Vec<Trial> {
                 log_path: Some(format!("logs/bench/{number}.log").into()),
                 worker: None,
                 asked: false,
+                distributions: Default::default(),
+                user_attrs: Default::default(),
             }
         })
         .collect()

@@ -14,4 +14,4 @@ pub mod study;
 pub use command_runner::CommandRunner;
 pub use hypersweep_search as search;
 pub use hypersweep_trials as trials;
-pub use study::{OnSpecChange, Study, StudyBuilder, StudyError};
+pub use study::{OnSpecChange, OpenTrial, Proposal, Study, StudyBuilder, StudyError};

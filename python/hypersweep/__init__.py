@@ -13,7 +13,7 @@ or a ``postgres://`` URL (many processes and machines on one study).
 import uuid
 from typing import Any, Optional, Union
 
-from . import logging, pruners, samplers
+from . import distributions, logging, pruners, samplers
 from . import _trial as trial
 from . import _study as study
 from ._core import CoreStudy as _CoreStudy
@@ -74,4 +74,4 @@ def _storage_url(storage: Any) -> Optional[str]:
 
 __all__ = ["create_study", "load_study", "Study", "Trial", "FrozenTrial", "TrialState",
            "TrialPruned", "StudyDirection", "HypersweepError", "samplers", "pruners",
-           "trial", "study", "exceptions", "logging"]
+           "trial", "study", "exceptions", "logging", "distributions"]

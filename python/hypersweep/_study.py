@@ -48,7 +48,6 @@ class Study:
 
     def __init__(self, core: Any):
         self._core = core
-        self._user_attrs: Dict[int, Dict[str, Any]] = {}
         self._enqueued: List[Dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = False
@@ -74,7 +73,7 @@ class Study:
     def get_trials(self, deepcopy: bool = True,
                    states: Optional[Iterable[TrialState]] = None) -> List[FrozenTrial]:
         records = json.loads(self._core.trials())
-        trials = [FrozenTrial(r, self._user_attrs.get(r["number"])) for r in records]
+        trials = [FrozenTrial(r) for r in records]
         if states is not None:
             wanted = set(states)
             trials = [t for t in trials if t.state in wanted]
@@ -115,10 +114,10 @@ class Study:
             self._enqueued.append(dict(params))
 
     def ask(self, fixed_distributions: Optional[Dict[str, Any]] = None) -> Trial:
-        number, drawn = self._core.ask_open()
+        number, drawn, proposals = self._core.ask_open()
         with self._lock:
             fixed = self._enqueued.pop(0) if self._enqueued else {}
-        return Trial(self, number, drawn, fixed)
+        return Trial(self, number, drawn, fixed, proposals)
 
     def tell(self, trial: Union[Trial, int], values: Optional[Union[float, Sequence[float]]] = None,
              state: Optional[TrialState] = None, skip_if_finished: bool = False) -> FrozenTrial:
@@ -239,6 +238,11 @@ class Study:
         return pd.DataFrame(rows)
 
     # -- ours -------------------------------------------------------------
+    def report_html(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes the study's report (one self-contained HTML file, as
+        ``hypersweep report`` makes) to ``path``."""
+        self._core.report_html(os.fspath(path))
+
     @classmethod
     def from_sweep(cls, path: str, storage: Optional[str] = None,
                    study_name: Optional[str] = None) -> "Study":

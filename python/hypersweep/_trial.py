@@ -1,18 +1,25 @@
 """Trials as an Optuna objective sees them.
 
-A ``Trial`` is a running define-by-run trial: each ``suggest_*`` call asks
-the Rust study to draw one parameter (the searcher sees only the trials that
-asked for that name in the same domain), and the params drawn so far are
-stored before every report and at the end, so pruners and other processes
-see them. A ``FrozenTrial`` is a finished (or listed) trial, read from the
-store.
+A ``Trial`` is a running define-by-run trial. When it is claimed, the Rust
+study proposes values for the params of the space discovered so far, drawn
+jointly group by group (params that appear in the same trials are searched
+together on those trials); a ``suggest_*`` call takes the proposal for its
+name when it asks in the same domain, and otherwise asks the study to draw
+that param alone (from the trials that asked for that name in that domain).
+The params drawn so far, their domains and the user attributes are stored
+before every report and at the end, so pruners, other processes and a later
+``load_study`` see them. A ``FrozenTrial`` is a finished (or listed) trial,
+read from the store.
 """
 
 import enum
 import json
 import math
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .distributions import (BaseDistribution, _categorical_domain, _float_domain,
+                            _from_domain, _int_domain)
 
 
 class TrialState(enum.IntEnum):
@@ -47,7 +54,7 @@ def _datetime(ms: Optional[int]) -> Optional[datetime]:
 class FrozenTrial:
     """A trial as stored: number, params, state, value, intermediate values."""
 
-    def __init__(self, record: Dict[str, Any], user_attrs: Optional[Dict[str, Any]] = None):
+    def __init__(self, record: Dict[str, Any]):
         self.number: int = record["number"]
         self._trial_id: int = record["number"]
         self.params: Dict[str, Any] = dict(record.get("params") or {})
@@ -59,9 +66,17 @@ class FrozenTrial:
         }
         self.datetime_start = _datetime(record.get("started_ms"))
         self.datetime_complete = _datetime(record.get("finished_ms"))
-        self.user_attrs: Dict[str, Any] = dict(user_attrs or {})
+        self.user_attrs: Dict[str, Any] = dict(record.get("user_attrs") or {})
+        self._domains: Dict[str, Dict[str, Any]] = dict(record.get("distributions") or {})
         self.system_attrs: Dict[str, Any] = {}
         self.error: Optional[str] = record.get("error")
+
+    @property
+    def distributions(self) -> Dict[str, BaseDistribution]:
+        """The domain each param was drawn from (params of a declared space,
+        a grid or a sweep file, have none)."""
+        return {name: _from_domain(self._domains[name]) for name in self.params
+                if name in self._domains}
 
     @property
     def values(self) -> Optional[List[float]]:
@@ -86,7 +101,8 @@ class Trial:
     """A running trial: the object an Optuna objective receives."""
 
     def __init__(self, study: "Any", number: int, drawn: Dict[str, Any],
-                 fixed: Optional[Dict[str, Any]] = None):
+                 fixed: Optional[Dict[str, Any]] = None,
+                 proposals: Optional[Dict[str, Any]] = None):
         self.study = study
         self._core = study._core
         self.number = number
@@ -95,7 +111,10 @@ class Trial:
         # a sweep file) are its params from the start; enqueued ones are
         # what a suggest of that name returns.
         self._fixed = dict(fixed or {})
+        # name -> (domain, value) drawn jointly when the trial was claimed.
+        self._proposals: Dict[str, Any] = proposals or {}
         self._params: Dict[str, Any] = dict(drawn)
+        self._domains: Dict[str, Dict[str, Any]] = {}
         self._stored = True
         self.user_attrs: Dict[str, Any] = {}
         self.state = TrialState.RUNNING
@@ -105,14 +124,23 @@ class Trial:
         return dict(self._params)
 
     @property
-    def distributions(self) -> Dict[str, Any]:
-        return {}
+    def distributions(self) -> Dict[str, BaseDistribution]:
+        """The domain of each param drawn so far."""
+        return {name: _from_domain(d) for name, d in self._domains.items()}
 
-    def _take(self, name: str, draw) -> Any:
+    def _take(self, name: str, domain: Dict[str, Any], draw: Callable[[], Any]) -> Any:
         if name in self._params:
             return self._params[name]
-        value = self._fixed[name] if name in self._fixed else draw()
+        if name in self._fixed:
+            value = self._fixed[name]
+        else:
+            proposal = self._proposals.get(name)
+            if proposal is not None and proposal[0] == domain:
+                value = proposal[1]
+            else:
+                value = draw()
         self._params[name] = value
+        self._domains[name] = domain
         self._stored = False
         return value
 
@@ -120,9 +148,11 @@ class Trial:
                       step: Optional[float] = None, log: bool = False) -> float:
         if step is not None and log:
             raise ValueError(f"`{name}`: step and log cannot be used together")
-        value = self._take(name, lambda: self._core.suggest_float(
-            self.number, name, float(low), float(high), None if step is None else float(step),
-            bool(log)))
+        low, high, log = float(low), float(high), bool(log)
+        step = None if step is None else float(step)
+        value = self._take(name, _float_domain(low, high, step, log),
+                           lambda: self._core.suggest_float(self.number, name, low, high, step,
+                                                            log))
         return float(value)
 
     def suggest_uniform(self, name: str, low: float, high: float) -> float:
@@ -138,16 +168,19 @@ class Trial:
                     log: bool = False) -> int:
         if step != 1 and log:
             raise ValueError(f"`{name}`: step and log cannot be used together")
-        value = self._take(name, lambda: self._core.suggest_int(
-            self.number, name, int(low), int(high), int(step), bool(log)))
+        low, high, step, log = int(low), int(high), int(step), bool(log)
+        value = self._take(name, _int_domain(low, high, step, log),
+                           lambda: self._core.suggest_int(self.number, name, low, high, step,
+                                                          log))
         return int(value)
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
         choices = list(choices)
         if not choices:
             raise ValueError(f"`{name}`: expected at least one choice")
-        value = self._take(name, lambda: self._core.suggest_categorical(
-            self.number, name, json.dumps(choices)))
+        domain = _categorical_domain(choices)
+        value = self._take(name, domain, lambda: self._core.suggest_categorical(
+            self.number, name, json.dumps(domain["choices"])))
         # JSON has one list type: give back the caller's own object.
         for choice in choices:
             if choice == value and type(choice) is type(value):
@@ -159,7 +192,8 @@ class Trial:
 
     def _store_params(self) -> None:
         if not self._stored:
-            self._core.set_params(self.number, json.dumps(self._params))
+            self._core.set_params(self.number, json.dumps(self._params),
+                                  json.dumps(self._domains), json.dumps(self.user_attrs))
             self._stored = True
 
     def report(self, value: float, step: int) -> None:
@@ -178,8 +212,14 @@ class Trial:
         return bool(getattr(self, "_prune", False))
 
     def set_user_attr(self, key: str, value: Any) -> None:
+        """Stores ``value`` (anything JSON can hold) with the trial, from its
+        next report or its end on."""
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"user attribute `{key}`: {exc}") from exc
         self.user_attrs[key] = value
-        self.study._user_attrs.setdefault(self.number, {})[key] = value
+        self._stored = False
 
     def set_system_attr(self, key: str, value: Any) -> None:
         pass
@@ -189,4 +229,4 @@ class Trial:
         self._store_params()
         record = json.loads(self._core.tell(self.number, state, value, error))
         self.state = _STATES[record["state"]]
-        return FrozenTrial(record, self.user_attrs)
+        return FrozenTrial(record)

@@ -26,7 +26,13 @@ class BaseSampler:
 
 
 class TPESampler(BaseSampler):
-    """Tree-structured Parzen estimator (``method: tpe``)."""
+    """Tree-structured Parzen estimator (``method: tpe``).
+
+    Unlike Optuna's default, params are always modelled jointly: the
+    define-by-run space is split into groups of params that appear in the
+    same trials (Optuna's ``multivariate=True, group=True``), each group
+    searched with multivariate kernels on the trials that hold it.
+    """
 
     method = "tpe"
 
@@ -52,11 +58,6 @@ class TPESampler(BaseSampler):
             "n_candidates": int(n_ei_candidates),
             "prior_weight": float(prior_weight),
             "consider_endpoints": bool(consider_endpoints),
-            # Each parameter is drawn alone (define-by-run), where a value
-            # seen before is no duplicate configuration: without this, a
-            # small discrete parameter, once every value is seen, would be
-            # drawn at random.
-            "skip_duplicates": False,
         }
         if multivariate:
             self._options["multivariate"] = True
@@ -89,8 +90,10 @@ class GPSampler(BaseSampler):
     method = "gp"
 
     def __init__(self, *, seed: Optional[int] = None, n_startup_trials: int = 10,
-                 **_ignored: Any) -> None:
+                 deterministic_objective: bool = False, **_ignored: Any) -> None:
         super().__init__(seed)
+        self._options = {"n_startup_trials": int(n_startup_trials),
+                         "deterministic_objective": bool(deterministic_objective)}
 
 
 class GridSampler(BaseSampler):

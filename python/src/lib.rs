@@ -4,7 +4,12 @@
 //! samplers, pruners) are plain Python in `hypersweep/`, and this module
 //! exposes one class, [`CoreStudy`], whose methods are the facade's
 //! define-by-run calls (`ask_open`, `suggest_param`, `set_params`,
-//! `report`, `tell_outcome`). Every call that reaches a searcher, a pruner
+//! `report`, `tell_outcome`). `ask_open` hands Python the values the study
+//! proposes for the params of the space discovered so far (drawn jointly,
+//! group by group), each with its domain as the JSON object our sweep
+//! format writes; Python takes one when the objective asks for that name in
+//! that domain, so a trial of a known space makes one call into Rust to
+//! start and one to store what it drew, not one per param. Every call that reaches a searcher, a pruner
 //! or a store releases the GIL (`allow_threads`), so Python threads of an
 //! `n_jobs > 1` optimisation run their objectives while Rust works. Values
 //! cross the boundary as Python objects built from JSON values directly;
@@ -21,7 +26,7 @@ use std::sync::Arc;
 
 use hypersweep::search::sweep::parse_sweep;
 use hypersweep::search::{Domain, Params, TrialState, Value};
-use hypersweep::trials::{Decision, Trial, TrialOutcome};
+use hypersweep::trials::{Decision, Distributions, Trial, TrialOutcome, TrialUpdate};
 use hypersweep::{OnSpecChange, Study, StudyError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -46,6 +51,11 @@ fn to_py(err: StudyError) -> PyErr {
 
 fn json_err(err: serde_json::Error) -> PyErr {
     PyValueError::new_err(err.to_string())
+}
+
+/// A JSON argument that does not have the expected shape, named.
+fn field_err(field: &str, err: serde_json::Error) -> PyErr {
+    PyValueError::new_err(format!("{field}: {err}"))
 }
 
 /// A study of the Rust core, driven from Python one call at a time.
@@ -110,12 +120,23 @@ impl CoreStudy {
         }
     }
 
-    /// Claims a trial: its number and the params drawn up front (those of
-    /// the study's declared space, if any).
-    fn ask_open(&self, py: Python<'_>) -> PyResult<(u64, PyObject)> {
+    /// Claims a trial: its number, the params drawn up front (those of
+    /// the study's declared space, if any), and the proposals for the
+    /// discovered space as `{name: (domain, value)}`.
+    fn ask_open(&self, py: Python<'_>) -> PyResult<(u64, PyObject, PyObject)> {
         let study = Arc::clone(&self.study);
-        let trial = py.allow_threads(move || study.ask_open()).map_err(to_py)?;
-        Ok((trial.number, params_to_py(py, &trial.params)?))
+        let open = py.allow_threads(move || study.ask_open()).map_err(to_py)?;
+        let proposals = PyDict::new(py);
+        for p in &open.proposals {
+            let domain = serde_json::to_value(&p.domain).map_err(json_err)?;
+            let pair = (value_to_py(py, &domain)?, value_to_py(py, &p.value)?);
+            proposals.set_item(&p.name, pair)?;
+        }
+        Ok((
+            open.trial.number,
+            params_to_py(py, &open.trial.params)?,
+            proposals.into_any().unbind(),
+        ))
     }
 
     /// Draws a float (`step`: a grid from `low`; `log`: log-uniform prior).
@@ -189,12 +210,51 @@ impl CoreStudy {
         self.suggest(py, number, name, domain)
     }
 
-    /// Stores the params (a JSON object) a running trial has drawn.
-    fn set_params(&self, py: Python<'_>, number: u64, params: &str) -> PyResult<()> {
-        let params: Params = serde_json::from_str(params).map_err(json_err)?;
+    /// Stores what a running trial has drawn: its params, the domain of
+    /// each and the user's attributes, each a JSON object.
+    fn set_params(
+        &self,
+        py: Python<'_>,
+        number: u64,
+        params: &str,
+        distributions: &str,
+        user_attrs: &str,
+    ) -> PyResult<()> {
+        let params: Params = serde_json::from_str(params).map_err(|e| field_err("params", e))?;
+        let distributions: Distributions =
+            serde_json::from_str(distributions).map_err(|e| field_err("distributions", e))?;
+        let user_attrs: serde_json::Map<String, Value> =
+            serde_json::from_str(user_attrs).map_err(|e| field_err("user_attrs", e))?;
+        let update = TrialUpdate {
+            params,
+            distributions,
+            user_attrs,
+        };
         let study = Arc::clone(&self.study);
-        py.allow_threads(move || study.set_params(number, params))
+        py.allow_threads(move || study.set_params(number, update))
             .map_err(to_py)
+    }
+
+    /// Writes the study's HTML report (one self-contained file) to `path`.
+    fn report_html(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        let study = Arc::clone(&self.study);
+        py.allow_threads(move || -> PyResult<()> {
+            let record = study
+                .storage()
+                .load_study(study.name())
+                .map_err(|e| HypersweepError::new_err(e.to_string()))?
+                .ok_or_else(|| {
+                    HypersweepError::new_err(format!(
+                        "study `{}` is not in its store",
+                        study.name()
+                    ))
+                })?;
+            let trials = study.trials().map_err(to_py)?;
+            let html = hypersweep::report::render(&record, &trials);
+            std::fs::write(&path, html).map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!("writing {}: {e}", path.display()))
+            })
+        })
     }
 
     /// Records an intermediate value; true when the pruner says stop.

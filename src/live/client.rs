@@ -229,7 +229,7 @@ impl Storage for LiveStorage {
         &self,
         _study: &str,
         _number: u64,
-        _params: hypersweep_search::Params,
+        _update: hypersweep_trials::TrialUpdate,
     ) -> Result<(), StorageError> {
         Err(self.read_only("set_params"))
     }

@@ -5,36 +5,62 @@
 //! two trials of one study may draw different parameters. Such a trial is
 //! claimed like any other ([`Study::ask_open`]: its number reserved in the
 //! store), with the params of the study's declared space drawn jointly when
-//! it has one (a grid given in advance) and none otherwise. Each later
-//! parameter is drawn by [`Study::suggest_param`] with the study's own
-//! searcher on a one-parameter space, from the trials that drew a value of
-//! that name inside the same domain: Optuna's independent sampling, so TPE
-//! models each parameter from exactly the trials whose branch asked for it
-//! rather than falling back to random (a TPE for such studies should keep
-//! `skip_duplicates` off: one parameter's value seen before is no duplicate
-//! configuration). The draw's RNG derives from the study
-//! seed, the trial number and the parameter's name, so one seed gives the
-//! same trials in any process. [`Study::set_params`] stores what a trial has
-//! drawn before its reports and its end, so pruners and the searchers of
-//! other processes see it.
+//! it has one (a grid given in advance). Otherwise the claim draws a
+//! [`Proposal`] for every param of the space discovered so far, group by
+//! group (`discovered.rs`: params that appear in exactly the same finished
+//! trials are one group, searched jointly on those trials), and the
+//! objective takes a proposal when it asks for that name in that domain.
+//! A param without one (new, asked in another domain, or the study's first
+//! trials) is drawn alone by [`Study::suggest_param`], from the trials that
+//! hold a value of that name inside that domain. Every draw's RNG derives
+//! from the study seed, the trial number and the params' names, so one seed
+//! gives the same trials in any process. [`Study::set_params`] stores what a
+//! trial has drawn, with each param's domain (which the grouping reads) and
+//! the user's attributes, before its reports and its end, so pruners and the
+//! searchers of other processes see it.
 
 use std::sync::PoisonError;
 
 use hypersweep_search::{
-    Domain, History, Observation, Param, Params, SearchSpace, Value, suggestion_rng,
+    Domain, History, Observation, Param, Params, SearchSpace, TrialState, Value, suggestion_rng,
 };
-use hypersweep_trials::{NewTrial, Trial, blocking};
+use hypersweep_trials::{NewTrial, Trial, TrialOutcome, TrialUpdate, blocking};
 
+use super::discovered::Proposal;
 use super::{Study, StudyError};
+
+/// A claimed define-by-run trial and what the study proposes for it.
+#[derive(Debug, Clone)]
+pub struct OpenTrial {
+    /// The Running trial (with the params of a declared space, if any).
+    pub trial: Trial,
+    /// Values drawn jointly for the params of the discovered space; take
+    /// one with [`OpenTrial::proposal`] before drawing a param alone.
+    pub proposals: Vec<Proposal>,
+}
+
+impl OpenTrial {
+    /// The proposed value of `name`, when it was drawn from `domain`.
+    pub fn proposal(&self, name: &str, domain: &Domain) -> Option<&Value> {
+        self.proposals
+            .iter()
+            .find(|p| p.name == name && p.domain == *domain)
+            .map(|p| &p.value)
+    }
+}
 
 impl Study {
     /// Claims a define-by-run trial: a number reserved in the store and a
     /// Running trial holding the params of the study's declared space (none
-    /// when the space is empty); the objective draws the rest with
-    /// [`Study::suggest_param`].
-    pub fn ask_open(&self) -> Result<Trial, StudyError> {
+    /// when the space is empty), with proposals for the params of the space
+    /// its finished trials have discovered; the objective draws the rest
+    /// with [`Study::suggest_param`].
+    pub fn ask_open(&self) -> Result<OpenTrial, StudyError> {
         if !self.config.space.is_empty() {
-            return self.ask();
+            return Ok(OpenTrial {
+                trial: self.ask()?,
+                proposals: Vec::new(),
+            });
         }
         let mut cache = self
             .ask_cache
@@ -49,15 +75,41 @@ impl Study {
             self.storage
                 .claim(&self.name, &mut cache, &mut |_, _| Some(template.clone()))
         })?;
-        trial.ok_or_else(|| StudyError::Runtime("the claim stored no trial".into()))
+        let trial = trial.ok_or_else(|| StudyError::Runtime("the claim stored no trial".into()))?;
+        let seed = self.config.seed;
+        let proposed = self
+            .discovered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .propose(
+                cache.trials(),
+                self.config.direction,
+                trial.number,
+                |names| suggestion_rng(seed ^ name_hash(&names.join("\0")), trial.number),
+            );
+        drop(cache);
+        match proposed {
+            Ok(proposals) => Ok(OpenTrial { trial, proposals }),
+            Err(e) => {
+                // The claimed trial would otherwise stay Running until the
+                // ask timeout.
+                let outcome = TrialOutcome {
+                    state: TrialState::Failed,
+                    value: None,
+                    error: Some(format!("the searcher failed: {e}")),
+                };
+                self.tell_outcome(trial.number, outcome)?;
+                Err(e.into())
+            }
+        }
     }
 
-    /// Draws parameter `name` of `domain` for the running trial `number`
-    /// with the study's searcher, from the trials that hold a value of
-    /// `name` inside `domain` (finished ones as evidence, running ones as
-    /// pending points). A domain that is not valid (`low > high`, a log
-    /// range touching zero, no choices) is refused with an error that names
-    /// the parameter and what was expected.
+    /// Draws parameter `name` of `domain` alone for the running trial
+    /// `number` with a searcher of the study's kind kept for that name, from
+    /// the trials that hold a value of `name` inside `domain` (finished ones
+    /// as evidence, running ones as pending points). A domain that is not
+    /// valid (`low > high`, a log range touching zero, no choices) is
+    /// refused with an error that names the parameter and what was expected.
     pub fn suggest_param(
         &self,
         number: u64,
@@ -76,9 +128,10 @@ impl Study {
         let projected = project(&history, name, &param.domain, number);
         let mut rng = suggestion_rng(self.config.seed ^ name_hash(name), number);
         let params = self
-            .searcher
+            .discovered
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .lone_searcher(name)
             .suggest(&space, &projected, &mut rng)?;
         params
             .get(name)
@@ -86,9 +139,14 @@ impl Study {
             .ok_or_else(|| StudyError::Runtime(format!("the searcher drew no value for `{name}`")))
     }
 
-    /// Stores the params a running define-by-run trial has drawn so far.
-    pub fn set_params(&self, number: u64, params: Params) -> Result<(), StudyError> {
-        blocking(|| self.storage.set_params(&self.name, number, params))?;
+    /// Stores what a running define-by-run trial has drawn so far: its
+    /// params, the domain of each (checked here, as it enters: a bad one
+    /// names the param), and the user's attributes.
+    pub fn set_params(&self, number: u64, update: TrialUpdate) -> Result<(), StudyError> {
+        for (name, domain) in &update.distributions {
+            SearchSpace::new(vec![Param::new(name, domain.clone())])?;
+        }
+        blocking(|| self.storage.set_params(&self.name, number, update))?;
         Ok(())
     }
 }
@@ -128,32 +186,71 @@ fn name_hash(name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use hypersweep_search::tpe::{TpeOptions, TpeSearcher};
     use hypersweep_search::{Method, TrialState};
     use hypersweep_trials::TrialOutcome;
 
     use super::*;
 
-    /// A define-by-run study. Its TPE keeps drawing values seen before
-    /// (`skip_duplicates` off, as the Python API sets it): one parameter's
-    /// value is no duplicate configuration.
+    /// A define-by-run study.
     fn study(method: Method, seed: u64) -> Study {
         let empty = SearchSpace::new(Vec::new()).expect("empty space");
         let mut builder = Study::builder();
         builder.space(empty).method(method).seed(seed);
-        if method == Method::Tpe {
-            let options = TpeOptions::new().skip_duplicates(false);
-            builder.searcher(Box::new(TpeSearcher::new(options, seed)));
-        }
         builder.build().expect("study")
     }
 
     fn float(low: f64, high: f64) -> Domain {
-        Domain::Float {
-            low,
-            high,
-            log: false,
-            step: None,
+        Domain::float(low, high)
+    }
+
+    /// A running trial as an objective drives it: a proposal when there is
+    /// one for that name and domain, else a draw of the param alone; what
+    /// was drawn is stored with its domain before the end.
+    struct Running<'a> {
+        study: &'a Study,
+        open: OpenTrial,
+        update: TrialUpdate,
+        proposed: usize,
+    }
+
+    impl<'a> Running<'a> {
+        fn ask(study: &'a Study) -> Self {
+            Running {
+                open: study.ask_open().expect("ask"),
+                study,
+                update: TrialUpdate::default(),
+                proposed: 0,
+            }
+        }
+
+        fn suggest(&mut self, name: &str, domain: Domain) -> Value {
+            let value = match self.open.proposal(name, &domain) {
+                Some(v) => {
+                    self.proposed += 1;
+                    v.clone()
+                }
+                None => self
+                    .study
+                    .suggest_param(self.open.trial.number, name, domain.clone())
+                    .expect("suggest"),
+            };
+            self.update.params.insert(name, value.clone());
+            self.update.distributions.insert(name.to_owned(), domain);
+            value
+        }
+
+        fn finish(self, value: f64) -> usize {
+            let number = self.open.trial.number;
+            self.study.set_params(number, self.update).expect("params");
+            self.study.tell(number, value).expect("tell");
+            self.proposed
+        }
+    }
+
+    fn kind_domain() -> Domain {
+        Domain::Categorical {
+            choices: vec![Value::from("x"), Value::from("depth")],
+            probabilities: None,
         }
     }
 
@@ -161,37 +258,16 @@ mod tests {
     /// `depth` (int) is asked for. Returns every trial's params.
     fn run_conditional(study: &Study, n: u64) -> Vec<Params> {
         for _ in 0..n {
-            let trial = study.ask_open().expect("ask");
-            let kind_domain = Domain::Categorical {
-                choices: vec![Value::from("x"), Value::from("depth")],
-                probabilities: None,
-            };
-            let kind = study
-                .suggest_param(trial.number, "kind", kind_domain)
-                .expect("kind");
-            let mut params = Params::new();
-            params.insert("kind", kind.clone());
+            let mut trial = Running::ask(study);
+            let kind = trial.suggest("kind", kind_domain());
             let value = if kind == "x" {
-                let x = study
-                    .suggest_param(trial.number, "x", float(-5.0, 5.0))
-                    .expect("x");
-                params.insert("x", x.clone());
+                let x = trial.suggest("x", float(-5.0, 5.0));
                 (x.as_f64().expect("float") - 1.0).powi(2)
             } else {
-                let domain = Domain::Int {
-                    low: 1,
-                    high: 8,
-                    log: false,
-                    step: None,
-                };
-                let d = study
-                    .suggest_param(trial.number, "depth", domain)
-                    .expect("depth");
-                params.insert("depth", d.clone());
+                let d = trial.suggest("depth", Domain::int(1, 8));
                 3.0 + d.as_f64().expect("int")
             };
-            study.set_params(trial.number, params).expect("params");
-            study.tell(trial.number, value).expect("tell");
+            trial.finish(value);
         }
         study
             .trials()
@@ -221,6 +297,13 @@ mod tests {
             .filter(|p| p.str("kind").is_ok_and(|k| k == "x"))
             .count();
         assert!(late_x >= 14, "{late_x} of the last 20 trials took `x`");
+        // Each trial stores the domain of every param it holds.
+        for t in s.trials().expect("trials") {
+            let names: Vec<&str> = t.distributions.keys().map(String::as_str).collect();
+            let mut keys: Vec<&str> = t.params.iter().map(|(k, _)| k.as_str()).collect();
+            keys.sort_unstable();
+            assert_eq!(names, keys);
+        }
     }
 
     #[test]
@@ -237,33 +320,92 @@ mod tests {
         let s = study(Method::Tpe, 11);
         let mut late = Vec::new();
         for i in 0..80 {
-            let t = s.ask_open().expect("ask");
-            let x = s
-                .suggest_param(t.number, "x", float(-10.0, 10.0))
-                .expect("x")
-                .as_f64()
-                .expect("float");
+            let mut t = Running::ask(&s);
+            let x = t.suggest("x", float(-10.0, 10.0)).as_f64().expect("float");
             if i >= 50 {
                 late.push((x - 2.0).abs());
             }
-            let mut params = Params::new();
-            params.insert("x", Value::from(x));
-            s.set_params(t.number, params).expect("params");
-            s.tell(t.number, (x - 2.0).powi(2)).expect("tell");
+            t.finish((x - 2.0).powi(2));
         }
         // Uniform draws on [-10, 10] are 6.3 from x = 2 on average.
         let mean = late.iter().sum::<f64>() / late.len() as f64;
         assert!(mean < 2.0, "mean distance to the optimum {mean}");
     }
 
+    /// Branch `a` asks for `x` and `y` (a bowl whose minimum, 0, is at
+    /// (1, -1)); branch `b` asks for `z` and is never better than 4.
+    fn two_branches(study: &Study, n: u64) -> (f64, usize) {
+        let mut best = f64::INFINITY;
+        let mut proposed = 0;
+        for _ in 0..n {
+            let mut t = Running::ask(study);
+            let branch = t.suggest(
+                "branch",
+                Domain::Categorical {
+                    choices: vec![Value::from("a"), Value::from("b")],
+                    probabilities: None,
+                },
+            );
+            let value = if branch == "a" {
+                let x = t.suggest("x", float(-3.0, 3.0)).as_f64().expect("x");
+                let y = t.suggest("y", float(-3.0, 3.0)).as_f64().expect("y");
+                (x - 1.0).powi(2) + (y + 1.0).powi(2)
+            } else {
+                let z = t.suggest("z", Domain::int(0, 9)).as_f64().expect("z");
+                4.0 + (z - 5.0).abs()
+            };
+            best = best.min(value);
+            proposed += t.finish(value);
+        }
+        (best, proposed)
+    }
+
+    #[test]
+    fn branches_are_searched_jointly_and_beat_random() {
+        let seeds = 0..6u64;
+        let mut wins = 0;
+        for seed in seeds.clone() {
+            let (tpe, proposed) = two_branches(&study(Method::Tpe, seed), 60);
+            let (random, _) = two_branches(&study(Method::Random, seed), 60);
+            // After the first trial of each branch, its params come as
+            // proposals drawn jointly when the trial is claimed.
+            assert!(proposed >= 100, "seed {seed}: {proposed} proposals taken");
+            if tpe < random {
+                wins += 1;
+            }
+        }
+        // Measured: TPE's best 0.0002 to 0.017, random's 0.19 to 0.79.
+        assert_eq!(wins, 6, "TPE beat random on {wins} of 6 seeds");
+    }
+
+    #[test]
+    fn a_proposal_is_taken_only_in_its_domain() {
+        let s = study(Method::Tpe, 5);
+        for _ in 0..3 {
+            let mut t = Running::ask(&s);
+            let x = t.suggest("x", float(0.0, 1.0)).as_f64().expect("x");
+            t.finish(x);
+        }
+        let open = s.ask_open().expect("ask");
+        assert!(open.proposal("x", &float(0.0, 1.0)).is_some());
+        assert!(open.proposal("x", &float(0.0, 2.0)).is_none());
+        assert!(open.proposal("y", &float(0.0, 1.0)).is_none());
+    }
+
     #[test]
     fn an_invalid_domain_names_the_param() {
         let s = study(Method::Random, 1);
-        let t = s.ask_open().expect("ask");
+        let t = s.ask_open().expect("ask").trial;
         let err = s
             .suggest_param(t.number, "lr", float(1.0, 0.1))
             .expect_err("low > high");
         assert!(err.to_string().contains("lr"), "{err}");
+        let mut update = TrialUpdate::default();
+        update
+            .distributions
+            .insert("depth".to_owned(), Domain::int(5, 1));
+        let err = s.set_params(t.number, update).expect_err("low > high");
+        assert!(err.to_string().contains("depth"), "{err}");
         let outcome = TrialOutcome {
             state: TrialState::Failed,
             value: None,

@@ -17,9 +17,12 @@
 
 mod builder;
 mod define_by_run;
+mod discovered;
 mod objective;
 
 pub use builder::StudyBuilder;
+pub use define_by_run::OpenTrial;
+pub use discovered::Proposal;
 pub use objective::IntoOutcome;
 
 use std::future::Future;
@@ -35,7 +38,30 @@ use hypersweep_trials::{
 };
 use thiserror::Error;
 
+use discovered::{DiscoveredSpace, SearcherFactory};
 use objective::{AsyncRunner, ClosureRunner};
+
+/// A searcher shared by several users (the caller's own searcher, shared
+/// by the groups of a define-by-run space).
+struct SharedSearcherHandle(SharedSearcher);
+
+impl Searcher for SharedSearcherHandle {
+    fn name(&self) -> &str {
+        "shared"
+    }
+
+    fn suggest(
+        &mut self,
+        space: &hypersweep_search::SearchSpace,
+        history: &hypersweep_search::History,
+        rng: &mut hypersweep_search::StdRng,
+    ) -> Result<Params, SearchError> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .suggest(space, history, rng)
+    }
+}
 
 /// Why a study call failed.
 #[derive(Debug, Error)]
@@ -95,6 +121,8 @@ pub struct Study {
     observer: Option<Observer>,
     /// What `ask` has read of the store, caught up at each ask.
     ask_cache: Mutex<StudyCache>,
+    /// The space define-by-run trials have discovered, and its searchers.
+    discovered: Mutex<DiscoveredSpace>,
 }
 
 impl std::fmt::Debug for Study {
@@ -171,18 +199,35 @@ impl Study {
         }
         let config = SchedulerConfig::from_spec(name, &spec);
         let direction = config.direction;
-        let searcher =
-            searcher.unwrap_or_else(|| build_searcher(spec.method, &spec.searcher, config.seed));
+        let (searcher, factory): (SharedSearcher, SearcherFactory) = match searcher {
+            // The caller's own searcher cannot be copied: every group of a
+            // define-by-run space shares it (its caches then serve one group
+            // at a time).
+            Some(own) => {
+                let shared: SharedSearcher = Arc::new(Mutex::new(own));
+                let inner = Arc::clone(&shared);
+                let factory: SearcherFactory =
+                    Box::new(move || Box::new(SharedSearcherHandle(Arc::clone(&inner))));
+                (shared, factory)
+            }
+            None => {
+                let (method, options, seed) = (spec.method, spec.searcher.clone(), config.seed);
+                let factory: SearcherFactory =
+                    Box::new(move || build_searcher(method, &options, seed));
+                (Arc::new(Mutex::new(factory())), factory)
+            }
+        };
         Ok(Study {
             name: name.to_owned(),
             pruner: Arc::from(pruner_from_spec(spec.early_terminate.as_ref(), name)),
-            searcher: Arc::new(Mutex::new(searcher)),
+            searcher,
             spec,
             storage,
             config,
             stop: StopHandle::new(),
             observer: None,
             ask_cache: Mutex::new(StudyCache::new(direction, Budget::default())),
+            discovered: Mutex::new(DiscoveredSpace::new(factory)),
         })
     }
 

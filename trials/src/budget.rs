@@ -232,6 +232,8 @@ mod tests {
             log_path: None,
             worker: None,
             asked: false,
+            distributions: Default::default(),
+            user_attrs: Default::default(),
         }
     }
 

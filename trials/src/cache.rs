@@ -199,6 +199,8 @@ mod tests {
             log_path: None,
             worker: None,
             asked: false,
+            distributions: Default::default(),
+            user_attrs: Default::default(),
         }
     }
 

@@ -36,4 +36,4 @@ pub use storage::{
     ClaimDecision, MemoryStorage, NewTrial, SledStorage, SpecRevision, Staleness, Storage,
     StudyRecord, blocking,
 };
-pub use trial::{Trial, TrialOutcome, now_ms};
+pub use trial::{Distributions, Trial, TrialOutcome, TrialUpdate, now_ms};

@@ -1,9 +1,10 @@
 //! The trial record, as stored and exported.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hypersweep_search::{Observation, Params, TrialState};
+use hypersweep_search::{Domain, Observation, Params, TrialState, Value};
 use serde::{Deserialize, Serialize};
 
 /// One trial of a study, with everything that happened to it.
@@ -58,6 +59,48 @@ pub struct Trial {
     /// its `tell` or the ask timeout rather than the heartbeat's staleness.
     #[serde(default)]
     pub asked: bool,
+    /// The domain each param was drawn from, for a define-by-run trial (the
+    /// Python API), whose space is discovered as its objective runs: the
+    /// searchers group params by the trials that asked for them in these
+    /// domains. Empty for a trial of a declared space.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub distributions: Distributions,
+    /// The user's attributes (Python's `trial.set_user_attr`), any JSON.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub user_attrs: serde_json::Map<String, Value>,
+}
+
+/// Param name -> the domain it was drawn from.
+pub type Distributions = BTreeMap<String, Domain>;
+
+/// What a running define-by-run trial records about itself while its
+/// objective runs ([`crate::Storage::set_params`]): every field replaces the
+/// stored one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrialUpdate {
+    /// The params drawn so far.
+    pub params: Params,
+    /// The domain of each of them.
+    pub distributions: Distributions,
+    /// The user's attributes.
+    pub user_attrs: serde_json::Map<String, Value>,
+}
+
+impl TrialUpdate {
+    /// An update of the params alone (no domains, no attributes).
+    pub fn params(params: Params) -> Self {
+        TrialUpdate {
+            params,
+            ..TrialUpdate::default()
+        }
+    }
+
+    /// Writes the update into `trial`.
+    pub fn apply(self, trial: &mut Trial) {
+        trial.params = self.params;
+        trial.distributions = self.distributions;
+        trial.user_attrs = self.user_attrs;
+    }
 }
 
 /// How a trial ended, as given to [`crate::Storage::finish_trial`].
@@ -187,6 +230,8 @@ mod tests {
             log_path: None,
             worker: None,
             asked: false,
+            distributions: Distributions::new(),
+            user_attrs: serde_json::Map::new(),
         };
         let text = serde_json::to_string(&t).unwrap();
         let back: Trial = serde_json::from_str(&text).unwrap();

@@ -25,7 +25,7 @@ use hypersweep_search::sweep::SweepSpec;
 use hypersweep_search::{Domain, Method, Param, Params, SearchSpace, Value};
 use hypersweep_trials::{
     MemoryStorage, NewTrial, SledStorage, Staleness, Storage, StorageError, TrialOutcome,
-    TrialState,
+    TrialState, TrialUpdate,
 };
 use tempfile::TempDir;
 
@@ -225,15 +225,29 @@ fn set_params_replaces_them_while_running(s: &dyn Storage) {
     let mut params = Params::new();
     params.insert("lr", Value::from(0.25));
     params.insert("layers", Value::from(3));
-    s.set_params("s", t.number, params.clone()).expect("params");
+    let mut update = TrialUpdate::params(params.clone());
+    update
+        .distributions
+        .insert("lr".to_owned(), Domain::float(0.0, 1.0));
+    update
+        .distributions
+        .insert("layers".to_owned(), Domain::int(1, 8));
+    update
+        .user_attrs
+        .insert("note".to_owned(), Value::from("first"));
+    s.set_params("s", t.number, update.clone()).expect("params");
     s.report("s", t.number, 1, 0.5).expect("report");
     assert_eq!(s.trial("s", t.number).expect("trial").params, params);
     s.finish_trial("s", t.number, outcome(TrialState::Complete, Some(0.4)))
         .expect("finish");
     let done = s.trial("s", t.number).expect("trial");
     assert_eq!(done.params, params);
+    assert_eq!(done.distributions, update.distributions);
+    assert_eq!(done.user_attrs, update.user_attrs);
+    let listed = s.trials("s").expect("trials");
+    assert_eq!(listed[0].distributions, update.distributions);
     assert!(matches!(
-        s.set_params("s", t.number, Params::new()),
+        s.set_params("s", t.number, TrialUpdate::default()),
         Err(StorageError::AlreadyFinished { .. })
     ));
 }

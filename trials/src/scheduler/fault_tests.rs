@@ -75,9 +75,9 @@ impl Storage for FaultyStorage {
         &self,
         study: &str,
         number: u64,
-        params: hypersweep_search::Params,
+        update: crate::TrialUpdate,
     ) -> Result<(), StorageError> {
-        self.inner.set_params(study, number, params)
+        self.inner.set_params(study, number, update)
     }
     fn heartbeat(&self, study: &str, number: u64) -> Result<(), StorageError> {
         self.inner.heartbeat(study, number)

@@ -6,15 +6,15 @@
 //! `Vec::push` under one lock; every call holds that lock for a few
 //! microseconds, which keeps concurrent callers simple and correct.
 
+use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
-use hypersweep_search::{Params, TrialState};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, now_ms};
+use crate::trial::{Trial, TrialOutcome, TrialUpdate, now_ms};
 
 /// In-memory [`Storage`]: fast, shared between threads, not persistent.
 #[derive(Debug, Default)]
@@ -166,8 +166,13 @@ impl Storage for MemoryStorage {
         self.update_running(study, number, |t| rules::apply_report(t, step, value, now))
     }
 
-    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
-        self.update_running(study, number, |t| t.params = params)
+    fn set_params(
+        &self,
+        study: &str,
+        number: u64,
+        update: TrialUpdate,
+    ) -> Result<(), StorageError> {
+        self.update_running(study, number, |t| update.apply(t))
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

@@ -40,7 +40,7 @@ use hypersweep_search::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome};
+use crate::trial::{Trial, TrialOutcome, TrialUpdate};
 
 /// A study as stored: its name, its spec, and when it was created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,11 +245,13 @@ pub trait Storage: Send + Sync {
     /// step) and refreshes the heartbeat.
     fn report(&self, study: &str, number: u64, step: u64, value: f64) -> Result<(), StorageError>;
 
-    /// Replaces the params of a running trial. A define-by-run trial (the
-    /// Python API) learns its params as its objective asks for them, so it
-    /// records them before each report and before its end, for the pruners
-    /// and searchers of every process to see.
-    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError>;
+    /// Replaces the params of a running trial, with their domains and the
+    /// user's attributes. A define-by-run trial (the Python API) learns its
+    /// params as its objective asks for them, so it records them before each
+    /// report and before its end, for the pruners and searchers of every
+    /// process to see.
+    fn set_params(&self, study: &str, number: u64, update: TrialUpdate)
+    -> Result<(), StorageError>;
 
     /// Sets the log file of a running trial.
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError>;

@@ -30,6 +30,8 @@ pub(crate) fn new_trial(study: &str, number: u64, new: NewTrial, now: u64) -> Tr
         log_path: None,
         worker: new.worker,
         asked: new.asked,
+        distributions: Default::default(),
+        user_attrs: Default::default(),
     }
 }
 

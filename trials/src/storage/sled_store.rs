@@ -35,8 +35,8 @@
 //! would cost an fsync each); sled's background flusher writes them within
 //! half a second, and the trial's finish flushes them with it.
 
+use hypersweep_search::TrialState;
 use hypersweep_search::sweep::SweepSpec;
-use hypersweep_search::{Params, TrialState};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -47,7 +47,7 @@ use super::sled_codec::{
 };
 use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, now_ms};
+use crate::trial::{Trial, TrialOutcome, TrialUpdate, now_ms};
 
 /// Sub-directory of the store holding the sled files.
 const DATA_DIR: &str = "sled";
@@ -388,8 +388,13 @@ impl Storage for SledStorage {
             .map_err(backend)
     }
 
-    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
-        self.update_running(study, number, |t| t.params = params)
+    fn set_params(
+        &self,
+        study: &str,
+        number: u64,
+        update: TrialUpdate,
+    ) -> Result<(), StorageError> {
+        self.update_running(study, number, |t| update.apply(t))
             .map(drop)
     }
 

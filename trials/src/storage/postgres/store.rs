@@ -22,8 +22,8 @@ use super::rows::{
 };
 use crate::error::StorageError;
 use crate::storage::{ClaimDecision, NewTrial, Staleness, Storage, StudyCache, StudyRecord, rules};
-use crate::trial::{Trial, TrialOutcome};
-use hypersweep_search::{Params, TrialState};
+use crate::trial::{Trial, TrialOutcome, TrialUpdate};
+use hypersweep_search::TrialState;
 use tokio_postgres::GenericClient;
 
 /// Trials numbered above `after` and the listed unfinished ones, by number.
@@ -424,8 +424,13 @@ impl Storage for PostgresStorage {
             })
     }
 
-    fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
-        self.update_running(study, number, move |t, _| t.params = params.clone())
+    fn set_params(
+        &self,
+        study: &str,
+        number: u64,
+        update: TrialUpdate,
+    ) -> Result<(), StorageError> {
+        self.update_running(study, number, move |t, _| update.clone().apply(t))
             .map(drop)
     }
 
