@@ -250,6 +250,7 @@ impl GroupSearch {
                 state: t.state,
                 value: t.value,
                 intermediate: t.intermediate.clone(),
+                duration_ms: t.finished_ms.map(|f| f.saturating_sub(t.started_ms)),
             });
         }
     }
