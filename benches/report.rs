@@ -68,6 +68,9 @@ fn trials(n: u64, steps: u64) -> Vec<Trial> {
                 log_path: Some(format!("logs/bench/{number}.log").into()),
                 worker: None,
                 asked: false,
+                seeds: Vec::new(),
+                repeats: None,
+                role: Default::default(),
             }
         })
         .collect()

@@ -34,6 +34,8 @@ fn context(params: Params, reporter: Reporter, log_dir: Option<&Path>) -> TrialC
         study: "demo".to_owned(),
         number: 7,
         attempt: 0,
+        seed: 4242,
+        repeat: 0,
         params,
         device: Device::Cpu,
         log_dir: log_dir.map(Path::to_path_buf),

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use hypersweep_search::{Params, TrialState};
 
-use crate::trial::Trial;
+use crate::trial::{Trial, TrialRole};
 
 /// Prefix of the error of every trial stopped from outside (dead process,
 /// Ctrl-C, sweep timeout); such trials never count toward the budget.
@@ -45,6 +45,10 @@ pub struct Retry {
     pub attempt: u32,
     /// Its params.
     pub params: Params,
+    /// Its seeds: a re-run evaluates the same seeds.
+    pub seeds: Vec<u64>,
+    /// Why it ran (a re-run keeps its confirmation or ablation role).
+    pub role: TrialRole,
 }
 
 /// What one trial does to the budget.
@@ -176,6 +180,8 @@ impl Budget {
             of: trial.number,
             attempt: trial.attempt + 1,
             params: trial.params.clone(),
+            seeds: trial.seeds.clone(),
+            role: trial.role.clone(),
         });
         self.set(trial.number, now, trial.asked, retry);
         now
@@ -232,6 +238,9 @@ mod tests {
             log_path: None,
             worker: None,
             asked: false,
+            seeds: Vec::new(),
+            repeats: None,
+            role: TrialRole::Search,
         }
     }
 

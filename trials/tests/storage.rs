@@ -60,12 +60,9 @@ fn new_trial(lr: f64) -> NewTrial {
     let mut params = Params::new();
     params.insert("lr", Value::from(lr));
     NewTrial {
-        params,
-        attempt: 0,
-        retry_of: None,
         device: Some("cpu".to_owned()),
         worker: Some("test:1".to_owned()),
-        asked: false,
+        ..NewTrial::new(params)
     }
 }
 

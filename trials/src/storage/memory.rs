@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, now_ms};
+use crate::trial::{Repeats, Trial, TrialOutcome, now_ms};
 
 /// In-memory [`Storage`]: fast, shared between threads, not persistent.
 #[derive(Debug, Default)]
@@ -168,6 +168,14 @@ impl Storage for MemoryStorage {
 
     fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
         self.update_running(study, number, |t| t.params = params)
+    }
+
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError> {
+        let now = now_ms();
+        self.update_running(study, number, |t| {
+            t.repeats = Some(repeats);
+            t.heartbeat_ms = now;
+        })
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

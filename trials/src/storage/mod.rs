@@ -40,7 +40,7 @@ use hypersweep_search::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome};
+use crate::trial::{Repeats, Trial, TrialOutcome, TrialRole};
 
 /// A study as stored: its name, its spec, and when it was created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +84,11 @@ pub struct NewTrial {
     pub worker: Option<String>,
     /// Created by `ask`: kept Running until its `tell` or the ask timeout.
     pub asked: bool,
+    /// Seeds of its evaluations (empty: the claim derives them from the
+    /// trial's number, see [`crate::scheduler::trial_seeds`]).
+    pub seeds: Vec<u64>,
+    /// Why it runs.
+    pub role: TrialRole,
 }
 
 impl NewTrial {
@@ -96,6 +101,8 @@ impl NewTrial {
             device: None,
             worker: None,
             asked: false,
+            seeds: Vec::new(),
+            role: TrialRole::Search,
         }
     }
 }
@@ -250,6 +257,10 @@ pub trait Storage: Send + Sync {
     /// records them before each report and before its end, for the pruners
     /// and searchers of every process to see.
     fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError>;
+
+    /// Records the evaluations a repeated trial (`run.repeats`) has finished
+    /// so far, replacing the earlier record, and refreshes the heartbeat.
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError>;
 
     /// Sets the log file of a running trial.
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError>;

@@ -30,6 +30,9 @@ pub(crate) fn new_trial(study: &str, number: u64, new: NewTrial, now: u64) -> Tr
         log_path: None,
         worker: new.worker,
         asked: new.asked,
+        seeds: new.seeds,
+        repeats: None,
+        role: new.role,
     }
 }
 

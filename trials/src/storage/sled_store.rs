@@ -47,7 +47,7 @@ use super::sled_codec::{
 };
 use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, now_ms};
+use crate::trial::{Repeats, Trial, TrialOutcome, now_ms};
 
 /// Sub-directory of the store holding the sled files.
 const DATA_DIR: &str = "sled";
@@ -391,6 +391,15 @@ impl Storage for SledStorage {
     fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
         self.update_running(study, number, |t| t.params = params)
             .map(drop)
+    }
+
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError> {
+        let now = now_ms();
+        self.update_running(study, number, |t| {
+            t.repeats = Some(repeats);
+            t.heartbeat_ms = now;
+        })
+        .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

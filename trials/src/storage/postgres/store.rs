@@ -22,7 +22,7 @@ use super::rows::{
 };
 use crate::error::StorageError;
 use crate::storage::{ClaimDecision, NewTrial, Staleness, Storage, StudyCache, StudyRecord, rules};
-use crate::trial::{Trial, TrialOutcome};
+use crate::trial::{Repeats, Trial, TrialOutcome};
 use hypersweep_search::{Params, TrialState};
 use tokio_postgres::GenericClient;
 
@@ -427,6 +427,14 @@ impl Storage for PostgresStorage {
     fn set_params(&self, study: &str, number: u64, params: Params) -> Result<(), StorageError> {
         self.update_running(study, number, move |t, _| t.params = params.clone())
             .map(drop)
+    }
+
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError> {
+        self.update_running(study, number, move |t, now| {
+            t.repeats = Some(repeats.clone());
+            t.heartbeat_ms = now;
+        })
+        .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
