@@ -230,12 +230,7 @@ pub use hypersweep_search::suggestion_rng;
 /// The seeds of search trial `number`'s `repeats` evaluations in a study
 /// seeded `seed` (a stream apart from the suggestions' RNGs).
 pub fn trial_seeds(seed: u64, number: u64, repeats: u32) -> Vec<u64> {
-    hypersweep_search::evaluation_seeds(
-        seed,
-        hypersweep_search::SeedStream::Trial,
-        number,
-        repeats,
-    )
+    hypersweep_search::evaluation_seeds(seed, hypersweep_search::SeedStream::Trial, number, repeats)
 }
 
 /// True when `value` reaches `target` in `direction`.
