@@ -338,3 +338,13 @@ print(json.dumps({"loss": 0.5}))
             .expect("JSON");
     assert_eq!(file, expected_params);
 }
+
+#[tokio::test]
+async fn the_seed_reaches_the_process_as_env_and_placeholders() {
+    // The context's seed is 4242, evaluation 0.
+    let script = r#"echo "{\"loss\": $HYPERSWEEP_SEED, \"r\": $HYPERSWEEP_REPEAT}"; echo "{\"loss\": $(( $1 + $2 ))}""#;
+    let (rep, _reports, _cancel) = reporter(|_, _| Decision::Continue);
+    let ctx = context(Params::new(), rep, None);
+    let runner = runner(&["sh", "-c", script, "sh", "{seed}", "${seed}"], "loss");
+    assert_eq!(runner.run(ctx).await, RunOutcome::Complete(8484.0));
+}

@@ -109,7 +109,8 @@ fn unknown_placeholders(spec: &SweepSpec) -> Vec<String> {
                 && inner
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-            if !is_macro && looks_like_name && !names.contains(inner) {
+            // `{seed}` is the evaluation's seed, not a parameter.
+            if !is_macro && looks_like_name && !names.contains(inner) && inner != "seed" {
                 unknown.push(inner.to_owned());
             }
             rest = &after[close + 1..];
