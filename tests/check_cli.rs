@@ -296,9 +296,7 @@ fn check_validates_the_command_and_prints_the_first_trials() {
 
     let out = check_text(
         dir.path(),
-        &format!(
-            r#"{{{space}, "command": ["sh", "train.sh", "--lr={{lr}}", "--seed={{seed}}"]}}"#
-        ),
+        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{lr}}", "--seed={{seed}}"]}}"#),
     );
     assert!(out.status.success());
     let stdout = squeezed_stdout(&out);

@@ -28,7 +28,11 @@ fn argv(command: &[&str], program: Option<&str>, names: Option<&[&str]>) -> Vec<
         param_names: names.as_ref(),
     };
     let template = CommandTemplate::parse(&command, &inputs).expect("valid template");
-    template.expand(&params(), Some(std::path::Path::new("/tmp/p.json")), Some(77))
+    template.expand(
+        &params(),
+        Some(std::path::Path::new("/tmp/p.json")),
+        Some(77),
+    )
 }
 
 #[test]
@@ -242,7 +246,8 @@ fn builder_from_sweep_reads_program_metric_timeout_and_names() {
 
 #[test]
 fn seed_placeholders_give_the_seed_unless_a_param_is_named_seed() {
-    let with_seed = |names: Option<&[&str]>| argv(&["train", "--seed={seed}", "${seed}"], None, names);
+    let with_seed =
+        |names: Option<&[&str]>| argv(&["train", "--seed={seed}", "${seed}"], None, names);
     assert_eq!(with_seed(Some(&["lr"])), ["train", "--seed=77", "77"]);
     assert_eq!(with_seed(None), ["train", "--seed=77", "77"]);
     let mut p = params();

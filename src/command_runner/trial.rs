@@ -50,13 +50,11 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
     } else {
         None
     };
-    let argv = config
-        .template
-        .expand(
-            &ctx.params,
-            params_file.as_ref().map(|f| f.path.as_path()),
-            Some(ctx.seed),
-        );
+    let argv = config.template.expand(
+        &ctx.params,
+        params_file.as_ref().map(|f| f.path.as_path()),
+        Some(ctx.seed),
+    );
     let Some((program, args)) = argv.split_first() else {
         return RunOutcome::Failed("the command expanded to no arguments".to_owned());
     };

@@ -101,10 +101,11 @@ impl Budget {
         }
     }
 
-    /// The budget of a study whose trials so far are `trials`.
+    /// The search budget of a study whose trials so far are `trials`
+    /// (confirmation and ablation trials are not part of it).
     pub fn from_trials(trials: &[Trial], total: Option<u64>, retry_failed: u32) -> Self {
         let mut budget = Budget::new(total, retry_failed);
-        for t in trials {
+        for t in trials.iter().filter(|t| t.role.is_search()) {
             budget.apply(t);
         }
         budget

@@ -103,6 +103,8 @@ pub enum TrialRole {
         variant: u32,
         /// How many variants the round plans.
         variants: u32,
+        /// The search trial whose configuration is ablated.
+        of: u64,
         /// The param reset to its baseline; `None` for the unablated
         /// configuration every variant is compared with.
         reset: Option<String>,
