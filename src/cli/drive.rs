@@ -16,18 +16,9 @@ use hypersweep::{CommandRunner, Study};
 /// exhausted, a timeout or target is reached, or Ctrl-C.
 pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Result<i32> {
     let name = study.name().to_owned();
-    let log_dir = location.log_dir(&name);
-    let runner = match CommandRunner::builder_from_sweep(study.spec())
-        .log_dir(&log_dir)
-        .build()
-    {
-        Ok(r) => r,
-        Err(err) => {
-            errln!("error: {what}: {err}");
-            return Ok(EXIT_BAD_INPUT);
-        }
+    let Some(runner) = command_runner(&mut study, location, what) else {
+        return Ok(EXIT_BAD_INPUT);
     };
-    study.config_mut().log_dir = Some(log_dir);
     // `status`, `best` and `export` read a sled store through this while
     // this process owns it.
     let _live = serve_live(location, study.storage());
@@ -36,30 +27,7 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         Budget::from_trials(&study.trials()?, None, study.spec().run.retry_failed).counted();
     let (observer, bar) = progress::observer(budget, counted);
     study.set_observer(observer);
-    let runner = Arc::new(LoggedRunner {
-        inner: runner,
-        storage: Arc::clone(study.storage()),
-    });
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let stop = study.stop_handle();
-    let result = runtime.block_on(async {
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                match stop.escalate() {
-                    StopLevel::Drain => errln!(
-                        "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
-                    ),
-                    _ => errln!("\ncancelling running trials"),
-                }
-            }
-        });
-        study.run_until(budget, runner).await
-    });
-    runtime.shutdown_background();
+    let result = with_ctrl_c(&study, study.run_until(budget, runner))?;
     if let Some(bar) = bar {
         bar.finish();
     }
@@ -81,7 +49,7 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
             "best: trial {} {} = {} {}",
             best.number,
             study.spec().metric.name,
-            best.value.unwrap_or(f64::NAN),
+            hypersweep::evidence::value_text(best),
             serde_json::to_string(&best.params)?
         );
     }
@@ -90,6 +58,56 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
     } else {
         0
     })
+}
+
+/// The study's command as a runner that logs under the store's log
+/// directory; `None` (the error printed) when the command is invalid.
+pub fn command_runner(
+    study: &mut Study,
+    location: &Location,
+    what: &str,
+) -> Option<Arc<dyn Runner>> {
+    let log_dir = location.log_dir(study.name());
+    let runner = match CommandRunner::builder_from_sweep(study.spec())
+        .log_dir(&log_dir)
+        .build()
+    {
+        Ok(r) => r,
+        Err(err) => {
+            errln!("error: {what}: {err}");
+            return None;
+        }
+    };
+    study.config_mut().log_dir = Some(log_dir);
+    Some(Arc::new(LoggedRunner {
+        inner: runner,
+        storage: Arc::clone(study.storage()),
+    }))
+}
+
+/// Runs `work` on a runtime of its own, where Ctrl-C once stops proposing
+/// trials and twice cancels the running ones.
+pub fn with_ctrl_c<T>(study: &Study, work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let stop = study.stop_handle();
+    let result = runtime.block_on(async {
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                match stop.escalate() {
+                    StopLevel::Drain => errln!(
+                        "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
+                    ),
+                    _ => errln!("\ncancelling running trials"),
+                }
+            }
+        });
+        work.await
+    });
+    runtime.shutdown_background();
+    Ok(result)
 }
 
 /// A [`CommandRunner`] that records each trial's log file in the store.

@@ -254,7 +254,7 @@ impl fmt::Display for AblationTable {
         writeln!(f, "unablated: {} = {full}", self.metric)?;
         writeln!(
             f,
-            "{:<14}  {:>10}  {:>10}  {:<34}  {:<22}  p",
+            "{:<14}  {:>10}  {:>10}  {:<34}  {:<22}  p-value",
             "param", "best", "baseline", "after reset", "effect of reset (95%)"
         )?;
         for r in &self.rows {

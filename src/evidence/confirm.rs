@@ -210,7 +210,7 @@ impl fmt::Display for ConfirmTable {
         match (&self.rows[..], self.winner_vs_runner_up) {
             ([a, b, ..], Some(test)) => writeln!(
                 f,
-                "winner trial {} vs runner-up trial {}: difference {} ± {} (paired t-test over {} shared seeds, p = {}): {}",
+                "winner trial {} vs runner-up trial {}: difference {} ± {} (paired t-test over {} shared seeds, p {}): {}",
                 a.of,
                 b.of,
                 signed(test.mean_diff),

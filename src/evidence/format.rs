@@ -82,11 +82,11 @@ pub(crate) fn signed(x: f64) -> String {
     if x >= 0.0 { format!("+{text}") } else { text }
 }
 
-/// A p-value for a table.
+/// A p-value for a table: `< 0.001`, `= 0.018`.
 pub(crate) fn p_value(p: f64) -> String {
     if p < 0.001 {
-        "<0.001".to_owned()
+        "< 0.001".to_owned()
     } else {
-        format!("{p:.3}")
+        format!("= {p:.3}")
     }
 }

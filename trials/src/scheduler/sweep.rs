@@ -557,7 +557,8 @@ impl Sweep {
         let tally = cache.tally();
         Progress {
             counted: cache.budget().counted(),
-            budget: self.s.config.budget,
+            // The search's budget, or a plan's length.
+            budget: cache.budget().total(),
             running: self.running.len(),
             complete: tally.complete,
             pruned: tally.pruned,
