@@ -87,7 +87,10 @@ pub fn command_runner(
 
 /// Runs `work` on a runtime of its own, where Ctrl-C once stops proposing
 /// trials and twice cancels the running ones.
-pub fn with_ctrl_c<T>(study: &Study, work: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+pub fn with_ctrl_c<T>(
+    study: &Study,
+    work: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

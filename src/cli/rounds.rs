@@ -183,8 +183,8 @@ fn read_baseline(path: &std::path::Path) -> Result<Params, String> {
             hypersweep_search::sweep::MAX_FILE_BYTES
         ));
     }
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
     let serde_json::Value::Object(map) = value else {
         return Err(format!(
             "{}: expected a JSON object of baseline values by param name, e.g. {{\"lr\": 0.001}}",

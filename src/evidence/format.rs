@@ -67,7 +67,7 @@ pub fn value_text(t: &Trial) -> String {
 }
 
 /// A number for a table: 4 decimals in the usual range, else scientific.
-pub(crate) fn number(x: f64) -> String {
+pub fn number(x: f64) -> String {
     let a = x.abs();
     if x == 0.0 || (1e-3..1e5).contains(&a) {
         format!("{x:.4}")

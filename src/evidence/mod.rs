@@ -39,7 +39,7 @@ mod format;
 
 pub use ablate::{AblationRow, AblationTable, ablation_plan, ablation_table, baseline_of};
 pub use confirm::{ConfirmRow, ConfirmTable, confirm_plan, confirm_table};
-pub use format::{Estimate, value_text};
+pub use format::{Estimate, number, value_text};
 
 use std::collections::{BTreeMap, BTreeSet};
 
