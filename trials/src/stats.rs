@@ -268,13 +268,13 @@ mod tests {
 
     #[test]
     fn t_cdf_has_closed_forms_at_one_and_two_degrees_of_freedom() {
-        for t in [-3.0, -0.5, 0.0, 0.7, 2.0, 10.0] {
-            let cauchy = 0.5 + (t as f64).atan() / std::f64::consts::PI;
+        for t in [-3.0_f64, -0.5, 0.0, 0.7, 2.0, 10.0] {
+            let cauchy = 0.5 + t.atan() / std::f64::consts::PI;
             assert!(
                 (student_t_cdf(t, 1.0) - cauchy).abs() < 1e-12,
                 "df 1 at {t}"
             );
-            let df2 = 0.5 + t / (2.0 * (2.0 + t * t as f64).sqrt());
+            let df2 = 0.5 + t / (2.0 * (2.0 + t * t).sqrt());
             assert!((student_t_cdf(t, 2.0) - df2).abs() < 1e-12, "df 2 at {t}");
         }
     }

@@ -5,7 +5,10 @@ use std::sync::Mutex as StdMutex;
 use super::*;
 use crate::trial::TrialRole;
 
-fn seen_seeds() -> (Arc<StdMutex<Vec<(u64, u32, u64)>>>, Arc<Script>) {
+/// (trial number, repeat, seed) of every evaluation a script ran.
+type Seen = Arc<StdMutex<Vec<(u64, u32, u64)>>>;
+
+fn seen_seeds() -> (Seen, Arc<Script>) {
     let seen = Arc::new(StdMutex::new(Vec::new()));
     let s = seen.clone();
     let script: Arc<Script> = Arc::new(move |ctx| {
