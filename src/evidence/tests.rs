@@ -86,8 +86,10 @@ fn with_heavy_noise_five_repeats_pick_a_truly_better_configuration_than_one() {
     // Noise sd 0.2 against true losses that span 0 to 0.98: the best of 100
     // single noisy evaluations is mostly the luckiest, not the best. Same
     // budget of 100 evaluations: 100 configurations x 1 seed against
-    // 20 configurations x 5 seeds. README ("When repeats pay") quotes these
-    // figures.
+    // 20 configurations x 5 seeds. Over study seeds 0..10 the picks' mean
+    // true loss is 0.0600 (1 seed) against 0.0429 (5 seeds), though only 5
+    // of the 10 seeds favour repeats: they remove the big misses. README
+    // ("When repeats pay") has the 200-seed figures.
     let (single, repeated, wins) = repeats_against_single(0..10, 0.2);
     assert!(
         repeated < single,
@@ -106,15 +108,17 @@ fn with_little_noise_one_evaluation_per_configuration_explores_better() {
     );
 }
 
-/// The same comparison over 200 seeds: the 10-seed tests above could go
-/// either way by chance in about a quarter of batches (simulation of the
-/// same setting), 200 seeds settle it. Run with `--ignored`.
+/// The same comparison over 200 seeds (mean true loss 0.0595 against
+/// 0.0497 at sd 0.2; 0.0073 against 0.0136 at sd 0.01): the 10-seed tests
+/// above could go either way by chance in about a quarter of batches (a
+/// simulation of the same setting), 200 seeds settle it. Run with
+/// `--ignored`.
 #[test]
 #[ignore = "800 sweeps of 20 to 100 trials: about 15 s in a debug build"]
 fn over_200_seeds_repeats_pay_under_heavy_noise_only() {
     let (single, repeated, wins) = repeats_against_single(0..200, 0.2);
     assert!(
-        repeated < 0.85 * single,
+        repeated < 0.9 * single,
         "{repeated:.4} vs {single:.4}, {wins} of 200"
     );
     let (single, repeated, wins) = repeats_against_single(0..200, 0.01);
