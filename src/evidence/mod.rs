@@ -24,7 +24,9 @@
 //!   marked by their [`TrialRole`] (kind, round, variant). They run through
 //!   the same scheduler, claims and store as a search (a plan in place of the
 //!   searcher, see [`Plan`]), so a crashed round resumes where it stopped
-//!   and several processes given the same command share a round. They never
+//!   and several processes given the same command share a round (each plans
+//!   when it starts: one that starts after the round finished begins the
+//!   next round; `tests/cli_cluster.rs` runs three on one round). They never
 //!   reach the searcher, the pruner, `best` or the search budget: a round
 //!   counts only its own variants. Running `confirm` (or `ablate`) again
 //!   resumes the latest round of that kind if it is unfinished, and starts a
