@@ -16,8 +16,10 @@
 //!   value is the mean (what the searcher learns from); the k values and
 //!   their standard error are kept on the trial (`repeats`), recorded as
 //!   each evaluation ends. The budget `run.trials` counts configurations:
-//!   `trials: n, repeats: k` runs `n * k` evaluations. A crash loses the
-//!   evaluations of the trial in flight; its re-run repeats all k seeds.
+//!   `trials: n, repeats: k` runs `n * k` evaluations. A crash loses only
+//!   the evaluation in flight: the re-run (under `retry_failed`, as for
+//!   any interrupted trial) keeps the seeds and starts with the values
+//!   recorded so far.
 //!   Pruning judges the first evaluation only (see the scheduler's
 //!   `trial_task`).
 //! - **Confirmation and ablation trials are rounds** in the same study,

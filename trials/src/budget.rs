@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use hypersweep_search::{Params, TrialState};
 
-use crate::trial::{Trial, TrialRole};
+use crate::trial::{Repeats, Trial, TrialRole};
 
 /// Prefix of the error of every trial stopped from outside (dead process,
 /// Ctrl-C, sweep timeout); such trials never count toward the budget.
@@ -49,6 +49,9 @@ pub struct Retry {
     pub seeds: Vec<u64>,
     /// Why it ran (a re-run keeps its confirmation or ablation role).
     pub role: TrialRole,
+    /// The evaluations it finished before it failed: the re-run starts
+    /// with them and runs only the other seeds.
+    pub repeats: Option<Repeats>,
 }
 
 /// What one trial does to the budget.
@@ -183,6 +186,7 @@ impl Budget {
             params: trial.params.clone(),
             seeds: trial.seeds.clone(),
             role: trial.role.clone(),
+            repeats: trial.repeats.clone(),
         });
         self.set(trial.number, now, trial.asked, retry);
         now

@@ -106,6 +106,7 @@ impl ClaimJob {
                         retry_of: Some(retry.of),
                         seeds: retry.seeds.clone(),
                         role: retry.role.clone(),
+                        repeats: retry.repeats.clone(),
                         ..self.template.clone()
                     });
                 }

@@ -239,3 +239,62 @@ async fn a_plan_runs_its_variants_once_apart_from_the_search() {
         .count();
     assert_eq!(searched, 3, "two before the round, one after");
 }
+
+#[tokio::test]
+async fn a_rerun_after_a_crash_keeps_the_evaluations_already_done() {
+    // First process: trial 0 finishes its first two evaluations, then dies
+    // in its third.
+    let (mut cfg, storage) = setup(1, 1);
+    cfg.repeats = 3;
+    cfg.retry_failed = 1;
+    let (died_tx, mut died_rx) = tokio::sync::mpsc::unbounded_channel();
+    let dies_third: Arc<Script> = Arc::new(move |ctx| {
+        let died = died_tx.clone();
+        Box::pin(async move {
+            if ctx.repeat == 2 {
+                let _ = died.send(ctx.number);
+                return std::future::pending().await;
+            }
+            RunOutcome::Complete(f64::from(ctx.repeat) + 1.0)
+        })
+    });
+    let first = tokio::spawn(
+        scheduler_on(
+            cfg.clone(),
+            storage.clone(),
+            Box::new(UniformSearcher),
+            dies_third,
+        )
+        .run(),
+    );
+    let number = died_rx.recv().await.expect("the third evaluation started");
+    first.abort();
+    let _ = first.await;
+    let left = storage.trial("s", number).unwrap();
+    assert_eq!(
+        left.repeats.as_ref().map(|r| r.values.clone()),
+        Some(vec![1.0, 2.0])
+    );
+
+    let (seen, script) = seen_seeds();
+    scheduler_on(cfg, storage.clone(), Box::new(UniformSearcher), script)
+        .run()
+        .await
+        .unwrap();
+    let retry = storage
+        .trials("s")
+        .unwrap()
+        .into_iter()
+        .find(|t| t.retry_of == Some(number))
+        .expect("re-run");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [(retry.number, 2, left.seeds[2])],
+        "only the third seed runs again"
+    );
+    let values = retry.repeats.expect("values").values;
+    assert_eq!(&values[..2], &[1.0, 2.0]);
+    let mean = values.iter().sum::<f64>() / 3.0;
+    assert_eq!(retry.value, Some(mean));
+}

@@ -333,6 +333,11 @@ impl Sweep {
         };
         let evaluations = trial_task::Evaluations {
             seeds,
+            done: trial
+                .repeats
+                .as_ref()
+                .map(|r| r.values.clone())
+                .unwrap_or_default(),
             storage: Arc::clone(&self.s.storage),
         };
         let handle = self.tasks.spawn(trial_task::run_trial(

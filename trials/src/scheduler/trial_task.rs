@@ -6,7 +6,10 @@
 //! the claims and the searcher keep seeing one configuration per trial, so
 //! workers, resume and budgets work unchanged, and the searcher learns from
 //! the mean. Each evaluation's value is recorded as it ends
-//! ([`Storage::set_repeats`]); the trial's value is their mean.
+//! ([`Storage::set_repeats`]); the trial's value is their mean. A trial
+//! re-run after it failed part-way (its process died, under
+//! `retry_failed`) starts with the values its earlier run recorded and runs
+//! only the remaining seeds.
 //!
 //! Pruning compares like with like by judging only the first evaluation:
 //! its reports are the trial's intermediate values, so every trial's curve
@@ -86,6 +89,8 @@ pub(crate) struct TaskEnd {
 /// The evaluations of one trial: its seeds, and where their values go.
 pub(crate) struct Evaluations {
     pub seeds: Vec<u64>,
+    /// Values of the first seeds, finished by an earlier run of the trial.
+    pub done: Vec<f64>,
     pub storage: Arc<dyn Storage>,
 }
 
@@ -108,11 +113,14 @@ pub(crate) async fn run_trial(
             timed_out,
         };
     }
-    let mut values = Vec::with_capacity(evaluations.seeds.len());
-    for (i, &seed) in evaluations.seeds.iter().enumerate() {
+    let mut values = evaluations.done;
+    values.truncate(evaluations.seeds.len());
+    for (i, &seed) in evaluations.seeds.iter().enumerate().skip(values.len()) {
         let mut evaluation = ctx.clone();
         evaluation.seed = seed;
         evaluation.repeat = u32::try_from(i).unwrap_or(u32::MAX);
+        // Only the first evaluation is judged (a re-run that starts later
+        // has passed that judgement already).
         if i > 0 {
             evaluation.reporter =
                 Reporter::new(Arc::new(|_, _| Decision::Continue), cancel.subscribe());

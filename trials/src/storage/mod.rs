@@ -89,6 +89,8 @@ pub struct NewTrial {
     pub seeds: Vec<u64>,
     /// Why it runs.
     pub role: TrialRole,
+    /// Evaluations already done (a re-run of a trial that failed part-way).
+    pub repeats: Option<Repeats>,
 }
 
 impl NewTrial {
@@ -103,6 +105,7 @@ impl NewTrial {
             asked: false,
             seeds: Vec::new(),
             role: TrialRole::Search,
+            repeats: None,
         }
     }
 }

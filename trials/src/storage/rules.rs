@@ -31,7 +31,7 @@ pub(crate) fn new_trial(study: &str, number: u64, new: NewTrial, now: u64) -> Tr
         worker: new.worker,
         asked: new.asked,
         seeds: new.seeds,
-        repeats: None,
+        repeats: new.repeats,
         role: new.role,
     }
 }
