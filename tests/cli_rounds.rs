@@ -176,4 +176,20 @@ fn repeats_confirm_after_kill_and_ablate_through_the_binary() {
         err.contains("baseline.json") && err.contains("`learning_rate`"),
         "{err}"
     );
+
+    // Counts out of range are refused before anything runs.
+    let out = run(&["confirm", "--storage", store, "--repeats", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("an interval needs two seeds"));
+    let other = dir.path().join("other");
+    let out = run(&[
+        "run",
+        path(&spec),
+        "--storage",
+        path(&other),
+        "--repeats",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--repeats must be from 1 to 1000"));
 }

@@ -178,6 +178,16 @@ fn run_summary(spec: &SweepSpec) -> String {
         },
         format!("{} parallel", run.parallel),
     ];
+    if run.repeats > 1 {
+        parts.push(format!(
+            "{} seeds per configuration ({} evaluations)",
+            run.repeats,
+            run.trials.map_or_else(
+                || "unbounded".to_owned(),
+                |n| (n * u64::from(run.repeats)).to_string()
+            )
+        ));
+    }
     if let Some(t) = run.timeout {
         parts.push(format!("timeout {}", duration(t)));
     }
