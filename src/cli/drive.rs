@@ -16,9 +16,18 @@ use hypersweep::{CommandRunner, Study};
 /// exhausted, a timeout or target is reached, or Ctrl-C.
 pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Result<i32> {
     let name = study.name().to_owned();
-    let Some(runner) = command_runner(&mut study, location, what) else {
-        return Ok(EXIT_BAD_INPUT);
+    let log_dir = location.log_dir(&name);
+    let runner = match CommandRunner::builder_from_sweep(study.spec())
+        .log_dir(&log_dir)
+        .build()
+    {
+        Ok(r) => r,
+        Err(err) => {
+            errln!("error: {what}: {err}");
+            return Ok(EXIT_BAD_INPUT);
+        }
     };
+    study.config_mut().log_dir = Some(log_dir);
     // `status`, `best` and `export` read a sled store through this while
     // this process owns it.
     let _live = serve_live(location, study.storage());
@@ -27,7 +36,30 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         Budget::from_trials(&study.trials()?, None, study.spec().run.retry_failed).counted();
     let (observer, bar) = progress::observer(budget, counted);
     study.set_observer(observer);
-    let result = with_ctrl_c(&study, study.run_until(budget, runner))?;
+    let runner = Arc::new(LoggedRunner {
+        inner: runner,
+        storage: Arc::clone(study.storage()),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let stop = study.stop_handle();
+    let result = runtime.block_on(async {
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                match stop.escalate() {
+                    StopLevel::Drain => errln!(
+                        "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
+                    ),
+                    _ => errln!("\ncancelling running trials"),
+                }
+            }
+        });
+        study.run_until(budget, runner).await
+    });
+    runtime.shutdown_background();
     if let Some(bar) = bar {
         bar.finish();
     }
@@ -61,7 +93,8 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
 }
 
 /// The study's command as a runner that logs under the store's log
-/// directory; `None` (the error printed) when the command is invalid.
+/// directory (what `drive` builds, for `confirm` and `ablate`); `None` (the
+/// error printed) when the command is invalid.
 pub fn command_runner(
     study: &mut Study,
     location: &Location,
@@ -86,7 +119,7 @@ pub fn command_runner(
 }
 
 /// Runs `work` on a runtime of its own, where Ctrl-C once stops proposing
-/// trials and twice cancels the running ones.
+/// trials and twice cancels the running ones (as `drive` does).
 pub fn with_ctrl_c<T>(
     study: &Study,
     work: impl std::future::Future<Output = T>,
@@ -97,8 +130,14 @@ pub fn with_ctrl_c<T>(
         .context("starting the async runtime")?;
     let stop = study.stop_handle();
     let result = runtime.block_on(async {
+        // Registered before the first trial starts, not inside the task: a
+        // task may not have run yet when a Ctrl-C comes, and then the
+        // signal's default action kills the process mid-trial.
+        let mut interrupts =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("listening for Ctrl-C")?;
         tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
+            while interrupts.recv().await.is_some() {
                 match stop.escalate() {
                     StopLevel::Drain => errln!(
                         "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
@@ -107,10 +146,10 @@ pub fn with_ctrl_c<T>(
                 }
             }
         });
-        work.await
+        anyhow::Ok(work.await)
     });
     runtime.shutdown_background();
-    Ok(result)
+    result
 }
 
 /// A [`CommandRunner`] that records each trial's log file in the store.

@@ -57,6 +57,9 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         count(TrialState::Failed),
         running_summary(&trials, &spec.run, storage.is_exclusive(), now_ms())
     );
+    for line in round_lines(&rounds) {
+        outln!("{line}");
+    }
     if let Some(last) = record.revisions.last() {
         outln!(
             "revised   {} time(s), last: {}",
@@ -71,9 +74,6 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
             unreadable.len(),
             unreadable.join(", ")
         );
-    }
-    for line in round_lines(&rounds) {
-        outln!("{line}");
     }
     match best_trial(&trials, spec.metric.goal) {
         Some(best) => outln!(
