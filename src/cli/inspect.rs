@@ -88,39 +88,6 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// One line per confirmation or ablation round: how many of its planned
-/// configurations have a result.
-fn round_lines(trials: &[Trial]) -> Vec<String> {
-    let mut rounds: BTreeMap<(&str, u32), (u32, BTreeSet<u32>)> = BTreeMap::new();
-    for t in trials {
-        let (Some(round), Some(variant)) = (t.role.round(), t.role.variant()) else {
-            continue;
-        };
-        let planned = match &t.role {
-            TrialRole::Confirm { variants, .. } | TrialRole::Ablate { variants, .. } => *variants,
-            _ => 0,
-        };
-        let entry = rounds.entry(round).or_insert((planned, BTreeSet::new()));
-        if t.state == TrialState::Complete {
-            entry.1.insert(variant);
-        }
-    }
-    rounds
-        .into_iter()
-        .map(|((kind, round), (planned, done))| {
-            let state = if done.len() as u32 >= planned {
-                "done".to_owned()
-            } else {
-                format!("unfinished; `{kind}` again resumes it")
-            };
-            format!(
-                "{kind:<9} round {round}: {} of {planned} configurations complete ({state})",
-                done.len()
-            )
-        })
-        .collect()
-}
-
 /// The pruner the study runs with (one home: the report says the same).
 fn pruner_text(spec: &SweepSpec, study: &str) -> anyhow::Result<String> {
     Ok(hypersweep::report::pruner_text(spec, study))
@@ -190,6 +157,39 @@ pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// One line per confirmation or ablation round: how many of its planned
+/// configurations have a result.
+fn round_lines(trials: &[Trial]) -> Vec<String> {
+    let mut rounds: BTreeMap<(&str, u32), (u32, BTreeSet<u32>)> = BTreeMap::new();
+    for t in trials {
+        let (Some(round), Some(variant)) = (t.role.round(), t.role.variant()) else {
+            continue;
+        };
+        let planned = match &t.role {
+            TrialRole::Confirm { variants, .. } | TrialRole::Ablate { variants, .. } => *variants,
+            _ => 0,
+        };
+        let entry = rounds.entry(round).or_insert((planned, BTreeSet::new()));
+        if t.state == TrialState::Complete {
+            entry.1.insert(variant);
+        }
+    }
+    rounds
+        .into_iter()
+        .map(|((kind, round), (planned, done))| {
+            let state = if done.len() as u32 >= planned {
+                "done".to_owned()
+            } else {
+                format!("unfinished; `{kind}` again resumes it")
+            };
+            format!(
+                "{kind:<9} round {round}: {} of {planned} configurations complete ({state})",
+                done.len()
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
