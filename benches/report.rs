@@ -70,6 +70,9 @@ fn trials(n: u64, steps: u64) -> Vec<Trial> {
                 asked: false,
                 distributions: Default::default(),
                 user_attrs: Default::default(),
+                seeds: Vec::new(),
+                repeats: None,
+                role: Default::default(),
             }
         })
         .collect()

@@ -63,12 +63,9 @@ fn new_trial(i: u64) -> NewTrial {
     params.insert("lr", Value::from(1e-3 * (1.0 + (i % 97) as f64)));
     params.insert("layers", Value::from(1 + i % 8));
     NewTrial {
-        params,
-        attempt: 0,
-        retry_of: None,
         device: Some("cpu".to_owned()),
         worker: Some("bench:1".to_owned()),
-        asked: false,
+        ..NewTrial::new(params)
     }
 }
 

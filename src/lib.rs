@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod command_runner;
+pub mod evidence;
 #[cfg(unix)]
 pub mod live;
 pub mod report;

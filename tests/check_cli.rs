@@ -301,12 +301,15 @@ fn check_validates_the_command_and_prints_the_first_trials() {
 
     let out = check_text(
         dir.path(),
-        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{lr}}"]}}"#),
+        &format!(r#"{{{space}, "command": ["sh", "train.sh", "--lr={{lr}}", "--seed={{seed}}"]}}"#),
     );
     assert!(out.status.success());
     let stdout = squeezed_stdout(&out);
-    assert!(stdout.contains("first sh train.sh --lr=0.1"), "{stdout}");
-    assert!(!stdout.contains("warning"), "{stdout}");
+    assert!(
+        stdout.contains("first sh train.sh --lr=0.1 --seed=<seed>"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("warning"), "`{{seed}}` is known: {stdout}");
 
     let out = check_text(
         dir.path(),

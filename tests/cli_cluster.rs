@@ -263,3 +263,63 @@ fn a_budget_shared_by_four_processes_survives_one_killed() {
     let budget = Budget::from_trials(&trials, Some(80), 0);
     assert_eq!(budget.counted(), 80, "exactly the budget is counted");
 }
+
+#[test]
+fn three_confirm_processes_share_one_round() {
+    let Some(db) = Database::create("confirm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = python_sweep(
+        dir.path(),
+        TRIAL,
+        serde_json::json!({
+            "name": "confirm",
+            "method": "random",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "parameters": {"x": {"min": 0.0, "max": 1.0}},
+            "run": {"trials": 8, "parallel": 2, "seed": 3}
+        }),
+    );
+    let url = db.url.as_str();
+    finish(
+        spawn(
+            dir.path(),
+            &["run", spec.to_str().unwrap(), "--storage", url],
+        ),
+        "run",
+    );
+    // The same command in three processes: each claims the round's next
+    // configuration under the study's lock, as workers of a search do.
+    let confirm = [
+        "confirm",
+        "--storage",
+        url,
+        "--study",
+        "confirm",
+        "--top",
+        "6",
+        "--repeats",
+        "2",
+        "--parallel",
+        "1",
+    ];
+    let processes: Vec<Child> = (0..3).map(|_| spawn(dir.path(), &confirm)).collect();
+    for p in processes {
+        finish(p, "confirm");
+    }
+    let trials = export(dir.path(), url, "confirm");
+    let round: Vec<&Trial> = trials.iter().filter(|t| !t.role.is_search()).collect();
+    let variants: Vec<u32> = round.iter().filter_map(|t| t.role.variant()).collect();
+    let distinct: BTreeSet<u32> = variants.iter().copied().collect();
+    assert_eq!(variants.len(), 6, "each configuration once: {variants:?}");
+    assert_eq!(distinct, (0..6).collect(), "all six of the round");
+    assert!(round.iter().all(|t| t.state == TrialState::Complete));
+    let workers: BTreeSet<&str> = round.iter().filter_map(|t| t.worker.as_deref()).collect();
+    assert!(
+        workers.len() >= 2,
+        "the processes shared the round: {workers:?}"
+    );
+    let budget = Budget::from_trials(&trials, Some(8), 0);
+    assert_eq!(budget.counted(), 8, "the search's budget ignores the round");
+}

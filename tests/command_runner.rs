@@ -34,6 +34,8 @@ fn context(params: Params, reporter: Reporter, log_dir: Option<&Path>) -> TrialC
         study: "demo".to_owned(),
         number: 7,
         attempt: 0,
+        seed: 4242,
+        repeat: 0,
         params,
         device: Device::Cpu,
         log_dir: log_dir.map(Path::to_path_buf),
@@ -335,4 +337,14 @@ print(json.dumps({"loss": 0.5}))
         serde_json::from_str(&std::fs::read_to_string(params_file).expect("params file"))
             .expect("JSON");
     assert_eq!(file, expected_params);
+}
+
+#[tokio::test]
+async fn the_seed_reaches_the_process_as_env_and_placeholders() {
+    // The context's seed is 4242, evaluation 0.
+    let script = r#"echo "{\"loss\": $HYPERSWEEP_SEED, \"r\": $HYPERSWEEP_REPEAT}"; echo "{\"loss\": $(( $1 + $2 ))}""#;
+    let (rep, _reports, _cancel) = reporter(|_, _| Decision::Continue);
+    let ctx = context(Params::new(), rep, None);
+    let runner = runner(&["sh", "-c", script, "sh", "{seed}", "${seed}"], "loss");
+    assert_eq!(runner.run(ctx).await, RunOutcome::Complete(8484.0));
 }

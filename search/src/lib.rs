@@ -34,7 +34,7 @@ pub use importance::{ImportanceError, ParamImportance, ped_anova};
 pub use params::{ParamError, Params};
 pub use searcher::{Method, Searcher, SearcherOptions, build_searcher};
 pub use space::{Condition, Param, SearchSpace};
-pub use suggestion_rng::suggestion_rng;
+pub use suggestion_rng::{SeedStream, evaluation_seed, evaluation_seeds, suggestion_rng};
 
 /// The JSON value type used for parameter values and categorical choices.
 pub use serde_json::Value;

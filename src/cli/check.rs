@@ -109,7 +109,8 @@ fn unknown_placeholders(spec: &SweepSpec) -> Vec<String> {
                 && inner
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-            if !is_macro && looks_like_name && !names.contains(inner) {
+            // `{seed}` is the evaluation's seed, not a parameter.
+            if !is_macro && looks_like_name && !names.contains(inner) && inner != "seed" {
                 unknown.push(inner.to_owned());
             }
             rest = &after[close + 1..];
@@ -181,6 +182,16 @@ fn run_summary(spec: &SweepSpec) -> String {
         },
         format!("{} parallel", run.parallel),
     ];
+    if run.repeats > 1 {
+        parts.push(format!(
+            "{} seeds per configuration ({} evaluations)",
+            run.repeats,
+            run.trials.map_or_else(
+                || "unbounded".to_owned(),
+                |n| (n * u64::from(run.repeats)).to_string()
+            )
+        ));
+    }
     if let Some(t) = run.timeout {
         parts.push(format!("timeout {}", duration(t)));
     }

@@ -87,7 +87,7 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
             "best: trial {} {} = {} {}",
             best.number,
             study.spec().metric.name,
-            best.value.unwrap_or(f64::NAN),
+            hypersweep::evidence::value_text(best),
             serde_json::to_string(&best.params)?
         );
     }
@@ -96,6 +96,66 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
     } else {
         0
     })
+}
+
+/// The study's command as a runner that logs under the store's log
+/// directory (what `drive` builds, for `confirm` and `ablate`); `None` (the
+/// error printed) when the command is invalid.
+pub fn command_runner(
+    study: &mut Study,
+    location: &Location,
+    what: &str,
+) -> Option<Arc<dyn Runner>> {
+    let log_dir = location.log_dir(study.name());
+    let runner = match CommandRunner::builder_from_sweep(study.spec())
+        .log_dir(&log_dir)
+        .build()
+    {
+        Ok(r) => r,
+        Err(err) => {
+            errln!("error: {what}: {err}");
+            return None;
+        }
+    };
+    study.config_mut().log_dir = Some(log_dir);
+    Some(Arc::new(LoggedRunner {
+        inner: runner,
+        storage: Arc::clone(study.storage()),
+    }))
+}
+
+/// Runs `work` on a runtime of its own, where Ctrl-C once stops proposing
+/// trials and twice cancels the running ones (as `drive` does).
+pub fn with_ctrl_c<T>(
+    study: &Study,
+    work: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let stop = study.stop_handle();
+    let result = runtime.block_on(async {
+        // Registered before the first trial starts, not inside the task: a
+        // task may not have run yet when a Ctrl-C comes, and then the
+        // signal's default action kills the process mid-trial.
+        let mut interrupts =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("listening for Ctrl-C")?;
+        tokio::spawn(async move {
+            while interrupts.recv().await.is_some() {
+                match stop.escalate() {
+                    StopLevel::Drain => errln!(
+                        "\nstopping: no new trials; waiting for running ones (Ctrl-C again to cancel them)"
+                    ),
+                    _ => errln!("\ncancelling running trials"),
+                }
+            }
+        });
+        anyhow::Ok(work.await)
+    });
+    runtime.shutdown_background();
+    result
 }
 
 /// A [`CommandRunner`] that records each trial's log file in the store.

@@ -6,7 +6,10 @@ use hypersweep_search::TrialState;
 use hypersweep_search::sweep::{RunConfig, SweepSpec};
 use hypersweep_search::{Direction, History, Method};
 use hypersweep_trials::scheduler::{Budget, best_trial};
-use hypersweep_trials::{Staleness, Trial, now_ms};
+use std::collections::{BTreeMap, BTreeSet};
+
+use hypersweep::evidence::{Estimate, value_text};
+use hypersweep_trials::{Staleness, Trial, TrialRole, now_ms};
 use serde_json::json;
 
 use super::common::{StudyArgs, StudySnapshot, read_study};
@@ -19,6 +22,8 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         record,
         trials,
     } = read_study(&args)?;
+    let (trials, rounds): (Vec<Trial>, Vec<Trial>) =
+        trials.into_iter().partition(|t| t.role.is_search());
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let spec = &record.spec;
     let budget = Budget::from_trials(&trials, spec.run.trials, spec.run.retry_failed);
@@ -47,6 +52,12 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         Some(total) => outln!("budget    {} of {total} counted", budget.counted()),
         None => outln!("budget    {} counted (no limit)", budget.counted()),
     }
+    if spec.run.repeats > 1 {
+        outln!(
+            "repeats   {} seeds per configuration; a trial's value is their mean",
+            spec.run.repeats
+        );
+    }
     outln!(
         "trials    {} total: {} complete, {} pruned, {} failed, {}",
         trials.len(),
@@ -55,6 +66,9 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
         count(TrialState::Failed),
         running_summary(&trials, &spec.run, storage.is_exclusive(), now_ms())
     );
+    for line in round_lines(&rounds) {
+        outln!("{line}");
+    }
     if let Some(last) = record.revisions.last() {
         outln!(
             "revised   {} time(s), last: {}",
@@ -79,7 +93,7 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
             "best      trial {}: {} = {} {}",
             best.number,
             spec.metric.name,
-            best.value.unwrap_or(f64::NAN),
+            value_text(&best),
             serde_json::to_string(&best.params)?
         ),
         None => outln!("best      none yet"),
@@ -233,7 +247,17 @@ pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
     } = read_study(&args)?;
     match best_trial(&trials, record.spec.metric.goal) {
         Some(t) => {
-            let out = json!({"number": t.number, "value": t.value, "params": t.params});
+            let mut out = json!({"number": t.number, "value": t.value, "params": t.params});
+            if !t.seeds.is_empty() {
+                out["seeds"] = json!(t.seeds);
+            }
+            if let (Some(r), Some(e)) = (&t.repeats, Estimate::of_trial(&t)) {
+                out["repeats"] = json!({
+                    "values": r.values,
+                    "std_error": r.std_error,
+                    "interval95": e.interval().map(|(lo, hi)| [lo, hi]),
+                });
+            }
             outln!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
@@ -242,6 +266,39 @@ pub fn best(args: StudyArgs) -> anyhow::Result<i32> {
             Ok(1)
         }
     }
+}
+
+/// One line per confirmation or ablation round: how many of its planned
+/// configurations have a result.
+fn round_lines(trials: &[Trial]) -> Vec<String> {
+    let mut rounds: BTreeMap<(&str, u32), (u32, BTreeSet<u32>)> = BTreeMap::new();
+    for t in trials {
+        let (Some(round), Some(variant)) = (t.role.round(), t.role.variant()) else {
+            continue;
+        };
+        let planned = match &t.role {
+            TrialRole::Confirm { variants, .. } | TrialRole::Ablate { variants, .. } => *variants,
+            _ => 0,
+        };
+        let entry = rounds.entry(round).or_insert((planned, BTreeSet::new()));
+        if t.state == TrialState::Complete {
+            entry.1.insert(variant);
+        }
+    }
+    rounds
+        .into_iter()
+        .map(|((kind, round), (planned, done))| {
+            let state = if done.len() as u32 >= planned {
+                "done".to_owned()
+            } else {
+                format!("unfinished; `{kind}` again resumes it")
+            };
+            format!(
+                "{kind:<9} round {round}: {} of {planned} configurations complete ({state})",
+                done.len()
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod export;
 mod inspect;
 mod progress;
 mod report;
+mod rounds;
 mod run;
 mod time;
 mod worker;
@@ -67,6 +68,12 @@ pub enum Command {
     /// Write the study as one self-contained HTML file: summary, history,
     /// learning curves, parallel coordinates, slices, importance, trials.
     Report(report::ReportArgs),
+    /// Re-run the best configurations on fresh shared seeds: each one's
+    /// mean with a 95% interval, and whether the winner beats the runner-up.
+    Confirm(rounds::ConfirmArgs),
+    /// One-at-a-time ablation of the best configuration: each param's
+    /// effect with its interval, the largest first.
+    Ablate(rounds::AblateArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -83,5 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Studies(args) => admin::studies(args),
         Command::Delete(args) => admin::delete(args),
         Command::Report(args) => report::run(args),
+        Command::Confirm(args) => rounds::confirm(args),
+        Command::Ablate(args) => rounds::ablate(args),
     }
 }

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Searcher (`method`).
     #[arg(long)]
     pub method: Option<String>,
+    /// Evaluations of each configuration, each with its own seed; the
+    /// trial's value is their mean (`run.repeats`).
+    #[arg(long)]
+    pub repeats: Option<u32>,
     /// Continue an existing study even though the sweep file changes its
     /// space, metric, method, seed or pruner (the change is recorded in the
     /// study).
@@ -94,6 +98,13 @@ fn load_spec(args: &RunArgs) -> Result<SweepSpec, String> {
     }
     if let Some(seed) = args.seed {
         spec.run.seed = Some(seed);
+    }
+    if let Some(k) = args.repeats {
+        let max = hypersweep_search::sweep::MAX_REPEATS;
+        if k == 0 || u64::from(k) > max {
+            return Err(format!("--repeats must be from 1 to {max}, got {k}"));
+        }
+        spec.run.repeats = k;
     }
     if let Some(m) = &args.method {
         spec.method = Method::from_name(m).ok_or_else(|| {

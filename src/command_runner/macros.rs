@@ -20,6 +20,9 @@
 //!   A whole element `${x}` naming no macro is an error (no shell would
 //!   expand it); inside a longer element it stays literal, because it is
 //!   most likely a shell variable in a `sh -c` script.
+//! - `{seed}` and `${seed}`: the evaluation's seed (`HYPERSWEEP_SEED`),
+//!   unless the space has a parameter named `seed`, which then wins (a
+//!   sweep that searches over seeds keeps working).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -28,6 +31,9 @@ use hypersweep_search::Params;
 use serde_json::Value;
 
 use super::CommandError;
+
+/// The placeholder of the evaluation's seed.
+pub(crate) const SEED: &str = "seed";
 
 /// What `${env}` expands to (W&B's choice on Unix).
 pub(crate) const ENV_PROGRAM: &str = "/usr/bin/env";
@@ -49,6 +55,8 @@ pub(crate) enum ArgsStyle {
 enum Piece {
     Literal(String),
     Param(String),
+    /// `{seed}` or `${seed}`: the evaluation's seed.
+    Seed,
     /// `${args_json}`.
     ArgsJson,
     /// `${args_json_file}`.
@@ -121,15 +129,22 @@ impl CommandTemplate {
         self.uses_json_file
     }
 
-    /// The argv for one trial. `json_file` is where the params JSON was
-    /// written, when [`CommandTemplate::uses_json_file`].
-    pub(crate) fn expand(&self, params: &Params, json_file: Option<&Path>) -> Vec<String> {
+    /// The argv for one evaluation. `json_file` is where the params JSON
+    /// was written, when [`CommandTemplate::uses_json_file`]; `seed` is the
+    /// evaluation's seed (`None`: shown as `<seed>`, for `check`).
+    pub(crate) fn expand(
+        &self,
+        params: &Params,
+        json_file: Option<&Path>,
+        seed: Option<u64>,
+    ) -> Vec<String> {
         let mut argv = Vec::new();
         for element in &self.elements {
             match element {
                 Element::Args(style) => argv.extend(render_args(params, *style)),
                 Element::Text(pieces) => {
-                    if let Some(arg) = render_text(pieces, params, json_file, self.space_known) {
+                    let rendered = render_text(pieces, params, json_file, seed, self.space_known);
+                    if let Some(arg) = rendered {
                         argv.push(arg);
                     }
                 }
@@ -173,6 +188,8 @@ fn parse_element(
         let start = if dollar { open - 1 } else { open };
         let piece = if dollar {
             macro_piece(element, name, inputs, interpreter)?
+        } else if name == SEED && inputs.param_names.is_none_or(|names| !names.contains(name)) {
+            Some(Piece::Seed)
         } else if is_param_name(name) && inputs.param_names.is_none_or(|names| names.contains(name))
         {
             Some(Piece::Param(name.to_owned()))
@@ -230,6 +247,8 @@ fn macro_piece(
             None => return Err(CommandError::MissingProgram),
         },
         "args_json" => Piece::ArgsJson,
+        SEED if inputs.param_names.is_none_or(|names| !names.contains(SEED)) => Piece::Seed,
+        SEED => Piece::Param(SEED.to_owned()),
         "args_json_file" => Piece::ArgsJsonFile,
         "args" | "args_no_hyphens" | "args_no_boolean_flags" => {
             return Err(CommandError::MacroNotAlone {
@@ -299,6 +318,7 @@ fn render_text(
     pieces: &[Piece],
     params: &Params,
     json_file: Option<&Path>,
+    seed: Option<u64>,
     space_known: bool,
 ) -> Option<String> {
     let mut out = String::new();
@@ -313,6 +333,12 @@ fn render_text(
                     out.push_str(name);
                     out.push('}');
                 }
+            },
+            // Without a known space a trial may still have a `seed` param.
+            Piece::Seed => match (params.get(SEED), seed) {
+                (Some(value), _) => out.push_str(&render_value(value)),
+                (None, Some(seed)) => out.push_str(&seed.to_string()),
+                (None, None) => out.push_str("<seed>"),
             },
             Piece::ArgsJson => out.push_str(&params.to_nested().to_string()),
             Piece::ArgsJsonFile => {

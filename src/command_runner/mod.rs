@@ -11,6 +11,9 @@
 //!   {"width": ..}}`; flat spaces are unchanged), the same object as
 //!   `${args_json}`;
 //! - `HYPERSWEEP_TRIAL`, `HYPERSWEEP_ATTEMPT`, `HYPERSWEEP_STUDY`;
+//! - `HYPERSWEEP_SEED` (also `{seed}` in the command): the evaluation's
+//!   seed, the same when the trial is re-run; and `HYPERSWEEP_REPEAT`, which
+//!   of the configuration's evaluations this is (`run.repeats`), from 0;
 //! - `CUDA_VISIBLE_DEVICES=i` on `Device::Cuda(i)`. On `Device::Cpu` the
 //!   variable is inherited as it is: hiding every GPU from a CPU slot would
 //!   silently slow scripts that use a GPU when they see one, and a user who
@@ -22,7 +25,8 @@
 //! `step` (or `_step`, `epoch`) gets the step after the previous report's
 //! (the first is step 1). Every stdout and stderr line goes, interleaved as it
 //! arrives and unprefixed (the file reads like the terminal would), to
-//! `{log_dir}/trial-{number:05}-{attempt}.log`; see
+//! `{log_dir}/trial-{number:05}-{attempt}.log` (evaluations after a
+//! repeated trial's first: `trial-{number:05}-{attempt}-r{repeat}.log`); see
 //! [`CommandRunner::log_path`].
 //!
 //! How a trial ends:
@@ -186,7 +190,7 @@ impl CommandRunner {
             .template
             .uses_json_file()
             .then(|| PathBuf::from("<params.json>"));
-        self.config.template.expand(params, json.as_deref())
+        self.config.template.expand(params, json.as_deref(), None)
     }
 
     /// The metric read from the trial's output.

@@ -28,7 +28,11 @@ fn argv(command: &[&str], program: Option<&str>, names: Option<&[&str]>) -> Vec<
         param_names: names.as_ref(),
     };
     let template = CommandTemplate::parse(&command, &inputs).expect("valid template");
-    template.expand(&params(), Some(std::path::Path::new("/tmp/p.json")))
+    template.expand(
+        &params(),
+        Some(std::path::Path::new("/tmp/p.json")),
+        Some(77),
+    )
 }
 
 #[test]
@@ -228,7 +232,7 @@ fn builder_from_sweep_reads_program_metric_timeout_and_names() {
     assert_eq!(runner.config.trial_timeout, Some(Duration::from_secs(60)));
     let mut p = Params::new();
     p.insert("lr", json!(0.01));
-    let argv = runner.config.template.expand(&p, None);
+    let argv = runner.config.template.expand(&p, None, None);
     assert_eq!(argv[0], "/usr/bin/env");
     assert_eq!(&argv[2..], ["train.py", "--lr=0.01"]);
 
@@ -238,4 +242,25 @@ fn builder_from_sweep_reads_program_metric_timeout_and_names() {
         CommandRunner::builder_from_sweep(&without).build(),
         Err(CommandError::EmptyCommand)
     ));
+}
+
+#[test]
+fn seed_placeholders_give_the_seed_unless_a_param_is_named_seed() {
+    let with_seed =
+        |names: Option<&[&str]>| argv(&["train", "--seed={seed}", "${seed}"], None, names);
+    assert_eq!(with_seed(Some(&["lr"])), ["train", "--seed=77", "77"]);
+    assert_eq!(with_seed(None), ["train", "--seed=77", "77"]);
+    let mut p = params();
+    p.insert("seed", json!(5));
+    let names: HashSet<String> = ["lr", "seed"].map(str::to_owned).into_iter().collect();
+    let inputs = TemplateInputs {
+        program: None,
+        param_names: Some(&names),
+    };
+    let command = ["train", "--seed={seed}", "${seed}"].map(str::to_owned);
+    let template = CommandTemplate::parse(&command, &inputs).expect("valid template");
+    assert_eq!(
+        template.expand(&p, None, Some(77)),
+        ["train", "--seed=5", "5"]
+    );
 }

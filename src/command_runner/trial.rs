@@ -50,9 +50,11 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
     } else {
         None
     };
-    let argv = config
-        .template
-        .expand(&ctx.params, params_file.as_ref().map(|f| f.path.as_path()));
+    let argv = config.template.expand(
+        &ctx.params,
+        params_file.as_ref().map(|f| f.path.as_path()),
+        Some(ctx.seed),
+    );
     let Some((program, args)) = argv.split_first() else {
         return RunOutcome::Failed("the command expanded to no arguments".to_owned());
     };
@@ -75,12 +77,14 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
         .env("HYPERSWEEP_PARAMS", ctx.params.to_nested().to_string())
         .env("HYPERSWEEP_TRIAL", ctx.number.to_string())
         .env("HYPERSWEEP_ATTEMPT", ctx.attempt.to_string())
-        .env("HYPERSWEEP_STUDY", &ctx.study);
+        .env("HYPERSWEEP_STUDY", &ctx.study)
+        .env("HYPERSWEEP_SEED", ctx.seed.to_string())
+        .env("HYPERSWEEP_REPEAT", ctx.repeat.to_string());
     if let Device::Cuda(i) = ctx.device {
         command.env("CUDA_VISIBLE_DEVICES", i.to_string());
     }
 
-    let mut log = log_dir.and_then(|dir| open_log(&dir, ctx.number, ctx.attempt));
+    let mut log = log_dir.and_then(|dir| open_log(&dir, ctx.number, ctx.attempt, ctx.repeat));
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -301,8 +305,12 @@ impl Watch<'_> {
 
 /// Opens (creating its directory) a trial's log file; a trial without a log
 /// still runs, with a warning.
-fn open_log(dir: &Path, number: u64, attempt: u32) -> Option<std::fs::File> {
-    let path = dir.join(format!("trial-{number:05}-{attempt}.log"));
+fn open_log(dir: &Path, number: u64, attempt: u32, repeat: u32) -> Option<std::fs::File> {
+    let path = if repeat == 0 {
+        dir.join(format!("trial-{number:05}-{attempt}.log"))
+    } else {
+        dir.join(format!("trial-{number:05}-{attempt}-r{repeat}.log"))
+    };
     let opened = std::fs::create_dir_all(dir).and_then(|()| std::fs::File::create(&path));
     match opened {
         Ok(file) => Some(file),

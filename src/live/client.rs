@@ -234,6 +234,15 @@ impl Storage for LiveStorage {
         Err(self.read_only("set_params"))
     }
 
+    fn set_repeats(
+        &self,
+        _study: &str,
+        _number: u64,
+        _repeats: hypersweep_trials::Repeats,
+    ) -> Result<(), StorageError> {
+        Err(self.read_only("set_repeats"))
+    }
+
     fn set_log_path(&self, _study: &str, _number: u64, _path: PathBuf) -> Result<(), StorageError> {
         Err(self.read_only("set_log_path"))
     }

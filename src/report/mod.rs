@@ -35,9 +35,27 @@ const STYLE_SLOT: &str = "/*@STYLE@*/";
 const SCRIPT_SLOT: &str = "/*@SCRIPT@*/";
 const DATA_SLOT: &str = "@DATA@";
 const TITLE_SLOT: &str = "@TITLE@";
+const CONFIDENCE_SLOT: &str = "@CONFIDENCE@";
+
+mod confidence;
 
 /// The report of `record`'s study over `trials`, as one HTML document.
 pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
+    // Confirmation and ablation re-runs have their own section: the search's
+    // views (history, importance, curves) show the search.
+    let confidence = confidence::confidence_html(&record.spec, trials);
+    // (Copied only when there are rounds: a large study is all search.)
+    let search: std::borrow::Cow<'_, [Trial]> = if trials.iter().all(|t| t.role.is_search()) {
+        trials.into()
+    } else {
+        trials
+            .iter()
+            .filter(|t| t.role.is_search())
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let trials = &search[..];
     let data = report_data(record, trials);
     // JSON inside a <script> element: `<` never appears raw, so no text of
     // a trial (an error message with `</script>`) can end the element.
@@ -50,6 +68,7 @@ pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
             (STYLE_SLOT, STYLE),
             (SCRIPT_SLOT, SCRIPT),
             (DATA_SLOT, &data),
+            (CONFIDENCE_SLOT, &confidence),
         ],
     )
 }

@@ -143,6 +143,15 @@ impl StudyBuilder {
         self
     }
 
+    /// Evaluations of each configuration, each with its own seed
+    /// (`ctx.seed()`); the trial's value is their mean (default 1). The
+    /// budget of `optimize(n, ..)` counts configurations: `n * k`
+    /// evaluations.
+    pub fn repeats(&mut self, k: u32) -> &mut Self {
+        self.run.repeats = k;
+        self
+    }
+
     /// Wall-clock limit of each `optimize`.
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.run.timeout = Some(timeout);
@@ -177,6 +186,13 @@ impl StudyBuilder {
             .ok_or_else(|| StudyError::Config("a search space is required (`space`)".into()))?;
         if self.run.parallel == 0 {
             return Err(StudyError::Config("`parallel` must be at least 1".into()));
+        }
+        let max_repeats = hypersweep_search::sweep::MAX_REPEATS;
+        if self.run.repeats == 0 || u64::from(self.run.repeats) > max_repeats {
+            return Err(StudyError::Config(format!(
+                "`repeats` must be between 1 and {max_repeats}, got {}",
+                self.run.repeats
+            )));
         }
         let name = self.name.clone().unwrap_or_else(|| "study".to_owned());
         let method = self.method.unwrap_or(Method::Auto);

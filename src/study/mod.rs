@@ -19,6 +19,7 @@ mod builder;
 mod define_by_run;
 mod discovered;
 mod objective;
+mod rounds;
 
 pub use builder::StudyBuilder;
 pub use define_by_run::OpenTrial;
@@ -79,6 +80,9 @@ pub enum StudyError {
     /// The sweep stopped on an error.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
+    /// A confirmation or ablation round could not be planned.
+    #[error(transparent)]
+    Evidence(#[from] crate::evidence::EvidenceError),
     /// The async runtime could not be used.
     #[error("runtime: {0}")]
     Runtime(String),
@@ -396,8 +400,14 @@ impl Study {
                     cache,
                     number,
                 ) {
+                    // An asked trial is evaluated once, outside: one seed.
                     Ok(params) => Some(NewTrial {
                         params,
+                        seeds: hypersweep_trials::scheduler::trial_seeds(
+                            self.config.seed,
+                            number,
+                            1,
+                        ),
                         ..template.clone()
                     }),
                     Err(e) => {

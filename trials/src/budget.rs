@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use hypersweep_search::{Params, TrialState};
 
-use crate::trial::Trial;
+use crate::trial::{Repeats, Trial, TrialRole};
 
 /// Prefix of the error of every trial stopped from outside (dead process,
 /// Ctrl-C, sweep timeout); such trials never count toward the budget.
@@ -45,6 +45,13 @@ pub struct Retry {
     pub attempt: u32,
     /// Its params.
     pub params: Params,
+    /// Its seeds: a re-run evaluates the same seeds.
+    pub seeds: Vec<u64>,
+    /// Why it ran (a re-run keeps its confirmation or ablation role).
+    pub role: TrialRole,
+    /// The evaluations it finished before it failed: the re-run starts
+    /// with them and runs only the other seeds.
+    pub repeats: Option<Repeats>,
 }
 
 /// What one trial does to the budget.
@@ -97,10 +104,11 @@ impl Budget {
         }
     }
 
-    /// The budget of a study whose trials so far are `trials`.
+    /// The search budget of a study whose trials so far are `trials`
+    /// (confirmation and ablation trials are not part of it).
     pub fn from_trials(trials: &[Trial], total: Option<u64>, retry_failed: u32) -> Self {
         let mut budget = Budget::new(total, retry_failed);
-        for t in trials {
+        for t in trials.iter().filter(|t| t.role.is_search()) {
             budget.apply(t);
         }
         budget
@@ -176,6 +184,9 @@ impl Budget {
             of: trial.number,
             attempt: trial.attempt + 1,
             params: trial.params.clone(),
+            seeds: trial.seeds.clone(),
+            role: trial.role.clone(),
+            repeats: trial.repeats.clone(),
         });
         self.set(trial.number, now, trial.asked, retry);
         now
@@ -234,6 +245,9 @@ mod tests {
             asked: false,
             distributions: Default::default(),
             user_attrs: Default::default(),
+            seeds: Vec::new(),
+            repeats: None,
+            role: TrialRole::Search,
         }
     }
 

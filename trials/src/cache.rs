@@ -74,6 +74,9 @@ pub struct StudyCache {
     history: SharedHistory,
     budget: Budget,
     tally: Tally,
+    /// The trials the history, budget and tally are about: the search's
+    /// (`None`), or one confirmation or ablation round's.
+    scope: Option<(&'static str, u32)>,
 }
 
 impl StudyCache {
@@ -86,7 +89,18 @@ impl StudyCache {
             history: Arc::new(Mutex::new(Arc::new(History::new(direction)))),
             budget,
             tally: Tally::default(),
+            scope: None,
         }
+    }
+
+    /// This cache's history, budget and tally cover only the trials of the
+    /// round `scope` (a role's [`round`](crate::TrialRole::round)), and
+    /// `None` (the default) only search trials. Other trials are still read
+    /// (trial numbers are shared), so a `confirm` round never feeds the
+    /// searcher, and search trials never count against a round.
+    pub fn scoped(mut self, scope: Option<(&'static str, u32)>) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// What a catch-up must read: trials numbered above the first value (all
@@ -108,14 +122,17 @@ impl StudyCache {
         let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         let history = Arc::make_mut(&mut history);
         for trial in trials {
-            self.budget.apply(&trial);
-            self.tally.add(&trial, self.direction, 1);
+            let in_scope = trial.role.round() == self.scope;
+            if in_scope {
+                self.budget.apply(&trial);
+                self.tally.add(&trial, self.direction, 1);
+                history.upsert(trial.observation());
+            }
             if trial.state == TrialState::Running {
                 self.unfinished.insert(trial.number);
             } else {
                 self.unfinished.remove(&trial.number);
             }
-            history.upsert(trial.observation());
             match self.trials.last() {
                 Some(last) if last.number >= trial.number => {
                     match self
@@ -124,7 +141,9 @@ impl StudyCache {
                     {
                         Ok(i) => {
                             let old = std::mem::replace(&mut self.trials[i], trial);
-                            self.tally.add(&old, self.direction, -1);
+                            if in_scope {
+                                self.tally.add(&old, self.direction, -1);
+                            }
                         }
                         Err(i) => self.trials.insert(i, trial),
                     }
@@ -201,6 +220,9 @@ mod tests {
             asked: false,
             distributions: Default::default(),
             user_attrs: Default::default(),
+            seeds: Vec::new(),
+            repeats: None,
+            role: Default::default(),
         }
     }
 

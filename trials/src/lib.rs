@@ -15,6 +15,7 @@ mod error;
 pub mod pruner;
 mod runner;
 pub mod scheduler;
+pub mod stats;
 pub mod storage;
 mod trial;
 
@@ -36,4 +37,4 @@ pub use storage::{
     ClaimDecision, MemoryStorage, NewTrial, SledStorage, SpecRevision, Staleness, Storage,
     StudyRecord, blocking,
 };
-pub use trial::{Distributions, Trial, TrialOutcome, TrialUpdate, now_ms};
+pub use trial::{Distributions, Repeats, Trial, TrialOutcome, TrialRole, TrialUpdate, now_ms};

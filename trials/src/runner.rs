@@ -119,6 +119,13 @@ pub struct TrialContext {
     pub number: u64,
     /// Retry count.
     pub attempt: u32,
+    /// The seed of this evaluation: a function of the study's seed and the
+    /// trial (see [`hypersweep_search::evaluation_seed`]), the same when the
+    /// trial is re-run after a crash. Seed the training's RNGs with it.
+    pub seed: u64,
+    /// Which evaluation of the configuration this is, from 0 (`run.repeats`
+    /// runs each configuration several times, each with its own seed).
+    pub repeat: u32,
     /// The configuration to evaluate.
     pub params: Params,
     /// Where to run.
@@ -130,6 +137,11 @@ pub struct TrialContext {
 }
 
 impl TrialContext {
+    /// The seed of this evaluation (see [`TrialContext::seed`](#structfield.seed)).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// Shorthand for `self.reporter.report(step, value)`.
     pub fn report(&self, step: u64, value: f64) -> Decision {
         self.reporter.report(step, value)

@@ -68,6 +68,18 @@ pub struct Trial {
     /// The user's attributes (Python's `trial.set_user_attr`), any JSON.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub user_attrs: serde_json::Map<String, Value>,
+    /// The seed of each evaluation, fixed when the trial was claimed: one,
+    /// or one per repeat (`run.repeats`). A retry keeps its trial's seeds.
+    /// Empty in stores written before seeds existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
+    /// The results of its evaluations when it has several (`run.repeats`):
+    /// recorded as each one ends, so a crash loses only those in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
+    /// Why it ran: a search trial, or a re-run for `confirm` or `ablate`.
+    #[serde(default, skip_serializing_if = "TrialRole::is_search")]
+    pub role: TrialRole,
 }
 
 /// Param name -> the domain it was drawn from.
@@ -100,6 +112,96 @@ impl TrialUpdate {
         trial.params = self.params;
         trial.distributions = self.distributions;
         trial.user_attrs = self.user_attrs;
+    }
+}
+
+/// Why a trial ran. Only search trials feed the searcher, the pruner and the
+/// budget; confirmation and ablation trials re-run chosen configurations
+/// (see `hypersweep confirm`, `hypersweep ablate`) and are counted by their
+/// own rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TrialRole {
+    /// Proposed by the searcher (or told through `ask`/`tell`).
+    #[default]
+    Search,
+    /// A re-run of a top configuration over the round's shared seeds.
+    Confirm {
+        /// Confirmation round, from 0.
+        round: u32,
+        /// Index of this configuration in the round's plan.
+        variant: u32,
+        /// How many configurations the round plans.
+        variants: u32,
+        /// The search trial whose configuration this re-runs.
+        of: u64,
+    },
+    /// One variant of a one-at-a-time ablation over the round's shared
+    /// seeds.
+    Ablate {
+        /// Ablation round, from 0.
+        round: u32,
+        /// Index of this variant in the round's plan.
+        variant: u32,
+        /// How many variants the round plans.
+        variants: u32,
+        /// The search trial whose configuration is ablated.
+        of: u64,
+        /// The param reset to its baseline; `None` for the unablated
+        /// configuration every variant is compared with.
+        reset: Option<String>,
+    },
+}
+
+impl TrialRole {
+    /// True for search trials.
+    pub fn is_search(&self) -> bool {
+        *self == TrialRole::Search
+    }
+
+    /// The plan a re-run belongs to: (kind, round), `None` for search.
+    pub fn round(&self) -> Option<(&'static str, u32)> {
+        match self {
+            TrialRole::Search => None,
+            TrialRole::Confirm { round, .. } => Some(("confirm", *round)),
+            TrialRole::Ablate { round, .. } => Some(("ablate", *round)),
+        }
+    }
+
+    /// Index of the variant in its round's plan, `None` for search.
+    pub fn variant(&self) -> Option<u32> {
+        match self {
+            TrialRole::Search => None,
+            TrialRole::Confirm { variant, .. } | TrialRole::Ablate { variant, .. } => {
+                Some(*variant)
+            }
+        }
+    }
+}
+
+/// The evaluations of a repeated trial, in the order of its seeds
+/// (`values[i]` came from `seeds[i]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repeats {
+    /// Value of each finished evaluation.
+    #[serde(with = "float_repr::values")]
+    pub values: Vec<f64>,
+    /// Standard error of their mean (`None` with fewer than two).
+    #[serde(default, with = "float_repr::option")]
+    pub std_error: Option<f64>,
+}
+
+impl Repeats {
+    /// The record of these values, with their standard error.
+    pub fn of(values: Vec<f64>) -> Self {
+        let std_error = crate::stats::Sample::of(&values).and_then(|s| s.std_error());
+        Repeats { values, std_error }
+    }
+
+    /// Their mean (the trial's value once all evaluations ended).
+    pub fn mean(&self) -> Option<f64> {
+        crate::stats::Sample::of(&self.values).map(|s| s.mean)
     }
 }
 
@@ -187,6 +289,25 @@ pub mod float_repr {
         }
     }
 
+    /// `Vec<f64>`.
+    pub mod values {
+        use super::*;
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+            let reprs: Vec<Repr> = v.iter().map(|&x| to_repr(x)).collect();
+            reprs.serialize(s)
+        }
+
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+            Vec::<Repr>::deserialize(d)?
+                .into_iter()
+                .map(from_repr)
+                .collect()
+        }
+    }
+
     /// `Vec<(u64, f64)>`.
     pub mod steps {
         use super::*;
@@ -232,11 +353,31 @@ mod tests {
             asked: false,
             distributions: Distributions::new(),
             user_attrs: serde_json::Map::new(),
+            seeds: vec![1, 2],
+            repeats: Some(Repeats::of(vec![0.5, f64::NAN])),
+            role: TrialRole::Confirm {
+                round: 0,
+                variant: 1,
+                variants: 2,
+                of: 7,
+            },
         };
         let text = serde_json::to_string(&t).unwrap();
         let back: Trial = serde_json::from_str(&text).unwrap();
         assert!(back.value.unwrap().is_nan());
         assert_eq!(back.intermediate[0].1, f64::INFINITY);
         assert_eq!(back.intermediate[1], (2, -1.5));
+        assert_eq!(back.seeds, [1, 2]);
+        assert_eq!(back.role, t.role);
+        assert!(back.repeats.expect("kept").values[1].is_nan());
+    }
+
+    #[test]
+    fn plain_trials_are_written_as_before() {
+        let text = r#"{"study":"s","number":0,"params":{},"state":"complete","started_ms":1}"#;
+        let t: Trial = serde_json::from_str(text).expect("an old record reads");
+        assert!(t.role.is_search() && t.seeds.is_empty() && t.repeats.is_none());
+        let back = serde_json::to_string(&t).expect("serializes");
+        assert!(!back.contains("role") && !back.contains("seeds") && !back.contains("repeats"));
     }
 }

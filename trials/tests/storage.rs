@@ -60,12 +60,9 @@ fn new_trial(lr: f64) -> NewTrial {
     let mut params = Params::new();
     params.insert("lr", Value::from(lr));
     NewTrial {
-        params,
-        attempt: 0,
-        retry_of: None,
         device: Some("cpu".to_owned()),
         worker: Some("test:1".to_owned()),
-        asked: false,
+        ..NewTrial::new(params)
     }
 }
 
@@ -252,6 +249,44 @@ fn set_params_replaces_them_while_running(s: &dyn Storage) {
     ));
 }
 
+fn seeds_roles_and_repeats_are_kept(s: &dyn Storage) {
+    s.create_study("s", &spec(Method::Random)).expect("study");
+    let role = hypersweep_trials::TrialRole::Confirm {
+        round: 2,
+        variant: 1,
+        variants: 3,
+        of: 0,
+    };
+    let t = s
+        .create_trial(
+            "s",
+            NewTrial {
+                seeds: vec![7, u64::MAX],
+                role: role.clone(),
+                ..new_trial(0.1)
+            },
+        )
+        .expect("trial");
+    assert_eq!(
+        (t.seeds.clone(), t.role.clone()),
+        (vec![7, u64::MAX], role.clone())
+    );
+    s.set_repeats("s", t.number, hypersweep_trials::Repeats::of(vec![0.5]))
+        .expect("first evaluation");
+    let both = hypersweep_trials::Repeats::of(vec![0.5, 0.75]);
+    s.set_repeats("s", t.number, both.clone())
+        .expect("second evaluation");
+    s.finish_trial("s", t.number, outcome(TrialState::Complete, Some(0.625)))
+        .expect("finish");
+    let done = s.trial("s", t.number).expect("trial");
+    assert_eq!(done.repeats, Some(both));
+    assert_eq!((done.seeds, done.role), (vec![7, u64::MAX], role));
+    assert!(matches!(
+        s.set_repeats("s", t.number, hypersweep_trials::Repeats::of(vec![])),
+        Err(StorageError::AlreadyFinished { .. })
+    ));
+}
+
 fn finish_sets_everything_once(s: &dyn Storage) {
     s.create_study("s", &spec(Method::Random)).expect("study");
     let t = s.create_trial("s", new_trial(0.1)).expect("trial");
@@ -431,6 +466,7 @@ macro_rules! conformance {
                 unknown_study_and_trial_are_errors,
                 reports_replace_and_stay_sorted,
                 set_params_replaces_them_while_running,
+                seeds_roles_and_repeats_are_kept,
                 finish_sets_everything_once,
                 finish_trials_answers_each_in_order,
                 reap_fails_only_stale_running_trials,

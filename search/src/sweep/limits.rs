@@ -28,6 +28,10 @@ pub const MAX_KEY_CHARS: usize = 256;
 /// Most trials run at once by one process (`parallel`, `--parallel`,
 /// `trials_per_device`).
 pub const MAX_PARALLEL: u64 = 1024;
+/// Most evaluations of one configuration (`run.repeats`, `--repeats`,
+/// `confirm --repeats`): each is a full training run, and a trial keeps
+/// every value.
+pub const MAX_REPEATS: u64 = 1000;
 
 /// The size of the text; checked first, before any parsing.
 pub(crate) fn check_size(text: &str) -> Res<()> {

@@ -41,7 +41,9 @@ use crate::searcher::{Method, SearcherOptions};
 use crate::space::SearchSpace;
 pub use diff::{SpecDifference, spec_differences};
 use fields::{Fault, display_path, fault};
-pub use limits::{MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY_CHARS, MAX_PARALLEL};
+pub use limits::{
+    MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY_CHARS, MAX_PARALLEL, MAX_REPEATS,
+};
 
 /// A parsed, validated sweep file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -252,6 +254,16 @@ pub struct RunConfig {
     /// fails with the reason instead of flooding the store.
     #[serde(default = "default_max_reports")]
     pub max_reports: u64,
+    /// Evaluations of each configuration, each with its own seed; the
+    /// trial's value is their mean. Run settings, not identity: the budget
+    /// (`trials`) counts configurations, so a sweep of `trials: n` with
+    /// `repeats: k` runs `n * k` evaluations.
+    #[serde(default = "default_repeats")]
+    pub repeats: u32,
+}
+
+fn default_repeats() -> u32 {
+    1
 }
 
 /// Default of `run.max_reports`: a report per batch of a day-long run
@@ -285,6 +297,7 @@ impl Default for RunConfig {
             stale_after: default_stale_after(),
             ask_timeout: default_ask_timeout(),
             max_reports: DEFAULT_MAX_REPORTS,
+            repeats: 1,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::fields::{Fields, Res, describe, fault, unsigned};
-use super::limits::MAX_PARALLEL;
+use super::limits::{MAX_PARALLEL, MAX_REPEATS};
 use super::{Devices, RunConfig};
 
 const RUN_KEYS: &[&str] = &[
@@ -21,6 +21,7 @@ const RUN_KEYS: &[&str] = &[
     "stale_after",
     "ask_timeout",
     "max_reports",
+    "repeats",
 ];
 
 /// Reads `run`. `run_cap` (W&B's budget) fills `trials` unless `run.trials`
@@ -79,6 +80,15 @@ pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunC
     }
     if let Some(v) = f.get("trial_timeout") {
         run.trial_timeout = Some(parse_duration(v, &f.path_of("trial_timeout"))?);
+    }
+    if let Some(n) = positive("repeats")? {
+        if n > MAX_REPEATS {
+            return Err(fault(
+                f.path_of("repeats"),
+                format!("expected at most {MAX_REPEATS} evaluations per configuration, got {n}"),
+            ));
+        }
+        run.repeats = u32::try_from(n).unwrap_or(u32::MAX);
     }
     if let Some(n) = positive("max_reports")? {
         run.max_reports = n;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use hypersweep_search::{Params, SearchError, SearchSpace};
 
 use super::offload::CostGauge;
-use super::{SchedulerError, SharedSearcher, suggestion_rng};
+use super::{Plan, SchedulerError, SharedSearcher, suggestion_rng, trial_seeds};
 use crate::cache::StudyCache;
 use crate::storage::{NewTrial, Storage};
 use crate::trial::Trial;
@@ -39,6 +39,10 @@ pub(crate) struct ClaimJob {
     pub searcher: SharedSearcher,
     pub space: Arc<SearchSpace>,
     pub seed: u64,
+    /// Evaluations per search trial.
+    pub repeats: u32,
+    /// Planned configurations, in place of the searcher's.
+    pub plan: Option<Arc<Plan>>,
     /// Device and worker labels of the trial.
     pub template: NewTrial,
 }
@@ -100,12 +104,25 @@ impl ClaimJob {
                         params: retry.params.clone(),
                         attempt: retry.attempt,
                         retry_of: Some(retry.of),
+                        seeds: retry.seeds.clone(),
+                        role: retry.role.clone(),
+                        repeats: retry.repeats.clone(),
                         ..self.template.clone()
                     });
+                }
+                if let Some(plan) = &self.plan {
+                    let next = plan.next(cache, &self.template);
+                    if next.is_none() {
+                        verdict = Some(Claimed::Declined(SearchError::Exhausted {
+                            total: plan.variants.len(),
+                        }));
+                    }
+                    return next;
                 }
                 match suggest(&self.searcher, &self.space, self.seed, cache, number) {
                     Ok(params) => Some(NewTrial {
                         params,
+                        seeds: trial_seeds(self.seed, number, self.repeats),
                         ..self.template.clone()
                     }),
                     Err(e) => {

@@ -68,6 +68,14 @@ impl Storage for FaultyStorage {
         }
         self.inner.report(study, number, step, value)
     }
+    fn set_repeats(
+        &self,
+        study: &str,
+        number: u64,
+        repeats: crate::trial::Repeats,
+    ) -> Result<(), StorageError> {
+        self.inner.set_repeats(study, number, repeats)
+    }
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
         self.inner.set_log_path(study, number, path)
     }

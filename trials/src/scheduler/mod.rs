@@ -38,6 +38,8 @@ mod claim;
 pub use claim::suggest;
 mod events;
 mod offload;
+mod plan;
+pub use plan::{Plan, PlannedTrial};
 mod stop;
 mod sweep;
 mod trial_task;
@@ -177,6 +179,14 @@ pub struct SchedulerConfig {
     pub log_dir: Option<PathBuf>,
     /// This process, as recorded on its trials (`host:pid`).
     pub worker: Option<String>,
+    /// Evaluations of each configuration, each with its own seed
+    /// (`run.repeats`); the trial's value is their mean. The budget counts
+    /// trials (configurations), not evaluations.
+    pub repeats: u32,
+    /// Run these configurations instead of the searcher's (`confirm`,
+    /// `ablate`): the budget is the plan's length, and only the plan's
+    /// round is counted (see [`Plan`]).
+    pub plan: Option<Arc<Plan>>,
 }
 
 impl SchedulerConfig {
@@ -203,6 +213,8 @@ impl SchedulerConfig {
             poll_every: Duration::from_millis(500),
             log_dir: None,
             worker: Some(format!("localhost:{}", std::process::id())),
+            repeats: run.repeats.max(1),
+            plan: None,
         }
     }
 }
@@ -214,6 +226,12 @@ pub fn heartbeat_period(stale_after: Duration) -> Duration {
 }
 
 pub use hypersweep_search::suggestion_rng;
+
+/// The seeds of search trial `number`'s `repeats` evaluations in a study
+/// seeded `seed` (a stream apart from the suggestions' RNGs).
+pub fn trial_seeds(seed: u64, number: u64, repeats: u32) -> Vec<u64> {
+    hypersweep_search::evaluation_seeds(seed, hypersweep_search::SeedStream::Trial, number, repeats)
+}
 
 /// True when `value` reaches `target` in `direction`.
 pub fn reaches_target(direction: Direction, value: f64, target: f64) -> bool {
@@ -284,11 +302,12 @@ impl Scheduler {
     }
 }
 
-/// The best complete trial with a finite value.
+/// The best complete search trial with a finite value (confirmation and
+/// ablation re-runs are not candidates: they re-run search trials).
 pub fn best_trial(trials: &[Trial], direction: Direction) -> Option<Trial> {
     trials
         .iter()
-        .filter(|t| t.state == TrialState::Complete)
+        .filter(|t| t.state == TrialState::Complete && t.role.is_search())
         .filter_map(|t| {
             t.value
                 .filter(|v| v.is_finite())

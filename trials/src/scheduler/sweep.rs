@@ -75,7 +75,7 @@ impl Sweep {
                 "marked trials left running by a stopped process as failed"
             );
         }
-        let mut cache = StudyCache::new(cfg.direction, Budget::new(cfg.budget, cfg.retry_failed));
+        let mut cache = new_cache(cfg);
         blocking(|| s.storage.catch_up(&cfg.study, &mut cache))?;
         let n_slots = cfg.slots.len().max(1);
         Ok(Sweep {
@@ -242,6 +242,8 @@ impl Sweep {
                 searcher: Arc::clone(&self.s.searcher),
                 space: Arc::clone(&self.space),
                 seed: self.s.config.seed,
+                repeats: self.s.config.repeats,
+                plan: self.s.config.plan.clone(),
                 template: NewTrial {
                     device: Some(device.to_string()),
                     worker: self.s.config.worker.clone(),
@@ -258,11 +260,7 @@ impl Sweep {
                 }
                 Err(err) => {
                     // The cache was lost with the panicking claim: start over.
-                    let cfg = &self.s.config;
-                    self.cache = Some(StudyCache::new(
-                        cfg.direction,
-                        Budget::new(cfg.budget, cfg.retry_failed),
-                    ));
+                    self.cache = Some(new_cache(&self.s.config));
                     Err(err)
                 }
             };
@@ -311,18 +309,41 @@ impl Sweep {
             trial.number,
             cancel.subscribe(),
         );
+        // A trial stored before seeds existed gets the seeds its number
+        // (or, for a retry, the retried trial's) would have been given.
+        let seeds = if trial.seeds.is_empty() {
+            super::trial_seeds(
+                cfg.seed,
+                trial.retry_of.unwrap_or(trial.number),
+                cfg.repeats,
+            )
+        } else {
+            trial.seeds.clone()
+        };
         let ctx = TrialContext {
             study: cfg.study.clone(),
             number: trial.number,
             attempt: trial.attempt,
+            seed: seeds[0],
+            repeat: 0,
             params: trial.params.clone(),
             device,
             log_dir: cfg.log_dir.clone(),
             reporter,
         };
+        let evaluations = trial_task::Evaluations {
+            seeds,
+            done: trial
+                .repeats
+                .as_ref()
+                .map(|r| r.values.clone())
+                .unwrap_or_default(),
+            storage: Arc::clone(&self.s.storage),
+        };
         let handle = self.tasks.spawn(trial_task::run_trial(
             Arc::clone(&self.s.runner),
             ctx,
+            evaluations,
             Arc::clone(&cancel),
             cfg.trial_timeout,
         ));
@@ -541,7 +562,8 @@ impl Sweep {
         let tally = cache.tally();
         Progress {
             counted: cache.budget().counted(),
-            budget: self.s.config.budget,
+            // The search's budget, or a plan's length.
+            budget: cache.budget().total(),
             running: self.running.len(),
             complete: tally.complete,
             pruned: tally.pruned,
@@ -568,4 +590,14 @@ fn describe_outcome(o: &TrialOutcome) -> String {
         (None, Some(e)) => format!("{state}: {e}"),
         (None, None) => state,
     }
+}
+
+/// A fresh cache for this sweep: scoped to its plan's round when it runs a
+/// plan (whose length is then the budget), else to the search.
+fn new_cache(cfg: &super::SchedulerConfig) -> StudyCache {
+    let (total, scope) = match &cfg.plan {
+        Some(plan) => (Some(plan.variants.len() as u64), Some(plan.round)),
+        None => (cfg.budget, None),
+    };
+    StudyCache::new(cfg.direction, Budget::new(total, cfg.retry_failed)).scoped(scope)
 }

@@ -530,3 +530,6 @@ async fn running_trials_heartbeat() {
     let beats = seen.lock().unwrap().clone();
     assert!(beats[2] > beats[0], "heartbeat advances: {beats:?}");
 }
+
+#[path = "repeat_tests.rs"]
+mod repeat_tests;

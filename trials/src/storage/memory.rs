@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, TrialUpdate, now_ms};
+use crate::trial::{Repeats, Trial, TrialOutcome, TrialUpdate, now_ms};
 
 /// In-memory [`Storage`]: fast, shared between threads, not persistent.
 #[derive(Debug, Default)]
@@ -173,6 +173,14 @@ impl Storage for MemoryStorage {
         update: TrialUpdate,
     ) -> Result<(), StorageError> {
         self.update_running(study, number, |t| update.apply(t))
+    }
+
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError> {
+        let now = now_ms();
+        self.update_running(study, number, |t| {
+            t.repeats = Some(repeats);
+            t.heartbeat_ms = now;
+        })
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

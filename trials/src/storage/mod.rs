@@ -40,7 +40,7 @@ use hypersweep_search::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, TrialUpdate};
+use crate::trial::{Repeats, Trial, TrialOutcome, TrialRole, TrialUpdate};
 
 /// A study as stored: its name, its spec, and when it was created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +84,13 @@ pub struct NewTrial {
     pub worker: Option<String>,
     /// Created by `ask`: kept Running until its `tell` or the ask timeout.
     pub asked: bool,
+    /// Seeds of its evaluations (empty: the claim derives them from the
+    /// trial's number, see [`crate::scheduler::trial_seeds`]).
+    pub seeds: Vec<u64>,
+    /// Why it runs.
+    pub role: TrialRole,
+    /// Evaluations already done (a re-run of a trial that failed part-way).
+    pub repeats: Option<Repeats>,
 }
 
 impl NewTrial {
@@ -96,6 +103,9 @@ impl NewTrial {
             device: None,
             worker: None,
             asked: false,
+            seeds: Vec::new(),
+            role: TrialRole::Search,
+            repeats: None,
         }
     }
 }
@@ -252,6 +262,10 @@ pub trait Storage: Send + Sync {
     /// process to see.
     fn set_params(&self, study: &str, number: u64, update: TrialUpdate)
     -> Result<(), StorageError>;
+
+    /// Records the evaluations a repeated trial (`run.repeats`) has finished
+    /// so far, replacing the earlier record, and refreshes the heartbeat.
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError>;
 
     /// Sets the log file of a running trial.
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError>;

@@ -32,6 +32,9 @@ pub(crate) fn new_trial(study: &str, number: u64, new: NewTrial, now: u64) -> Tr
         asked: new.asked,
         distributions: Default::default(),
         user_attrs: Default::default(),
+        seeds: new.seeds,
+        repeats: new.repeats,
+        role: new.role,
     }
 }
 

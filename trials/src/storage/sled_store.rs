@@ -47,7 +47,7 @@ use super::sled_codec::{
 };
 use super::{ClaimDecision, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::error::StorageError;
-use crate::trial::{Trial, TrialOutcome, TrialUpdate, now_ms};
+use crate::trial::{Repeats, Trial, TrialOutcome, TrialUpdate, now_ms};
 
 /// Sub-directory of the store holding the sled files.
 const DATA_DIR: &str = "sled";
@@ -396,6 +396,15 @@ impl Storage for SledStorage {
     ) -> Result<(), StorageError> {
         self.update_running(study, number, |t| update.apply(t))
             .map(drop)
+    }
+
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError> {
+        let now = now_ms();
+        self.update_running(study, number, |t| {
+            t.repeats = Some(repeats);
+            t.heartbeat_ms = now;
+        })
+        .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {

@@ -197,3 +197,26 @@ fn top_level_errors_name_the_key() {
         format!("s.json: line 2, column 21: {}", err.message)
     );
 }
+
+#[test]
+fn run_repeats_is_read_and_bounded() {
+    let parse = |run: &str| {
+        crate::sweep::parse_sweep(
+            &format!(r#"{{"parameters": {{"x": {{"min": 0, "max": 1}}}}, "run": {run}}}"#),
+            "s.json",
+        )
+    };
+    assert_eq!(parse(r#"{"repeats": 5}"#).expect("valid").run.repeats, 5);
+    assert_eq!(parse("{}").expect("valid").run.repeats, 1, "the default");
+    for bad in [
+        r#"{"repeats": 0}"#,
+        r#"{"repeats": 1001}"#,
+        r#"{"repeats": "5"}"#,
+    ] {
+        let err = parse(bad).expect_err(bad).to_string();
+        assert!(
+            err.contains("s.json") && err.contains("run.repeats"),
+            "{err}"
+        );
+    }
+}

@@ -22,8 +22,8 @@ use super::rows::{
 };
 use crate::error::StorageError;
 use crate::storage::{ClaimDecision, NewTrial, Staleness, Storage, StudyCache, StudyRecord, rules};
-use crate::trial::{Trial, TrialOutcome, TrialUpdate};
-use hypersweep_search::TrialState;
+use crate::trial::{Repeats, Trial, TrialOutcome, TrialUpdate};
+use hypersweep_search::{Params, TrialState};
 use tokio_postgres::GenericClient;
 
 /// Trials numbered above `after` and the listed unfinished ones, by number.
@@ -432,6 +432,14 @@ impl Storage for PostgresStorage {
     ) -> Result<(), StorageError> {
         self.update_running(study, number, move |t, _| update.clone().apply(t))
             .map(drop)
+    }
+
+    fn set_repeats(&self, study: &str, number: u64, repeats: Repeats) -> Result<(), StorageError> {
+        self.update_running(study, number, move |t, now| {
+            t.repeats = Some(repeats.clone());
+            t.heartbeat_ms = now;
+        })
+        .map(drop)
     }
 
     fn set_log_path(&self, study: &str, number: u64, path: PathBuf) -> Result<(), StorageError> {
