@@ -4,7 +4,8 @@
 //! default `./hypersweep.db`, or a `postgres://` URL; `HYPERSWEEP_STORAGE`
 //! sets the default). A sled store belongs to one process at a time; many
 //! processes share a study through PostgreSQL.
-//! While a process owns a sled store, `status`, `best`, `export` and `report` read
+//! While a process owns a sled store, `status`, `best`, `export`, `report` and
+//! `dashboard` read
 //! it through that process (its live socket, see `hypersweep::live`).
 
 #[macro_use]
@@ -14,6 +15,7 @@ mod admin;
 mod ask_tell;
 mod check;
 mod common;
+mod dashboard;
 mod drive;
 mod export;
 mod inspect;
@@ -66,6 +68,9 @@ pub enum Command {
     /// Write the study as one self-contained HTML file: summary, history,
     /// learning curves, parallel coordinates, slices, importance, trials.
     Report(report::ReportArgs),
+    /// Serve the report's views live over HTTP (127.0.0.1:8080 by
+    /// default): new trials appear as they finish.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -82,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Studies(args) => admin::studies(args),
         Command::Delete(args) => admin::delete(args),
         Command::Report(args) => report::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
     }
 }

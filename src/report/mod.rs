@@ -7,12 +7,19 @@
 //! `<script type="application/json">` element). Nothing is loaded at view
 //! time, so it opens offline and leaks nothing about who reads it.
 //!
-//! The charts are small hand-written SVG drawings in the embedded script
-//! (`report.js`) rather than a vendored charting library: they need only
-//! scatter, lines, axes and a brush, which is a few hundred lines, and no
-//! third-party license or minified blob lands in the binary. Hovering any
-//! mark shows its trial (an SVG `<title>`), and clicking it selects the
-//! trial in the table.
+//! The charts are hand-written in the embedded script (`report.js`) rather
+//! than a vendored charting library: they need only scatter, lines, axes and
+//! a brush, which is a few hundred lines, and no third-party license or
+//! minified blob lands in the binary. Axes and labels are SVG; the marks
+//! (one per trial, 50,000 in a large study) are drawn on a canvas under
+//! them, because one DOM element per trial made a 50,000-trial report take
+//! minutes to open. The script finds the trial under the pointer itself:
+//! hovering a mark shows its trial, clicking it selects the trial in the
+//! table, and the table renders only the rows in view.
+//!
+//! The live dashboard ([`crate::dashboard`], feature `dashboard`) serves
+//! this same page ([`page`] with [`Page::Live`]) and merges changed trials
+//! into it, so the report and the dashboard draw from one source.
 //!
 //! Parameter importance is computed here, in Rust, by PED-ANOVA
 //! ([`hypersweep_search::importance`], whose module doc says why that
@@ -35,21 +42,58 @@ const STYLE_SLOT: &str = "/*@STYLE@*/";
 const SCRIPT_SLOT: &str = "/*@SCRIPT@*/";
 const DATA_SLOT: &str = "@DATA@";
 const TITLE_SLOT: &str = "@TITLE@";
+const KIND_SLOT: &str = "@KIND@";
+const LIVE_SLOT: &str = "<!--@LIVE@-->";
 
 /// The report of `record`'s study over `trials`, as one HTML document.
 pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
-    let data = report_data(record, trials);
+    let mut data = head(record, trials);
+    data["trials"] = trials_data(trials);
+    page(&record.name, &data, Page::Report)
+}
+
+/// What a page is: a report (a file, drawn once) or the live dashboard's
+/// view of a study (the same page with the dashboard's polling script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page<'a> {
+    /// The self-contained report.
+    Report,
+    /// The dashboard: the report's views plus `script`, which keeps them
+    /// up to date.
+    Live {
+        /// A script run after the report's own (it finds the report's API
+        /// on `window.hypersweepReport`).
+        script: &'a str,
+    },
+}
+
+/// The page of the study `name` showing `data` (a [`head`] with a `trials`
+/// array of [`trial_data`]): the report's template, style and script, one
+/// source for the report and the dashboard.
+pub fn page(name: &str, data: &Value, kind: Page<'_>) -> String {
     // JSON inside a <script> element: `<` never appears raw, so no text of
     // a trial (an error message with `</script>`) can end the element.
     let data = data.to_string().replace('<', "\\u003c");
-    let title = escape_html(&record.name);
+    let title = escape_html(name);
+    let (kind, live) = match kind {
+        Page::Report => ("report", String::new()),
+        Page::Live { script } => (
+            "dashboard",
+            format!(
+                "<script>\n{}\n</script>",
+                script.replace("</script", "<\\/script")
+            ),
+        ),
+    };
     fill(
         TEMPLATE,
         &[
             (TITLE_SLOT, &title),
+            (KIND_SLOT, kind),
             (STYLE_SLOT, STYLE),
             (SCRIPT_SLOT, SCRIPT),
             (DATA_SLOT, &data),
+            (LIVE_SLOT, &live),
         ],
     )
 }
@@ -92,8 +136,10 @@ fn searcher_text(spec: &SweepSpec) -> String {
     }
 }
 
-/// Everything the page shows, as one JSON document.
-fn report_data(record: &StudyRecord, trials: &[Trial]) -> Value {
+/// Everything the page shows but the trials themselves: the study, the
+/// counts, the best trial, the params and their importance. The dashboard
+/// sends it again whenever a trial changed.
+pub fn head(record: &StudyRecord, trials: &[Trial]) -> Value {
     let spec = &record.spec;
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let first = trials.iter().map(|t| t.started_ms).min();
@@ -136,14 +182,18 @@ fn report_data(record: &StudyRecord, trials: &[Trial]) -> Value {
         "best": best_trial(trials, spec.metric.goal).map(|t| t.number),
         "params": params,
         "importance": importance,
-        "trials": trials.iter().map(trial_data).collect::<Vec<_>>(),
     })
+}
+
+/// The trials as the page reads them, by number.
+pub fn trials_data(trials: &[Trial]) -> Value {
+    Value::Array(trials.iter().map(trial_data).collect())
 }
 
 /// One trial as the page reads it: short keys (a 50,000-trial study is
 /// mostly this), non-finite values as `"NaN"`, `"inf"`, `"-inf"` as in the
 /// store's JSON.
-fn trial_data(t: &Trial) -> Value {
+pub fn trial_data(t: &Trial) -> Value {
     let mut m = Map::new();
     m.insert("n".into(), json!(t.number));
     m.insert("s".into(), json!(t.state));
@@ -183,7 +233,7 @@ fn float(v: Option<f64>) -> Value {
     }
 }
 
-fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
