@@ -34,7 +34,7 @@ pub use served::{run, start_for_sweep};
 #[cfg(feature = "dashboard")]
 mod served {
     use std::net::{IpAddr, Ipv4Addr};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     use anyhow::Context;
     use hypersweep::dashboard::Dashboard;
@@ -61,8 +61,23 @@ mod served {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
+        // When the sweep we read through ends, read the store anew (then
+        // directly, serving the live socket in turn, as at the start).
+        let location = args.study.storage.clone();
+        let owner = Mutex::new(None);
+        let reopen = move || {
+            let storage = open_existing(&location).map_err(|e| format!("{e:#}"))?;
+            if storage.is_exclusive()
+                && let Ok(mut owner) = owner.lock()
+            {
+                *owner = serve_live(&location, &storage);
+            }
+            Ok(storage)
+        };
         runtime.block_on(async {
-            let dashboard = Dashboard::bind(args.host, args.port, storage, default_study).await?;
+            let dashboard = Dashboard::bind(args.host, args.port, storage, default_study)
+                .await?
+                .reopen_with(reopen);
             let addr = dashboard.local_addr()?;
             outln!(
                 "dashboard of {} on http://{addr}/ (Ctrl-C stops it)",

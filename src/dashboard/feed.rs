@@ -123,7 +123,7 @@ impl StudyFeed {
         for trial in changes {
             let number = trial.number;
             match self.trials.binary_search_by_key(&number, |t| t.number) {
-                Ok(at) if self.trials[at] == trial => continue,
+                Ok(at) if same_view(&self.trials[at], &trial) => continue,
                 Ok(at) => self.trials[at] = trial,
                 Err(at) => self.trials.insert(at, trial),
             }
@@ -183,4 +183,16 @@ impl StudyFeed {
     fn compute_head(&self) -> Value {
         report::head(&self.record, &self.trials)
     }
+}
+
+/// True when the page would show `a` and `b` alike: a running trial's
+/// heartbeat moves every few seconds, which is not a change to send (nor
+/// to recompute the importance for).
+fn same_view(a: &Trial, b: &Trial) -> bool {
+    if a.heartbeat_ms == b.heartbeat_ms {
+        return a == b;
+    }
+    let mut b = b.clone();
+    b.heartbeat_ms = a.heartbeat_ms;
+    *a == b
 }

@@ -38,7 +38,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use hypersweep_trials::Storage;
+use hypersweep_trials::{Storage, StorageError};
 use serde::Deserialize;
 use serde_json::json;
 use thiserror::Error;
@@ -76,8 +76,12 @@ pub struct Dashboard {
     shared: Arc<Shared>,
 }
 
+/// Opens the store again when the one the dashboard reads fails.
+pub type Reopen = Box<dyn Fn() -> Result<Arc<dyn Storage>, String> + Send + Sync>;
+
 struct Shared {
-    storage: Arc<dyn Storage>,
+    storage: Mutex<Arc<dyn Storage>>,
+    reopen: Option<Reopen>,
     /// The study `/` shows when the store holds several (`run --dashboard`).
     default_study: Option<String>,
     feeds: Mutex<HashMap<String, Arc<Mutex<StudyFeed>>>>,
@@ -118,12 +122,26 @@ impl Dashboard {
         Ok(Dashboard {
             listener,
             shared: Arc::new(Shared {
-                storage,
+                storage: Mutex::new(storage),
+                reopen: None,
                 default_study,
                 feeds: Mutex::new(HashMap::new()),
                 allowed_hosts,
             }),
         })
+    }
+
+    /// Opens the store again with `reopen` when reading it fails: a sweep
+    /// that owned a sled store (read through its live socket) has ended,
+    /// and the store is to be read some other way.
+    pub fn reopen_with(
+        mut self,
+        reopen: impl Fn() -> Result<Arc<dyn Storage>, String> + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.reopen = Some(Box::new(reopen));
+        }
+        self
     }
 
     /// The address it listens on.
@@ -141,6 +159,9 @@ impl Dashboard {
             .route("/study", get(study_page))
             .route("/api/studies", get(api_studies))
             .route("/api/changes", get(api_changes))
+            // Browsers ask for it; an empty answer keeps a 404 out of the
+            // page's console.
+            .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
             .layer(middleware::from_fn_with_state(
                 Arc::clone(&self.shared),
                 check_host,
@@ -198,6 +219,31 @@ fn internal(e: impl std::fmt::Display) -> Failure {
     Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
+impl Shared {
+    fn storage(&self) -> Result<Arc<dyn Storage>, Failure> {
+        Ok(Arc::clone(&*self.storage.lock().map_err(internal)?))
+    }
+
+    /// `read` on the store; when it fails the way a vanished owner makes
+    /// it fail (I/O, a backend error) and the store can be reopened, once
+    /// more on the reopened store.
+    fn read<R>(
+        &self,
+        mut read: impl FnMut(&dyn Storage) -> Result<R, StorageError>,
+    ) -> Result<R, Failure> {
+        let storage = self.storage()?;
+        match read(storage.as_ref()) {
+            Err(StorageError::Io(_) | StorageError::Backend(_)) if self.reopen.is_some() => {
+                let reopen = self.reopen.as_ref().ok_or_else(|| internal("no reopen"))?;
+                let fresh = reopen().map_err(internal)?;
+                *self.storage.lock().map_err(internal)? = Arc::clone(&fresh);
+                read(fresh.as_ref()).map_err(internal)
+            }
+            other => other.map_err(internal),
+        }
+    }
+}
+
 /// Runs `f` on the study's feed (opened on first use, refreshed when due),
 /// off the async threads: the store's calls block.
 async fn with_feed<R: Send + 'static>(
@@ -210,12 +256,10 @@ async fn with_feed<R: Send + 'static>(
         let feed = match existing {
             Some(feed) => {
                 let mut guard = feed.lock().map_err(internal)?;
-                guard
-                    .refresh_if_due(shared.storage.as_ref())
-                    .map_err(internal)?;
+                shared.read(|storage| guard.refresh_if_due(storage))?;
                 return Ok(f(&guard));
             }
-            None => StudyFeed::open(shared.storage.as_ref(), &name).map_err(internal)?,
+            None => shared.read(|storage| StudyFeed::open(storage, &name))?,
         };
         let Some(feed) = feed else {
             return Err(Failure(
@@ -240,7 +284,7 @@ async fn with_feed<R: Send + 'static>(
 
 async fn study_names(shared: &Arc<Shared>) -> Result<Vec<String>, Failure> {
     let shared = Arc::clone(shared);
-    tokio::task::spawn_blocking(move || shared.storage.list_studies().map_err(internal))
+    tokio::task::spawn_blocking(move || shared.read(|storage| storage.list_studies()))
         .await
         .map_err(internal)?
 }

@@ -89,6 +89,11 @@ impl Browser {
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                // A page opened over the protocol is a background tab, whose
+                // timers (the dashboard's polling) would be throttled.
+                "--disable-background-timer-throttling",
+                "--disable-renderer-backgrounding",
+                "--disable-backgrounding-occluded-windows",
                 "--remote-debugging-pipe",
                 "--window-size=1280,1000",
             ])
@@ -97,10 +102,14 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
+        // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork
+        // and exec. The ends are first copied above fd 10, so that placing
+        // one on 3 or 4 cannot overwrite the other.
         unsafe {
             command.pre_exec(move || {
-                if libc::dup2(cmd_read, 3) < 0 || libc::dup2(reply_write, 4) < 0 {
+                let read = libc::fcntl(cmd_read, libc::F_DUPFD, 10);
+                let write = libc::fcntl(reply_write, libc::F_DUPFD, 10);
+                if read < 0 || write < 0 || libc::dup2(read, 3) < 0 || libc::dup2(write, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -221,7 +230,16 @@ impl Browser {
             if self.eval(expression) == json!(true) {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                let state = self.eval(
+                    "(document.getElementById('hs-live') || {}).textContent + ' | ' + \
+                     Array.from(document.querySelectorAll('.js-error')).map(e => e.textContent).join('; ')",
+                );
+                panic!(
+                    "timed out waiting for {what}; the page says: {state}; errors: {:?}",
+                    self.errors()
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
