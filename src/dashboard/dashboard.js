@@ -22,7 +22,12 @@
       show('live: ' + R.data().trials.length + ' trials, checked ' + new Date().toLocaleTimeString());
     }).catch(function (e) {
       show('not updating: ' + e.message + ' (retrying)');
-    }).then(function () { setTimeout(poll, live.poll_ms); });
+    }).then(function () {
+      // A study so large that drawing it takes long is polled less often,
+      // so the page stays responsive between updates.
+      var drawing = +document.body.getAttribute('data-render-ms') || 0;
+      setTimeout(poll, Math.max(live.poll_ms, 4 * drawing));
+    });
   }
   function studies() {
     json('/api/studies').then(function (d) {

@@ -54,7 +54,15 @@
 
   // ---- the data: D as embedded (or as last merged), and what is derived ----
   var D, MIN, trials, byN, done, t0, axes, importance;
+  // Converted trials by their raw object: a live update converts only the
+  // trials it brought.
+  var converted = new WeakMap();
   function trialOf(t) {
+    var c = converted.get(t);
+    if (!c) { c = convert(t); converted.set(t, c); }
+    return c;
+  }
+  function convert(t) {
     return {
       n: t.n, state: t.s, value: num(t.v), params: t.p || {},
       inter: (t.i || []).map(function (p) { return [p[0], num(p[1])]; }),
@@ -642,5 +650,7 @@
   guard('data', function () { load(JSON.parse(document.getElementById('hs-data').textContent)); });
   guard('table', tableControls);
   renderAll();
+  // From the start of navigation to the drawn page (download, parse, draw).
+  document.body.setAttribute('data-open-ms', String(Math.round(performance.now())));
   window.hypersweepReport = { apply: apply, data: function () { return D; } };
 })();
