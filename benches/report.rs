@@ -164,7 +164,10 @@ fn serve_dashboard(port: u16, record: &StudyRecord, trials: Vec<Trial>) {
         )
         .await
         .expect("bind");
-        println!("dashboard on http://{}/", dashboard.local_addr().expect("addr"));
+        println!(
+            "dashboard on http://{}/",
+            dashboard.local_addr().expect("addr")
+        );
         dashboard
             .serve(std::future::pending())
             .await

@@ -177,7 +177,7 @@ fn the_dashboard_shows_trials_that_finish_after_the_page_opened() {
         t.len() == 4
             && state(t, 1) == Some("complete")
             && t.iter()
-                .filter(|t| t["i"].as_array().is_some_and(|i| !i.is_empty()))
+                .filter(|t| t["iv"].as_array().is_some_and(|i| !i.is_empty()))
                 .count()
                 == 4
     });

@@ -199,15 +199,7 @@ pub fn trial_data(t: &Trial) -> Value {
     m.insert("s".into(), json!(t.state));
     m.insert("v".into(), float(t.value));
     m.insert("p".into(), Value::Object(t.params.as_map().clone()));
-    m.insert(
-        "i".into(),
-        Value::Array(
-            t.intermediate
-                .iter()
-                .map(|&(step, v)| json!([step, float(Some(v))]))
-                .collect(),
-        ),
-    );
+    insert_curve(&mut m, &t.intermediate);
     m.insert("t0".into(), json!(t.started_ms));
     m.insert("t1".into(), json!(t.finished_ms));
     if let Some(e) = &t.error {
@@ -220,6 +212,52 @@ pub fn trial_data(t: &Trial) -> Value {
         m.insert("d".into(), json!(d));
     }
     Value::Object(m)
+}
+
+/// The learning curve, drawn and never tabulated, in the page's most
+/// compact form (in a 50,000-trial study the curves were most of the page):
+/// values to [`CURVE_DIGITS`] significant digits, and steps that run on by
+/// one from the first (epochs, the common case) as `i0` plus the values
+/// `iv`; other steps as `[step, value]` pairs under `i`.
+fn insert_curve(m: &mut Map<String, Value>, curve: &[(u64, f64)]) {
+    let value = |v: f64| float(Some(significant(v, CURVE_DIGITS)));
+    let consecutive = curve.windows(2).all(|w| w[1].0 == w[0].0 + 1);
+    match curve.first() {
+        Some(&(first, _)) if consecutive => {
+            m.insert("i0".into(), json!(first));
+            m.insert(
+                "iv".into(),
+                Value::Array(curve.iter().map(|&(_, v)| value(v)).collect()),
+            );
+        }
+        _ => {
+            m.insert(
+                "i".into(),
+                Value::Array(
+                    curve
+                        .iter()
+                        .map(|&(step, v)| json!([step, value(v)]))
+                        .collect(),
+                ),
+            );
+        }
+    }
+}
+
+/// Significant digits kept of an intermediate value in a page: a chart
+/// is a few hundred pixels tall, and `export` has the exact values.
+pub const CURVE_DIGITS: i32 = 7;
+
+/// `x` rounded to `digits` significant digits (non-finite and zero as
+/// they are).
+fn significant(x: f64, digits: i32) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    // Through decimal text: scaling by a power of ten is inexact at the
+    // ends of the range (1e-300 came back as 9.999999999999994e-301).
+    let precision = usize::try_from(digits.max(1) - 1).unwrap_or(0);
+    format!("{x:.precision$e}").parse().unwrap_or(x)
 }
 
 /// A float as JSON, keeping non-finite values as strings.

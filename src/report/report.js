@@ -65,7 +65,8 @@
   function convert(t) {
     return {
       n: t.n, state: t.s, value: num(t.v), params: t.p || {},
-      inter: (t.i || []).map(function (p) { return [p[0], num(p[1])]; }),
+      inter: t.iv ? t.iv.map(function (v, k) { return [t.i0 + k, num(v)]; })
+        : (t.i || []).map(function (p) { return [p[0], num(p[1])]; }),
       t0: t.t0, t1: t.t1, dur: t.t1 != null ? t.t1 - t.t0 : null,
       error: t.e || '', log: t.log || '', device: t.d || ''
     };
@@ -155,6 +156,8 @@
     best: { stroke: '#2e7d32', fill: '#2e7d32', width: 3, outline: '#000' }
   };
   var ORDER = ['dim', 'complete', 'pruned', 'failed', 'running', 'best'];
+  // Above this many marks a plot of points draws them as deduplicated squares.
+  var DENSE = 5000;
   function styleOf(t) { return t.n === D.best ? 'best' : t.state; }
   var plots = [];
   // The HTML of a plot (append to a section, then call activate on it).
@@ -186,8 +189,14 @@
     var g = c.getContext('2d');
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, p.w, p.h);
+    // Many points (a slice plot of a 50,000-trial study) are squares, and
+    // of the points of one style that fall on the same 2-pixel cell only
+    // one is drawn: the picture is the same, the browser rasterises a few
+    // thousand marks instead of 50,000 circles. Hovering still finds every
+    // trial.
+    var dense = p.marks.length > DENSE, cell = 2, gw = Math.ceil(p.w / cell) + 1;
     ORDER.forEach(function (s) {
-      var st = STYLES[s], lines = false, pts = false;
+      var st = STYLES[s], lines = false, pts = false, seen = dense ? new Uint8Array(gw * (Math.ceil(p.h / cell) + 1)) : null;
       g.beginPath();
       p.marks.forEach(function (m) {
         if (m.style !== s) return;
@@ -196,6 +205,12 @@
           lines = true;
           g.moveTo(xy[0], xy[1]);
           for (i = 2; i < xy.length; i += 2) g.lineTo(xy[i], xy[i + 1]);
+        } else if (dense && s !== 'best') {
+          var k = Math.floor(xy[1] / cell) * gw + Math.floor(xy[0] / cell);
+          if (k < 0 || k >= seen.length || seen[k]) return;
+          seen[k] = 1;
+          pts = true;
+          g.rect(xy[0] - p.r + 0.5, xy[1] - p.r + 0.5, 2 * p.r - 1, 2 * p.r - 1);
         } else {
           pts = true;
           g.moveTo(xy[0] + p.r, xy[1]);
