@@ -5,7 +5,10 @@
 //! Run: `cargo bench --bench report` (median of 3 runs per row; the data is
 //! synthetic and seeded, so rows compare across commits). With
 //! `HYPERSWEEP_BENCH_REPORT_DIR=dir` the reports are also written there, to
-//! time a browser on them.
+//! time a browser on them (`scripts/report-open-time.sh` does). With
+//! `HYPERSWEEP_BENCH_DASHBOARD_PORT=port` (feature `dashboard`), the
+//! 50,000-trial study is then served by the live dashboard on
+//! 127.0.0.1:port from an in-memory store until the bench is stopped.
 
 use std::time::{Duration, Instant};
 
@@ -118,4 +121,66 @@ fn main() {
         "ped_anova 10000 trials x {PARAMS} params: {:.4} s",
         time.as_secs_f64()
     );
+    if let Some(port) = std::env::var("HYPERSWEEP_BENCH_DASHBOARD_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        serve_dashboard(port, &record, trials(50_000, 20));
+    }
+}
+
+/// Serves `trials` on the live dashboard at 127.0.0.1:`port`, forever.
+#[cfg(feature = "dashboard")]
+fn serve_dashboard(port: u16, record: &StudyRecord, trials: Vec<Trial>) {
+    use hypersweep_trials::StudyCache;
+    use hypersweep_trials::{MemoryStorage, NewTrial, Storage, TrialOutcome};
+    let storage = MemoryStorage::new();
+    storage
+        .create_study(&record.name, &record.spec)
+        .expect("study");
+    // One cache for every claim: a claim then reads only what is new.
+    let mut cache = StudyCache::new(Default::default(), Default::default());
+    for t in trials {
+        let mut new = Some(NewTrial::new(t.params.clone()));
+        storage
+            .claim(&record.name, &mut cache, &mut |_, _| new.take())
+            .expect("claim");
+        for &(step, value) in &t.intermediate {
+            storage
+                .report(&record.name, t.number, step, value)
+                .expect("report");
+        }
+        let outcome = TrialOutcome {
+            state: t.state,
+            value: t.value,
+            error: None,
+        };
+        storage
+            .finish_trial(&record.name, t.number, outcome)
+            .expect("finish");
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let dashboard = hypersweep::dashboard::Dashboard::bind(
+            "127.0.0.1".parse().expect("ip"),
+            port,
+            std::sync::Arc::new(storage),
+            None,
+        )
+        .await
+        .expect("bind");
+        println!(
+            "dashboard on http://{}/",
+            dashboard.local_addr().expect("addr")
+        );
+        dashboard
+            .serve(std::future::pending())
+            .await
+            .expect("serve");
+    });
+}
+
+#[cfg(not(feature = "dashboard"))]
+fn serve_dashboard(_port: u16, _record: &StudyRecord, _trials: Vec<Trial>) {
+    eprintln!("HYPERSWEEP_BENCH_DASHBOARD_PORT needs the `dashboard` feature");
 }

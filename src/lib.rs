@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod command_runner;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 pub mod evidence;
 #[cfg(unix)]
 pub mod live;

@@ -14,8 +14,14 @@ use hypersweep::{CommandRunner, Study};
 
 /// Runs trials of `study` with its sweep file's command until its budget
 /// is spent (counted over every process of the study), the searcher is
-/// exhausted, a timeout or target is reached, or Ctrl-C.
-pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Result<i32> {
+/// exhausted, a timeout or target is reached, or Ctrl-C; with `dashboard`,
+/// serves the live dashboard on that port meanwhile.
+pub fn drive(
+    mut study: Study,
+    location: &Location,
+    what: &str,
+    dashboard: Option<u16>,
+) -> anyhow::Result<i32> {
     let name = study.name().to_owned();
     let log_dir = location.log_dir(&name);
     let runner = match CommandRunner::builder_from_sweep(study.spec())
@@ -32,6 +38,13 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
     // `status`, `best` and `export` read a sled store through this while
     // this process owns it.
     let _live = serve_live(location, study.storage());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    if let Some(port) = dashboard {
+        super::dashboard::start_for_sweep(&runtime, port, study.storage(), &name)?;
+    }
     let budget = study.spec().run.trials;
     let counted =
         Budget::from_trials(&study.trials()?, None, study.spec().run.retry_failed).counted();
@@ -42,10 +55,6 @@ pub fn drive(mut study: Study, location: &Location, what: &str) -> anyhow::Resul
         storage: Arc::clone(study.storage()),
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let stop = study.stop_handle();
     let result = runtime.block_on(async {
         // Registered here, before the first trial starts, not inside the

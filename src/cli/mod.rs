@@ -4,7 +4,8 @@
 //! default `./hypersweep.db`, or a `postgres://` URL; `HYPERSWEEP_STORAGE`
 //! sets the default). A sled store belongs to one process at a time; many
 //! processes share a study through PostgreSQL.
-//! While a process owns a sled store, `status`, `best`, `export` and `report` read
+//! While a process owns a sled store, `status`, `best`, `export`, `report` and
+//! `dashboard` read
 //! it through that process (its live socket, see `hypersweep::live`).
 
 #[macro_use]
@@ -14,6 +15,7 @@ mod admin;
 mod ask_tell;
 mod check;
 mod common;
+mod dashboard;
 mod drive;
 mod export;
 mod inspect;
@@ -74,6 +76,9 @@ pub enum Command {
     /// One-at-a-time ablation of the best configuration: each param's
     /// effect with its interval, the largest first.
     Ablate(rounds::AblateArgs),
+    /// Serve the report's views live over HTTP (127.0.0.1:8080 by
+    /// default): new trials appear as they finish.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -92,5 +97,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Report(args) => report::run(args),
         Command::Confirm(args) => rounds::confirm(args),
         Command::Ablate(args) => rounds::ablate(args),
+        Command::Dashboard(args) => dashboard::run(args),
     }
 }

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// study).
     #[arg(long)]
     pub force: bool,
+    /// Serve the live dashboard from this sweep on 127.0.0.1:PORT (8080
+    /// when no port is given).
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "8080")]
+    pub dashboard: Option<u16>,
 }
 
 /// Runs `run`.
@@ -78,7 +82,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(study) => study,
         Err(code) => return Ok(code),
     };
-    drive(study, &args.storage, &args.spec.display().to_string())
+    drive(
+        study,
+        &args.storage,
+        &args.spec.display().to_string(),
+        args.dashboard,
+    )
 }
 
 /// Reads, parses and overrides the spec; the error is the message to print.

@@ -69,7 +69,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
     let devices = devices.unwrap_or_else(|| run.devices.clone());
     let per_device = run.trials_per_device;
     study.config_mut().slots = device::slots(&devices, parallel, per_device);
-    drive(study, &args.study.storage, &format!("study `{name}`"))
+    drive(study, &args.study.storage, &format!("study `{name}`"), None)
 }
 
 /// `cpu`, `auto`, or a comma-separated list of GPU indices.

@@ -7,12 +7,19 @@
 //! `<script type="application/json">` element). Nothing is loaded at view
 //! time, so it opens offline and leaks nothing about who reads it.
 //!
-//! The charts are small hand-written SVG drawings in the embedded script
-//! (`report.js`) rather than a vendored charting library: they need only
-//! scatter, lines, axes and a brush, which is a few hundred lines, and no
-//! third-party license or minified blob lands in the binary. Hovering any
-//! mark shows its trial (an SVG `<title>`), and clicking it selects the
-//! trial in the table.
+//! The charts are hand-written in the embedded script (`report.js`) rather
+//! than a vendored charting library: they need only scatter, lines, axes and
+//! a brush, which is a few hundred lines, and no third-party license or
+//! minified blob lands in the binary. Axes and labels are SVG; the marks
+//! (one per trial, 50,000 in a large study) are drawn on a canvas under
+//! them, because one DOM element per trial made a 50,000-trial report take
+//! minutes to open. The script finds the trial under the pointer itself:
+//! hovering a mark shows its trial, clicking it selects the trial in the
+//! table, and the table renders only the rows in view.
+//!
+//! The live dashboard ([`crate::dashboard`], feature `dashboard`) serves
+//! this same page ([`page`] with [`Page::Live`]) and merges changed trials
+//! into it, so the report and the dashboard draw from one source.
 //!
 //! Parameter importance is computed here, in Rust, by PED-ANOVA
 //! ([`hypersweep_search::importance`], whose module doc says why that
@@ -36,16 +43,27 @@ const SCRIPT_SLOT: &str = "/*@SCRIPT@*/";
 const DATA_SLOT: &str = "@DATA@";
 const TITLE_SLOT: &str = "@TITLE@";
 const CONFIDENCE_SLOT: &str = "@CONFIDENCE@";
+const KIND_SLOT: &str = "@KIND@";
+const LIVE_SLOT: &str = "<!--@LIVE@-->";
 
 mod confidence;
 
 /// The report of `record`'s study over `trials`, as one HTML document.
 pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
-    // Confirmation and ablation re-runs have their own section: the search's
-    // views (history, importance, curves) show the search.
+    // Confirmation and ablation re-runs have their own section; the search's
+    // views (history, importance, curves) show the search ([`head`] and
+    // [`trials_data`] leave the re-runs out).
     let confidence = confidence::confidence_html(&record.spec, trials);
-    // (Copied only when there are rounds: a large study is all search.)
-    let search: std::borrow::Cow<'_, [Trial]> = if trials.iter().all(|t| t.role.is_search()) {
+    let mut data = head(record, trials);
+    data["trials"] = trials_data(trials);
+    page(&record.name, &data, Page::Report, &confidence)
+}
+
+/// The trials the search's views show: all but confirmation and ablation
+/// re-runs (copied only when there are such re-runs: a large study is all
+/// search).
+fn search_trials(trials: &[Trial]) -> std::borrow::Cow<'_, [Trial]> {
+    if trials.iter().all(|t| t.role.is_search()) {
         trials.into()
     } else {
         trials
@@ -54,21 +72,53 @@ pub fn render(record: &StudyRecord, trials: &[Trial]) -> String {
             .cloned()
             .collect::<Vec<_>>()
             .into()
-    };
-    let trials = &search[..];
-    let data = report_data(record, trials);
+    }
+}
+
+/// What a page is: a report (a file, drawn once) or the live dashboard's
+/// view of a study (the same page with the dashboard's polling script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page<'a> {
+    /// The self-contained report.
+    Report,
+    /// The dashboard: the report's views plus `script`, which keeps them
+    /// up to date.
+    Live {
+        /// A script run after the report's own (it finds the report's API
+        /// on `window.hypersweepReport`).
+        script: &'a str,
+    },
+}
+
+/// The page of the study `name` showing `data` (a [`head`] with a `trials`
+/// array of [`trial_data`]) and the `confidence` section (HTML; empty for
+/// none): the report's template, style and script, one source for the
+/// report and the dashboard.
+pub fn page(name: &str, data: &Value, kind: Page<'_>, confidence: &str) -> String {
     // JSON inside a <script> element: `<` never appears raw, so no text of
     // a trial (an error message with `</script>`) can end the element.
     let data = data.to_string().replace('<', "\\u003c");
-    let title = escape_html(&record.name);
+    let title = escape_html(name);
+    let (kind, live) = match kind {
+        Page::Report => ("report", String::new()),
+        Page::Live { script } => (
+            "dashboard",
+            format!(
+                "<script>\n{}\n</script>",
+                script.replace("</script", "<\\/script")
+            ),
+        ),
+    };
     fill(
         TEMPLATE,
         &[
             (TITLE_SLOT, &title),
+            (KIND_SLOT, kind),
             (STYLE_SLOT, STYLE),
             (SCRIPT_SLOT, SCRIPT),
             (DATA_SLOT, &data),
-            (CONFIDENCE_SLOT, &confidence),
+            (CONFIDENCE_SLOT, confidence),
+            (LIVE_SLOT, &live),
         ],
     )
 }
@@ -111,8 +161,12 @@ fn searcher_text(spec: &SweepSpec) -> String {
     }
 }
 
-/// Everything the page shows, as one JSON document.
-fn report_data(record: &StudyRecord, trials: &[Trial]) -> Value {
+/// Everything the page shows but the trials themselves: the study, the
+/// counts, the best trial, the params and their importance. The dashboard
+/// sends it again whenever a trial changed.
+pub fn head(record: &StudyRecord, trials: &[Trial]) -> Value {
+    let search = search_trials(trials);
+    let trials = &search[..];
     let spec = &record.spec;
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let first = trials.iter().map(|t| t.started_ms).min();
@@ -155,28 +209,30 @@ fn report_data(record: &StudyRecord, trials: &[Trial]) -> Value {
         "best": best_trial(trials, spec.metric.goal).map(|t| t.number),
         "params": params,
         "importance": importance,
-        "trials": trials.iter().map(trial_data).collect::<Vec<_>>(),
     })
+}
+
+/// The trials as the page reads them, by number.
+pub fn trials_data(trials: &[Trial]) -> Value {
+    Value::Array(
+        trials
+            .iter()
+            .filter(|t| t.role.is_search())
+            .map(trial_data)
+            .collect(),
+    )
 }
 
 /// One trial as the page reads it: short keys (a 50,000-trial study is
 /// mostly this), non-finite values as `"NaN"`, `"inf"`, `"-inf"` as in the
 /// store's JSON.
-fn trial_data(t: &Trial) -> Value {
+pub fn trial_data(t: &Trial) -> Value {
     let mut m = Map::new();
     m.insert("n".into(), json!(t.number));
     m.insert("s".into(), json!(t.state));
     m.insert("v".into(), float(t.value));
     m.insert("p".into(), Value::Object(t.params.as_map().clone()));
-    m.insert(
-        "i".into(),
-        Value::Array(
-            t.intermediate
-                .iter()
-                .map(|&(step, v)| json!([step, float(Some(v))]))
-                .collect(),
-        ),
-    );
+    insert_curve(&mut m, &t.intermediate);
     m.insert("t0".into(), json!(t.started_ms));
     m.insert("t1".into(), json!(t.finished_ms));
     if let Some(e) = &t.error {
@@ -191,6 +247,52 @@ fn trial_data(t: &Trial) -> Value {
     Value::Object(m)
 }
 
+/// The learning curve, drawn and never tabulated, in the page's most
+/// compact form (in a 50,000-trial study the curves were most of the page):
+/// values to [`CURVE_DIGITS`] significant digits, and steps that run on by
+/// one from the first (epochs, the common case) as `i0` plus the values
+/// `iv`; other steps as `[step, value]` pairs under `i`.
+fn insert_curve(m: &mut Map<String, Value>, curve: &[(u64, f64)]) {
+    let value = |v: f64| float(Some(significant(v, CURVE_DIGITS)));
+    let consecutive = curve.windows(2).all(|w| w[1].0 == w[0].0 + 1);
+    match curve.first() {
+        Some(&(first, _)) if consecutive => {
+            m.insert("i0".into(), json!(first));
+            m.insert(
+                "iv".into(),
+                Value::Array(curve.iter().map(|&(_, v)| value(v)).collect()),
+            );
+        }
+        _ => {
+            m.insert(
+                "i".into(),
+                Value::Array(
+                    curve
+                        .iter()
+                        .map(|&(step, v)| json!([step, value(v)]))
+                        .collect(),
+                ),
+            );
+        }
+    }
+}
+
+/// Significant digits kept of an intermediate value in a page: a chart
+/// is a few hundred pixels tall, and `export` has the exact values.
+pub const CURVE_DIGITS: i32 = 7;
+
+/// `x` rounded to `digits` significant digits (non-finite and zero as
+/// they are).
+fn significant(x: f64, digits: i32) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    // Through decimal text: scaling by a power of ten is inexact at the
+    // ends of the range (1e-300 came back as 9.999999999999994e-301).
+    let precision = usize::try_from(digits.max(1) - 1).unwrap_or(0);
+    format!("{x:.precision$e}").parse().unwrap_or(x)
+}
+
 /// A float as JSON, keeping non-finite values as strings.
 fn float(v: Option<f64>) -> Value {
     match v {
@@ -202,7 +304,7 @@ fn float(v: Option<f64>) -> Value {
     }
 }
 
-fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -121,7 +121,9 @@ fn the_report_carries_every_trial_and_the_summary() {
         assert!((lr - t.params.f64("lr").expect("lr")).abs() < 1e-15);
         assert_eq!(row["p"]["opt"], t.params.as_map()["opt"]);
         assert_eq!(row["p"]["layers"], t.params.as_map()["layers"]);
-        assert_eq!(row["i"].as_array().map(Vec::len), Some(4));
+        // Epochs 1..=4: the first step and the values.
+        assert_eq!(row["i0"], json!(1));
+        assert_eq!(row["iv"].as_array().map(Vec::len), Some(4));
         assert_eq!(row["log"], json!(format!("logs/night/{}.log", t.number)));
     }
     assert_eq!(rows[7]["e"], json!("boom </script><b>x</b>"));
@@ -180,4 +182,26 @@ fn an_empty_study_renders_with_the_reason_importance_is_missing() {
 #[test]
 fn the_same_trials_give_the_same_bytes() {
     assert_eq!(render(&record(), &trials()), render(&record(), &trials()));
+}
+
+#[test]
+fn curves_are_compact_and_keep_seven_significant_digits() {
+    let mut m = Map::new();
+    insert_curve(&mut m, &[(3, 0.123456789), (4, -12345.6789), (5, f64::NAN)]);
+    assert_eq!(
+        Value::Object(m),
+        json!({"i0": 3, "iv": [0.1234568, -12345.68, "NaN"]})
+    );
+    let mut m = Map::new();
+    insert_curve(&mut m, &[(10, 1e-300), (20, 0.0), (40, 2.0)]);
+    assert_eq!(
+        Value::Object(m),
+        json!({"i": [[10, 1e-300], [20, 0.0], [40, 2.0]]})
+    );
+    let mut m = Map::new();
+    insert_curve(&mut m, &[]);
+    assert_eq!(Value::Object(m), json!({"i": []}));
+    assert_eq!(significant(987654321.0, 7), 987654300.0);
+    assert_eq!(significant(f64::MIN_POSITIVE / 8.0, 7), 2.781342e-309);
+    assert_eq!(significant(-0.0, 7), 0.0);
 }
