@@ -23,7 +23,7 @@ use super::rows::{
 use crate::error::StorageError;
 use crate::storage::{ClaimDecision, NewTrial, Staleness, Storage, StudyCache, StudyRecord, rules};
 use crate::trial::{Repeats, Trial, TrialOutcome, TrialUpdate};
-use hypersweep_search::{Params, TrialState};
+use hypersweep_search::TrialState;
 use tokio_postgres::GenericClient;
 
 /// Trials numbered above `after` and the listed unfinished ones, by number.
