@@ -252,6 +252,8 @@ METHODS: dict[str, Callable[..., Run]] = {
     "hs-tpe": hypersweep("tpe"),
     "hs-gp": hypersweep("gp"),
     "hs-auto": hypersweep("auto"),
+    # Screening variants of hs-tpe (issue 17).
+    "hs-tpe-uni": hypersweep("tpe", {"tpe": {"multivariate": False}}),
     "hs-random": hypersweep("random"),
     "optuna-tpe": optuna_sampler(optuna_tpe),
     "optuna-gp": optuna_sampler(optuna_gp),

@@ -220,6 +220,8 @@ def build_problems() -> dict[str, Callable[[], Problem]]:
         "ackley5": lambda: synthetic("ackley5", ackley, [(-32.768, 32.768)] * 5, 0.0),
         "rastrigin4": lambda: synthetic("rastrigin4", rastrigin, [(-5.12, 5.12)] * 4, 0.0),
         "sphere20": lambda: synthetic("sphere20", shifted_sphere, [(-5, 5)] * 20, 0.0),
+        # Issue 17's high-dimensional case: 40 floats in [-10, 10], the plain sphere.
+        "sphere40": lambda: synthetic("sphere40", lambda x: float(np.sum(np.asarray(x) ** 2)), [(-10, 10)] * 40, 0.0),
         "mixed": lambda: Problem("mixed", MIXED_PARAMS, lambda c, _r: mixed_value(c), mixed_value, 0.0),
     }
 
