@@ -151,6 +151,28 @@ def optuna_gp(seed: int):
     return optuna.samplers.GPSampler(seed=seed)
 
 
+def rustuna_tpe():
+    """rustuna 0.2 (the Optuna team's Rust port; Optuna's ask/tell API) with its TPESampler."""
+
+    def run(problem: Problem, budget: int, seed: int, obs_rng: np.random.Generator) -> Run:
+        import rustuna
+        from rustuna import samplers
+
+        study = rustuna.create_study(sampler=samplers.TPESampler(seed=seed), direction="minimize")
+        out = []
+        for _ in range(budget):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            cfg = _optuna_sample(trial, problem)
+            ms = (time.perf_counter() - t0) * 1e3
+            value = problem.observe(cfg, obs_rng)
+            study.tell(trial.number, value)
+            out.append((cfg, value, ms))
+        return out
+
+    return run
+
+
 # --- Hyperopt ------------------------------------------------------------------------------
 
 _VALUE_KEY = "__value"
@@ -257,6 +279,7 @@ METHODS: dict[str, Callable[..., Run]] = {
     "hs-random": hypersweep("random"),
     "optuna-tpe": optuna_sampler(optuna_tpe),
     "optuna-gp": optuna_sampler(optuna_gp),
+    "rustuna-tpe": rustuna_tpe(),
     "hyperopt-tpe": hyperopt_algo("tpe"),
     "hyperopt-random": hyperopt_algo("random"),
 }
