@@ -93,7 +93,7 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
             "best      trial {}: {} = {} {}",
             best.number,
             spec.metric.name,
-            value_text(&best),
+            value_text(best),
             serde_json::to_string(&best.params)?
         ),
         None => outln!("best      none yet"),
@@ -110,12 +110,13 @@ pub fn status(args: StudyArgs) -> anyhow::Result<i32> {
 /// How many of the best trials `status` lists.
 const TOP: usize = 5;
 
-/// The `k` best complete trials with a finite value, best first; ties keep
-/// the order of numbers (so the first is [`best_trial`]'s).
+/// The `k` best complete search trials with a finite value, best first
+/// (confirmation and ablation re-runs have their own lines); ties keep the
+/// order of numbers (so the first is [`best_trial`]'s).
 fn top_trials(trials: &[Trial], goal: Direction, k: usize) -> Vec<&Trial> {
     let mut ranked: Vec<(&Trial, f64)> = trials
         .iter()
-        .filter(|t| t.state == TrialState::Complete)
+        .filter(|t| t.state == TrialState::Complete && t.role.is_search())
         .filter_map(|t| t.value.filter(|v| v.is_finite()).map(|v| (t, goal.loss(v))))
         .collect();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1));

@@ -71,12 +71,18 @@ impl Study {
             asked: true,
             ..NewTrial::new(Params::new())
         };
+        let seed = self.config.seed;
         let trial = blocking(|| {
             self.storage
-                .claim(&self.name, &mut cache, &mut |_, _| Some(template.clone()))
+                .claim(&self.name, &mut cache, &mut |_, number| {
+                    // Evaluated once, outside: one seed, as `ask` gives.
+                    Some(NewTrial {
+                        seeds: hypersweep_trials::scheduler::trial_seeds(seed, number, 1),
+                        ..template.clone()
+                    })
+                })
         })?;
         let trial = trial.ok_or_else(|| StudyError::Runtime("the claim stored no trial".into()))?;
-        let seed = self.config.seed;
         let proposed = self
             .discovered
             .lock()
