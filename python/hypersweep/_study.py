@@ -114,10 +114,10 @@ class Study:
             self._enqueued.append(dict(params))
 
     def ask(self, fixed_distributions: Optional[Dict[str, Any]] = None) -> Trial:
-        number, drawn, proposals = self._core.ask_open()
+        number, drawn, proposals, seed = self._core.ask_open()
         with self._lock:
             fixed = self._enqueued.pop(0) if self._enqueued else {}
-        return Trial(self, number, drawn, fixed, proposals)
+        return Trial(self, number, drawn, fixed, proposals, seed)
 
     def tell(self, trial: Union[Trial, int], values: Optional[Union[float, Sequence[float]]] = None,
              state: Optional[TrialState] = None, skip_if_finished: bool = False) -> FrozenTrial:

@@ -70,6 +70,10 @@ class FrozenTrial:
         self._domains: Dict[str, Dict[str, Any]] = dict(record.get("distributions") or {})
         self.system_attrs: Dict[str, Any] = {}
         self.error: Optional[str] = record.get("error")
+        seeds = record.get("seeds") or []
+        # The seed the objective got as `trial.seed` (None for a record
+        # written before trials had seeds).
+        self.seed: Optional[int] = seeds[0] if seeds else None
 
     @property
     def distributions(self) -> Dict[str, BaseDistribution]:
@@ -102,8 +106,14 @@ class Trial:
 
     def __init__(self, study: "Any", number: int, drawn: Dict[str, Any],
                  fixed: Optional[Dict[str, Any]] = None,
-                 proposals: Optional[Dict[str, Any]] = None):
+                 proposals: Optional[Dict[str, Any]] = None,
+                 seed: Optional[int] = None):
         self.study = study
+        # The trial's seed, derived from the study's seed and the trial's
+        # number (the same on a re-run): seed the objective's own RNGs with
+        # it (`torch.manual_seed(trial.seed)`). None for a trial told by
+        # number without being asked here.
+        self.seed = seed
         self._core = study._core
         self.number = number
         self._trial_id = number

@@ -123,7 +123,7 @@ impl CoreStudy {
     /// Claims a trial: its number, the params drawn up front (those of
     /// the study's declared space, if any), and the proposals for the
     /// discovered space as `{name: (domain, value)}`.
-    fn ask_open(&self, py: Python<'_>) -> PyResult<(u64, PyObject, PyObject)> {
+    fn ask_open(&self, py: Python<'_>) -> PyResult<(u64, PyObject, PyObject, Option<u64>)> {
         let study = Arc::clone(&self.study);
         let open = py.allow_threads(move || study.ask_open()).map_err(to_py)?;
         let proposals = PyDict::new(py);
@@ -136,6 +136,7 @@ impl CoreStudy {
             open.trial.number,
             params_to_py(py, &open.trial.params)?,
             proposals.into_any().unbind(),
+            open.trial.seeds.first().copied(),
         ))
     }
 

@@ -266,3 +266,23 @@ def test_postgres_study_through_a_url():
     again = optuna.load_study(study_name=name, storage=url)
     assert [t.params for t in again.trials] == [t.params for t in study.trials]
     assert len(again.trials) == 12
+
+
+def test_each_trial_has_a_seed_from_the_study_seed_and_its_number():
+    def seeds(seed):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        got = []
+
+        def objective(trial):
+            got.append(trial.seed)
+            return trial.suggest_float("x", 0.0, 1.0)
+
+        study.optimize(objective, n_trials=4)
+        assert [t.seed for t in study.trials] == got
+        return got
+
+    first = seeds(3)
+    assert all(isinstance(s, int) for s in first)
+    assert len(set(first)) == 4, first
+    assert seeds(3) == first
+    assert seeds(4) != first
