@@ -38,6 +38,7 @@ mod claim;
 pub use claim::suggest;
 mod events;
 mod offload;
+mod slot_threads;
 mod stop;
 mod sweep;
 mod trial_task;
@@ -280,7 +281,13 @@ impl Scheduler {
 
     /// Runs the sweep to its end.
     pub async fn run(self) -> Result<SweepSummary, SchedulerError> {
-        sweep::Sweep::start(self).await?.run().await
+        let blocking = self.runner.as_blocking().is_some();
+        let sweep = sweep::Sweep::start(self).await?;
+        if blocking {
+            slot_threads::run(sweep).await
+        } else {
+            sweep.run().await
+        }
     }
 }
 
