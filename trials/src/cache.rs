@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hypersweep_search::{Direction, History, TrialState};
+use hypersweep_search::{Direction, History, TrialState, position_by_number};
 
 use crate::budget::Budget;
 use crate::trial::Trial;
@@ -116,20 +116,12 @@ impl StudyCache {
                 self.unfinished.remove(&trial.number);
             }
             history.upsert(trial.observation());
-            match self.trials.last() {
-                Some(last) if last.number >= trial.number => {
-                    match self
-                        .trials
-                        .binary_search_by_key(&trial.number, |t| t.number)
-                    {
-                        Ok(i) => {
-                            let old = std::mem::replace(&mut self.trials[i], trial);
-                            self.tally.add(&old, self.direction, -1);
-                        }
-                        Err(i) => self.trials.insert(i, trial),
-                    }
+            match position_by_number(&self.trials, trial.number, |t| t.number) {
+                Ok(i) => {
+                    let old = std::mem::replace(&mut self.trials[i], trial);
+                    self.tally.add(&old, self.direction, -1);
                 }
-                _ => self.trials.push(trial),
+                Err(i) => self.trials.insert(i, trial),
             }
         }
     }
@@ -141,8 +133,7 @@ impl StudyCache {
 
     /// One trial, if this process has seen it.
     pub fn trial(&self, number: u64) -> Option<&Trial> {
-        self.trials
-            .binary_search_by_key(&number, |t| t.number)
+        position_by_number(&self.trials, number, |t| t.number)
             .ok()
             .map(|i| &self.trials[i])
     }

@@ -308,4 +308,6 @@ pub fn best_trial(trials: &[Trial], direction: Direction) -> Option<Trial> {
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod slot_tests;
+#[cfg(test)]
 mod tests;

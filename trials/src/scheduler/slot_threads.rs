@@ -214,6 +214,7 @@ struct SlotThread<'a> {
 impl SlotThread<'_> {
     fn run(&self) {
         let mut state = self.shared.lock();
+        let job = state.sweep.claim_job(self.device);
         loop {
             if !state.sweep.proposing {
                 break;
@@ -231,7 +232,7 @@ impl SlotThread<'_> {
                 state.sweep.held = false;
                 continue;
             }
-            let Some(trial) = state.sweep.claim_here(self.device) else {
+            let Some(trial) = state.sweep.claim_here(&job) else {
                 // Spent, held, exhausted or failed: the loop's checks say.
                 self.shared.wake_waiting(&state);
                 continue;

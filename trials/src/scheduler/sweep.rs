@@ -327,7 +327,7 @@ impl Sweep {
         None
     }
 
-    fn claim_job(&self, device: Device) -> ClaimJob {
+    pub(super) fn claim_job(&self, device: Device) -> ClaimJob {
         ClaimJob {
             storage: Arc::clone(&self.s.storage),
             study: self.s.config.study.clone(),
@@ -349,10 +349,10 @@ impl Sweep {
         StudyCache::new(cfg.direction, Budget::new(cfg.budget, cfg.retry_failed))
     }
 
-    /// Claims a trial on this thread for a slot thread (`slot_threads.rs`),
-    /// with what its answer means for the sweep handled as for a task.
-    pub(super) fn claim_here(&mut self, device: Device) -> Option<Trial> {
-        let job = self.claim_job(device);
+    /// Claims a trial on this thread for a slot thread (`slot_threads.rs`,
+    /// which keeps its slot's `job`), with what its answer means for the
+    /// sweep handled as for a task.
+    pub(super) fn claim_here(&mut self, job: &ClaimJob) -> Option<Trial> {
         let cache = self.cache.as_mut()?;
         let claimed = match job.run_here(cache) {
             Ok(claimed) => claimed,
@@ -413,8 +413,10 @@ impl Sweep {
             },
         );
         self.started += 1;
-        let progress = self.progress();
-        self.emit(SweepEvent::Started { trial, progress });
+        if self.s.observer.is_some() {
+            let progress = self.progress();
+            self.emit(SweepEvent::Started { trial, progress });
+        }
         (ctx, cancel)
     }
 
@@ -536,10 +538,15 @@ impl Sweep {
                     continue;
                 }
             };
-            self.cache_mut().apply([trial.clone()]);
             self.account(&trial);
-            let progress = self.progress();
-            self.emit(SweepEvent::Finished { trial, progress });
+            // The observer gets its own copy; without one the cache takes
+            // the trial itself.
+            let event = self.s.observer.is_some().then(|| trial.clone());
+            self.cache_mut().apply([trial]);
+            if let Some(trial) = event {
+                let progress = self.progress();
+                self.emit(SweepEvent::Finished { trial, progress });
+            }
         }
     }
 
