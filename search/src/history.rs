@@ -144,11 +144,14 @@ impl History {
     }
 
     /// Inserts or replaces the observation with the same number, keeping the
-    /// order by number.
-    pub fn upsert(&mut self, obs: Observation) {
+    /// order by number; returns the one replaced.
+    pub fn upsert(&mut self, obs: Observation) -> Option<Observation> {
         match position_by_number(&self.trials, obs.number, |t| t.number) {
-            Ok(i) => self.trials[i] = obs,
-            Err(i) => self.trials.insert(i, obs),
+            Ok(i) => Some(std::mem::replace(&mut self.trials[i], obs)),
+            Err(i) => {
+                self.trials.insert(i, obs);
+                None
+            }
         }
     }
 }

@@ -55,6 +55,8 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// The end of the sweep's wall-clock time, if it has one.
+    deadline: Option<Instant>,
     /// Wakes slot threads waiting while the budget is held.
     wake: Condvar,
     /// Tells the supervisor a slot thread ended.
@@ -75,6 +77,26 @@ impl Shared {
             self.wake.notify_all();
         }
     }
+
+    /// Applies a stop request and the sweep's timeout, as the task path's
+    /// loop does before each round of claims; every slot thread checks
+    /// before its claim, so a drain takes effect at once, not when the
+    /// supervisor next wakes.
+    fn check_stop(&self, state: &mut State) {
+        let level = state.sweep.s.stop.level();
+        if level >= StopLevel::Drain {
+            state.sweep.stop_proposing(StopReason::Stopped);
+        }
+        if level >= StopLevel::Cancel {
+            state.sweep.cancel_all("interrupted: the sweep was stopped");
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            state.sweep.stop_proposing(StopReason::Timeout);
+            state
+                .sweep
+                .cancel_all("interrupted: the sweep's timeout passed");
+        }
+    }
 }
 
 /// Runs the sweep with one thread per worker slot, this task supervising.
@@ -82,7 +104,9 @@ pub(super) async fn run(mut sweep: Sweep) -> Result<SweepSummary, SchedulerError
     sweep.on_slot_threads = true;
     let cfg = sweep.s.config.clone();
     let n_slots = cfg.slots.len().max(1);
+    let deadline = cfg.timeout.map(|d| Instant::now() + d);
     let shared = Arc::new(Shared {
+        deadline,
         state: Mutex::new(State {
             sweep,
             busy: 0,
@@ -98,25 +122,13 @@ pub(super) async fn run(mut sweep: Sweep) -> Result<SweepSummary, SchedulerError
         }
     }
     let mut stop_rx = shared.lock().sweep.s.stop.subscribe();
-    let deadline = cfg.timeout.map(|d| Instant::now() + d);
     let mut heartbeat = tokio::time::interval(cfg.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let trial_deadline = {
             let mut state = shared.lock();
-            let level = *stop_rx.borrow_and_update();
-            if level >= StopLevel::Drain {
-                state.sweep.stop_proposing(StopReason::Stopped);
-            }
-            if level >= StopLevel::Cancel {
-                state.sweep.cancel_all("interrupted: the sweep was stopped");
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                state.sweep.stop_proposing(StopReason::Timeout);
-                state
-                    .sweep
-                    .cancel_all("interrupted: the sweep's timeout passed");
-            }
+            stop_rx.borrow_and_update();
+            shared.check_stop(&mut state);
             let trial_deadline = cfg
                 .trial_timeout
                 .map(|limit| time_out_late_trials(&shared, &mut state, limit));
@@ -216,6 +228,7 @@ impl SlotThread<'_> {
         let mut state = self.shared.lock();
         let job = state.sweep.claim_job(self.device);
         loop {
+            self.shared.check_stop(&mut state);
             if !state.sweep.proposing {
                 break;
             }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hypersweep_search::{SearchError, SearchSpace, TrialState};
+use hypersweep_search::{SearchError, SearchSpace, TrialState, position_by_number};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -14,7 +14,7 @@ use super::offload::CostGauge;
 use super::trial_task::{self, TaskEnd};
 use super::{
     Progress, REAPED_REASON, Scheduler, SchedulerError, StopLevel, StopReason, SweepEvent,
-    SweepSummary, best_trial, is_interrupted, reaches_target,
+    SweepSummary, is_interrupted, reaches_target,
 };
 use crate::budget::Budget;
 use crate::cache::StudyCache;
@@ -186,7 +186,7 @@ impl Sweep {
             counted: cache.budget().counted(),
             started: self.started,
             reaped: self.reaped,
-            best: best_trial(cache.trials(), self.s.config.direction),
+            best: cache.best().cloned(),
         })
     }
 
@@ -523,10 +523,11 @@ impl Sweep {
                     // lost, and hand this one back with the error so that
                     // it is printed, not lost; the trial stays Running in
                     // the store and the next run re-runs it.
-                    let params = self
-                        .cache()
-                        .trial(number)
-                        .map(|t| serde_json::to_string(&t.params).unwrap_or_default())
+                    let history = self.cache().history();
+                    let params = position_by_number(&history.trials, number, |t| t.number)
+                        .ok()
+                        .map(|i| serde_json::to_string(&history.trials[i].params))
+                        .and_then(Result::ok)
                         .unwrap_or_default();
                     tracing::error!(trial = number, %err, ?outcome, %params, "result not stored");
                     self.fail(SchedulerError::Unrecorded {
@@ -538,12 +539,9 @@ impl Sweep {
                     continue;
                 }
             };
+            self.cache_mut().apply([&trial]);
             self.account(&trial);
-            // The observer gets its own copy; without one the cache takes
-            // the trial itself.
-            let event = self.s.observer.is_some().then(|| trial.clone());
-            self.cache_mut().apply([trial]);
-            if let Some(trial) = event {
+            if self.s.observer.is_some() {
                 let progress = self.progress();
                 self.emit(SweepEvent::Finished { trial, progress });
             }

@@ -304,7 +304,7 @@ impl Storage for SledStorage {
         if trial.asked {
             self.flush()?;
         }
-        cache.apply([trial.clone()]);
+        cache.apply([&trial]);
         Ok(Some(trial))
     }
 
