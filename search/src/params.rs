@@ -58,6 +58,11 @@ impl Params {
         Params::default()
     }
 
+    /// An empty configuration with room for `n` parameters.
+    pub fn with_capacity(n: usize) -> Self {
+        Params(Arc::new(Map::with_capacity(n)))
+    }
+
     /// Sets a value, replacing any earlier one.
     pub fn insert(&mut self, name: impl Into<String>, value: Value) {
         Arc::make_mut(&mut self.0).insert(name.into(), value);

@@ -169,7 +169,7 @@ fn time_out_late_trials(
         .sweep
         .running
         .iter()
-        .filter(|(_, r)| r.since + limit <= now)
+        .filter(|(_, r)| r.since.is_some_and(|since| since + limit <= now))
         .map(|(&n, r)| (n, r.slot))
         .collect();
     for (number, slot) in late {
@@ -182,7 +182,7 @@ fn time_out_late_trials(
         .sweep
         .running
         .values()
-        .map(|r| r.since + limit)
+        .filter_map(|r| r.since.map(|since| since + limit))
         .min()
         .unwrap_or(now + limit)
 }

@@ -28,8 +28,9 @@ pub(super) struct RunningTrial {
     cancel: Arc<watch::Sender<bool>>,
     /// Set when the scheduler cancelled it (Ctrl-C, sweep timeout).
     interrupted: Option<String>,
-    /// When it started (slot threads time trials out from this).
-    pub since: Instant,
+    /// When it started, under a `trial_timeout` (slot threads time trials
+    /// out from this).
+    pub since: Option<Instant>,
 }
 
 /// The state of one run of [`Scheduler::run`].
@@ -409,7 +410,7 @@ impl Sweep {
                 slot,
                 cancel: Arc::clone(&cancel),
                 interrupted: None,
-                since: Instant::now(),
+                since: cfg.trial_timeout.map(|_| Instant::now()),
             },
         );
         self.started += 1;
