@@ -281,7 +281,10 @@ impl Scheduler {
 
     /// Runs the sweep to its end.
     pub async fn run(self) -> Result<SweepSummary, SchedulerError> {
-        let blocking = self.runner.as_blocking().is_some();
+        // A synchronous runner's slots are threads of their own, unless
+        // several slots share the syncs of a store that batches them.
+        let blocking = self.runner.as_blocking().is_some()
+            && (self.config.slots.len() <= 1 || !self.storage.syncs_in_batches());
         let sweep = sweep::Sweep::start(self).await?;
         if blocking {
             slot_threads::run(sweep).await

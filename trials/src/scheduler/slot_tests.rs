@@ -316,3 +316,28 @@ async fn a_slot_held_by_an_asked_trial_waits_for_an_end_then_stops() {
     assert_eq!((summary.reason, summary.counted), (StopReason::Budget, 1));
     assert_eq!(storage.trials("s").unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_blocks_its_thread_keeps_its_heartbeat() {
+    let (mut cfg, storage) = setup(1, 1);
+    cfg.heartbeat_every = Duration::from_millis(10);
+    let st = storage.clone();
+    let call: Arc<Call> = Arc::new(move |ctx| {
+        let mut beats = Vec::new();
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(40));
+            beats.push(st.trial("s", ctx.number).unwrap().heartbeat_ms);
+        }
+        // The value carries the verdict out of the call.
+        RunOutcome::Complete(if beats[2] > beats[0] { 1.0 } else { 0.0 })
+    });
+    let summary = scheduler(cfg, &storage, Arc::new(NoPruner), call)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.best.and_then(|t| t.value),
+        Some(1.0),
+        "the supervisor beats for a trial whose call holds its thread"
+    );
+}

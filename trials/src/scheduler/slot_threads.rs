@@ -19,8 +19,10 @@
 //!
 //! What differs, and why it is safe:
 //! - a slot thread makes its own claim durable (`persist_claims`) and
-//!   records its own end, outside the mutex, so the flushes of a sled store
-//!   by different slots overlap instead of queueing behind the mutex;
+//!   records its own end, outside the mutex. A store whose sync costs the
+//!   same for one trial as for several ([`Storage::syncs_in_batches`]:
+//!   sled's fsync) keeps the task path when a sweep has several slots,
+//!   where trials that start or end together share one sync;
 //! - a call cannot be stopped from outside, so a cancelled trial (second
 //!   stop, the sweep's timeout, an error, its own `trial_timeout`) is
 //!   recorded at once by whoever cancels it, as the task path records it

@@ -347,6 +347,10 @@ impl Storage for SledStorage {
         true
     }
 
+    fn syncs_in_batches(&self) -> bool {
+        true
+    }
+
     fn unreadable(&self, study: &str) -> Result<Vec<String>, StorageError> {
         let prefix = study_prefix(study);
         let mut out = Vec::new();
