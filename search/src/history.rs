@@ -144,8 +144,13 @@ impl History {
     }
 
     /// Inserts or replaces the observation with the same number, keeping the
-    /// order by number; returns the one replaced.
-    pub fn upsert(&mut self, obs: Observation) -> Option<Observation> {
+    /// order by number.
+    pub fn upsert(&mut self, obs: Observation) {
+        self.insert_or_replace(obs);
+    }
+
+    /// [`History::upsert`], returning the observation replaced.
+    pub fn insert_or_replace(&mut self, obs: Observation) -> Option<Observation> {
         match position_by_number(&self.trials, obs.number, |t| t.number) {
             Ok(i) => Some(std::mem::replace(&mut self.trials[i], obs)),
             Err(i) => {

@@ -115,7 +115,7 @@ impl StudyCache {
             } else {
                 self.unfinished.remove(&trial.number);
             }
-            if let Some(old) = history.upsert(trial.observation()) {
+            if let Some(old) = history.insert_or_replace(trial.observation()) {
                 self.tally.add(old.state, -1);
             }
             self.last = self.last.max(Some(trial.number));

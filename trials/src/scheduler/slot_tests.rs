@@ -341,3 +341,25 @@ async fn a_call_that_blocks_its_thread_keeps_its_heartbeat() {
         "the supervisor beats for a trial whose call holds its thread"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_that_lets_a_panic_through_fails_only_its_trial() {
+    let (cfg, storage) = setup(4, 2);
+    let call: Arc<Call> = Arc::new(|ctx| {
+        if ctx.number == 1 {
+            panic!("boom at trial one");
+        }
+        RunOutcome::Complete(1.0)
+    });
+    let summary = scheduler(cfg, &storage, Arc::new(NoPruner), call)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.counted, 4);
+    let t = storage.trials("s").unwrap();
+    assert_eq!(t[1].state, TrialState::Failed);
+    assert_eq!(
+        t[1].error.as_deref(),
+        Some("the runner panicked: boom at trial one")
+    );
+}

@@ -34,6 +34,7 @@
 //!   a condition variable, woken when a trial of this process ends or after
 //!   `poll_every`, where the task path waits for either event likewise.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -214,6 +215,15 @@ fn spawn_slot(shared: &Arc<Shared>, state: &mut State, slot: usize) {
     });
 }
 
+/// A panic's message, when it is text.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".to_owned())
+}
+
 /// One slot's thread: claim, run, record, until the sweep stops proposing.
 struct SlotThread<'a> {
     shared: &'a Shared,
@@ -226,6 +236,22 @@ struct SlotThread<'a> {
 }
 
 impl SlotThread<'_> {
+    /// Runs the trial's call. A runner should catch its own panics; one
+    /// that does not still fails only its trial, never the slot's thread
+    /// (which would leave the trial running and the sweep waiting for it).
+    fn run_call(&self, ctx: &crate::runner::TrialContext) -> RunOutcome {
+        let call = AssertUnwindSafe(|| match self.runner.as_blocking() {
+            Some(runner) => runner.run_blocking(ctx),
+            None => RunOutcome::Failed("the runner has no synchronous form".to_owned()),
+        });
+        std::panic::catch_unwind(call).unwrap_or_else(|payload| {
+            RunOutcome::Failed(format!(
+                "the runner panicked: {}",
+                panic_text(payload.as_ref())
+            ))
+        })
+    }
+
     fn run(&self) {
         let mut state = self.shared.lock();
         let job = state.sweep.claim_job(self.device);
@@ -271,24 +297,22 @@ impl SlotThread<'_> {
             }
             state.busy -= 1;
             drop(state);
-            let outcome = match self.runner.as_blocking() {
-                Some(runner) => runner.run_blocking(&ctx),
-                None => RunOutcome::Failed("the runner has no synchronous form".to_owned()),
-            };
+            let outcome = self.run_call(&ctx);
             drop(ctx);
             state = self.shared.lock();
-            let outcomes = state.sweep.end([(number, outcome, false)]);
-            if outcomes.is_empty() {
+            let Some(stored) = state.sweep.end_one(number, outcome, false) else {
                 // Cancelled while it ran, and recorded then; this thread is
                 // no longer waited for (its slot has a new one if the sweep
                 // goes on).
                 return;
-            }
+            };
             state.busy += 1;
             drop(state);
-            let results = self.storage.finish_trials(self.study, outcomes.clone());
+            let result = self
+                .storage
+                .finish_trial(self.study, number, stored.clone());
             state = self.shared.lock();
-            state.sweep.record(outcomes, results);
+            state.sweep.record([((number, stored), result)]);
             self.shared.wake_waiting(&state);
         }
         state.busy -= 1;

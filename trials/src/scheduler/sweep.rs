@@ -354,7 +354,14 @@ impl Sweep {
     /// which keeps its slot's `job`), with what its answer means for the
     /// sweep handled as for a task.
     pub(super) fn claim_here(&mut self, job: &ClaimJob) -> Option<Trial> {
-        let cache = self.cache.as_mut()?;
+        let Some(cache) = self.cache.as_mut() else {
+            // Only a claim sent to the blocking pool takes the cache away,
+            // and slot threads never send one there.
+            self.fail(SchedulerError::Runtime(
+                "the study's cache is missing".into(),
+            ));
+            return None;
+        };
         let claimed = match job.run_here(cache) {
             Ok(claimed) => claimed,
             Err(err) => {
@@ -464,7 +471,7 @@ impl Sweep {
             let cost = &mut self.finish_cost;
             blocking(|| cost.measure(finish))
         };
-        self.record(kept, results);
+        self.record(kept.into_iter().zip(results));
     }
 
     /// Takes trials whose runs ended off the running ones and frees their
@@ -474,33 +481,39 @@ impl Sweep {
         &mut self,
         runs: impl IntoIterator<Item = (u64, RunOutcome, bool)>,
     ) -> Vec<(u64, TrialOutcome)> {
-        let mut outcomes = Vec::new();
-        for (number, outcome, timed_out) in runs {
-            let Some(run) = self.running.remove(&number) else {
-                continue;
-            };
-            if !self.on_slot_threads {
-                // Slot threads keep their slots.
-                self.free_slots.push(run.slot);
-            }
-            // A slot came free: a claim may succeed again.
-            self.held = false;
-            let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
-            outcomes.push((number, outcome));
-        }
-        outcomes
+        runs.into_iter()
+            .filter_map(|(number, outcome, timed_out)| {
+                self.end_one(number, outcome, timed_out)
+                    .map(|stored| (number, stored))
+            })
+            .collect()
     }
 
-    /// Takes what the store answered to the finish of `outcomes` (one result
-    /// each): the cache, the failure streak and target, the observer.
+    /// [`Sweep::end`] for one trial: what to store, or `None` when it is no
+    /// longer running.
+    pub(super) fn end_one(
+        &mut self,
+        number: u64,
+        outcome: RunOutcome,
+        timed_out: bool,
+    ) -> Option<TrialOutcome> {
+        let run = self.running.remove(&number)?;
+        if !self.on_slot_threads {
+            // Slot threads keep their slots.
+            self.free_slots.push(run.slot);
+        }
+        // A slot came free: a claim may succeed again.
+        self.held = false;
+        Some(self.stored_outcome(number, outcome, timed_out, run.interrupted))
+    }
+
+    /// Takes what the store answered to the finish of each outcome: the
+    /// cache, the failure streak and target, the observer.
     pub(super) fn record(
         &mut self,
-        outcomes: Vec<(u64, TrialOutcome)>,
-        results: Vec<Result<Trial, StorageError>>,
+        finished: impl IntoIterator<Item = ((u64, TrialOutcome), Result<Trial, StorageError>)>,
     ) {
-        let storage = Arc::clone(&self.s.storage);
-        let study = self.s.config.study.clone();
-        for ((number, outcome), result) in outcomes.into_iter().zip(results) {
+        for ((number, outcome), result) in finished {
             let trial = match result {
                 Ok(t) => t,
                 Err(StorageError::AlreadyFinished { .. }) => {
@@ -511,7 +524,8 @@ impl Sweep {
                         trial = number,
                         "the trial was reaped as stale before it ended; its result is dropped"
                     );
-                    match blocking(|| storage.trial(&study, number)) {
+                    let (storage, study) = (&self.s.storage, &self.s.config.study);
+                    match blocking(|| storage.trial(study, number)) {
                         Ok(t) => t,
                         Err(err) => {
                             self.fail(err.into());
