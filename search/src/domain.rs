@@ -437,18 +437,10 @@ fn twelve_digits(x: f64) -> Option<f64> {
 }
 
 /// A short text on the stack (a float in `{:.12e}` needs at most 21 bytes).
+#[derive(Default)]
 struct StackText {
     bytes: [u8; 32],
     len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        StackText {
-            bytes: [0; 32],
-            len: 0,
-        }
-    }
 }
 
 impl StackText {
