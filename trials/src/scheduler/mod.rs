@@ -3,6 +3,10 @@
 //!
 //! One tokio task drives the sweep and owns every decision; trials run as
 //! their own tasks, one per worker slot, and only report back when they end.
+//! A runner whose trial is one synchronous call (a Rust closure) gets a
+//! thread per slot instead, which claims, runs and records its trials itself
+//! with the same decisions, the sweep's task only supervising
+//! (`slot_threads.rs`).
 //! The scheduler holds no state of its own that matters: every trial is
 //! *claimed* from the store ([`Storage::claim`]), which, under the study's
 //! claim lock, catches this process's cache up with what other processes
