@@ -14,7 +14,9 @@
 //!   what changed since the last one.
 //!
 //! Each throughput figure is the median of `HYPERSWEEP_BENCH_REPEAT` runs (3
-//! by default), each latency the median of 200 asks
+//! by default), wall clock and the process's CPU time (on a shared machine
+//! the CPU time is the steadier of the two), each latency the median of 200
+//! asks
 //! (so "at 10 finished trials" means between 10 and 210). Run with
 //! `cargo bench --bench throughput`; arguments that do not start with `--`
 //! select rows by substring (`cargo bench --bench throughput -- memory`),
@@ -63,15 +65,34 @@ fn study(storage: Arc<dyn Storage>, parallel: usize) -> BenchResult<Study> {
     support::study("overhead", storage, parallel)
 }
 
-/// Seconds for `trials` trials of a fresh study.
-fn throughput_once(backend: Backend, trials: u64, parallel: usize) -> BenchResult<f64> {
+/// Seconds (wall clock, and CPU of the whole process) for `trials` trials
+/// of a fresh study.
+fn throughput_once(backend: Backend, trials: u64, parallel: usize) -> BenchResult<(f64, f64)> {
     let (storage, _dir) = backend.open()?;
     let study = study(storage, parallel)?;
+    let cpu = process_cpu_seconds();
     let start = Instant::now();
     let summary = study.optimize(trials, support::objective)?;
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu;
     assert_eq!(summary.counted, trials, "every trial counted");
-    Ok(elapsed)
+    Ok((elapsed, cpu))
+}
+
+/// CPU time of this process, every thread, in seconds. On a machine shared
+/// with other work the wall clock also counts the time others held the
+/// cores; the CPU time is this process's own work.
+fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is handed.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 /// Median seconds of one ask once the study holds each of `sizes` finished
@@ -139,17 +160,19 @@ fn main() -> BenchResult<()> {
             if !selected(&row) {
                 continue;
             }
-            let mut runs = (0..repeat)
+            let runs = (0..repeat)
                 .map(|_| throughput_once(backend, trials, parallel))
-                .collect::<BenchResult<Vec<f64>>>()?;
-            let all = runs
+                .collect::<BenchResult<Vec<(f64, f64)>>>()?;
+            let (mut walls, mut cpus): (Vec<f64>, Vec<f64>) = runs.into_iter().unzip();
+            let all = walls
                 .iter()
                 .map(|s| format!("{s:.3}"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            let seconds = median(&mut runs);
+            let seconds = median(&mut walls);
+            let cpu = median(&mut cpus);
             println!(
-                "overhead: {row}: {trials} trials in {seconds:.3} s (median of {repeat}: {all}), {:.0} trials/s",
+                "overhead: {row}: {trials} trials in {seconds:.3} s (median of {repeat}: {all}), {:.0} trials/s, cpu {cpu:.3} s",
                 trials as f64 / seconds
             );
         }

@@ -42,10 +42,10 @@ def rustuna_seconds(trials):
         check=True, capture_output=True, text=True,
     ).stdout
     print(out.strip(), flush=True)
-    match = re.search(r"in ([0-9.]+) s", out)
+    match = re.search(r"in ([0-9.]+) s, cpu ([0-9.]+) s", out)
     if not match:
         sys.exit(f"unexpected rustuna output: {out!r}")
-    return float(match.group(1))
+    return float(match.group(1)), float(match.group(2))
 
 
 def hypersweep_rows(trials, rows):
@@ -57,9 +57,9 @@ def hypersweep_rows(trials, rows):
         if not line.startswith("overhead:"):
             continue
         print(line, flush=True)
-        match = re.match(r"overhead: (throughput/[^:]+): \d+ trials in ([0-9.]+) s", line)
+        match = re.match(r"overhead: (throughput/[^:]+): \d+ trials in ([0-9.]+) s.*cpu ([0-9.]+) s", line)
         if match:
-            found[match.group(1)] = float(match.group(2))
+            found[match.group(1)] = (float(match.group(2)), float(match.group(3)))
     return found
 
 
@@ -84,12 +84,17 @@ def main():
         for row, seconds in hypersweep_rows(args.trials, args.rows.split(",")).items():
             ours.setdefault(row, []).append(seconds)
 
-    peer = statistics.median(rustuna)
-    print(f"\nmedians of {args.repeat} alternating runs, {args.trials} trials each:")
-    print(f"  rustuna 0.2, random, in memory, sequential: {peer:.3f} s")
+    peer = statistics.median(r[0] for r in rustuna)
+    peer_cpu = statistics.median(r[1] for r in rustuna)
+    print(f"\nmedians of {args.repeat} alternating runs, {args.trials} trials each (wall clock; CPU time):")
+    print(f"  rustuna 0.2, random, in memory, sequential: {peer:.3f} s; cpu {peer_cpu:.3f} s")
     for row, runs in ours.items():
-        mine = statistics.median(runs)
-        print(f"  hypersweep {row}: {mine:.3f} s ({mine / peer:.2f}x rustuna's time)")
+        mine = statistics.median(r[0] for r in runs)
+        mine_cpu = statistics.median(r[1] for r in runs)
+        print(
+            f"  hypersweep {row}: {mine:.3f} s ({mine / peer:.2f}x rustuna's); "
+            f"cpu {mine_cpu:.3f} s ({mine_cpu / peer_cpu:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

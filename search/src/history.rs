@@ -150,9 +150,38 @@ impl History {
     /// Inserts or replaces the observation with the same number, keeping the
     /// order by number.
     pub fn upsert(&mut self, obs: Observation) {
-        match self.trials.binary_search_by_key(&obs.number, |t| t.number) {
-            Ok(i) => self.trials[i] = obs,
-            Err(i) => self.trials.insert(i, obs),
+        self.insert_or_replace(obs);
+    }
+
+    /// [`History::upsert`], returning the observation replaced.
+    pub fn insert_or_replace(&mut self, obs: Observation) -> Option<Observation> {
+        match position_by_number(&self.trials, obs.number, |t| t.number) {
+            Ok(i) => Some(std::mem::replace(&mut self.trials[i], obs)),
+            Err(i) => {
+                self.trials.insert(i, obs);
+                None
+            }
         }
     }
+}
+
+/// Where `number` is (Ok) or belongs (Err) in `items`, sorted by number.
+/// A study's numbers have no gaps, so a history that holds every trial has
+/// trial n at index n, and a new trial belongs at the end: both are checked
+/// before the binary search (which, over a long history, misses the cache
+/// at every step).
+pub fn position_by_number<T>(
+    items: &[T],
+    number: u64,
+    key: impl Fn(&T) -> u64,
+) -> Result<usize, usize> {
+    if let Ok(i) = usize::try_from(number)
+        && items.get(i).is_some_and(|t| key(t) == number)
+    {
+        return Ok(i);
+    }
+    if items.last().is_none_or(|t| key(t) < number) {
+        return Err(items.len());
+    }
+    items.binary_search_by_key(&number, key)
 }

@@ -29,7 +29,7 @@ pub mod tpe;
 
 pub use domain::Domain;
 pub use error::SearchError;
-pub use history::{Direction, History, Observation, TrialState};
+pub use history::{Direction, History, Observation, TrialState, position_by_number};
 pub use importance::{ImportanceError, ParamImportance, ped_anova};
 pub use params::{ParamError, Params};
 pub use searcher::{Method, Searcher, SearcherOptions, build_searcher};

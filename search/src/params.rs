@@ -1,5 +1,7 @@
 //! A configuration: parameter name -> JSON value, in the space's order.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -29,9 +31,26 @@ pub enum ParamError {
 
 /// One configuration of a search space: name -> value. Inactive conditional
 /// parameters are absent. Serializes as a flat JSON object.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Params(Map<String, Value>);
+///
+/// Shared, copy-on-write: a trial's params are held by the store, the
+/// process's cache, the searcher's history and the running trial at once,
+/// and a clone is a reference count, not a map of strings (issue 10: clones
+/// of params were a third of a trivial trial's cost). A change copies the
+/// map only while another holder shares it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(Arc<Map<String, Value>>);
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(|map| Params(Arc::new(map)))
+    }
+}
 
 impl Params {
     /// An empty configuration.
@@ -39,14 +58,22 @@ impl Params {
         Params::default()
     }
 
+    /// An empty configuration with room for `n` parameters.
+    pub fn with_capacity(n: usize) -> Self {
+        Params(Arc::new(Map::with_capacity(n)))
+    }
+
     /// Sets a value, replacing any earlier one.
     pub fn insert(&mut self, name: impl Into<String>, value: Value) {
-        self.0.insert(name.into(), value);
+        Arc::make_mut(&mut self.0).insert(name.into(), value);
     }
 
     /// Takes a value out, if present.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        self.0.remove(name)
+        if !self.0.contains_key(name) {
+            return None;
+        }
+        Arc::make_mut(&mut self.0).remove(name)
     }
 
     /// The value of `name`, if present.
@@ -121,7 +148,7 @@ impl Params {
     /// sweep-file groups (`model.width`) become nested objects.
     pub fn to_nested(&self) -> Value {
         let mut root = Map::new();
-        for (name, value) in &self.0 {
+        for (name, value) in self.0.iter() {
             let mut parts: Vec<&str> = name.split('.').collect();
             let leaf = parts.pop().unwrap_or(name);
             let mut node = &mut root;
@@ -148,7 +175,7 @@ impl Params {
 
 impl FromIterator<(String, Value)> for Params {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        Params(iter.into_iter().collect())
+        Params(Arc::new(iter.into_iter().collect()))
     }
 }
 

@@ -51,7 +51,7 @@ impl Searcher for RandomSearcher {
 /// Draws one configuration from the priors: active parameters only, in the
 /// space's order (parents first), one or more draws from `rng` per parameter.
 pub fn sample_params<R: Rng + ?Sized>(space: &SearchSpace, rng: &mut R) -> Params {
-    let mut out = Params::new();
+    let mut out = Params::with_capacity(space.len());
     for p in space.params() {
         if space.is_active(p, &out) {
             out.insert(p.name.clone(), sample_param(&p.domain, rng));

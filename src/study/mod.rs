@@ -230,7 +230,7 @@ impl Study {
             config,
             stop: StopHandle::new(),
             observer: None,
-            ask_cache: Mutex::new(StudyCache::new(direction, Budget::default())),
+            ask_cache: Mutex::new(StudyCache::new(direction, Budget::default()).keeping_records()),
             discovered: Mutex::new(DiscoveredSpace::new(factory)),
         })
     }

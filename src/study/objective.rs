@@ -1,17 +1,20 @@
 //! Runners for objectives written as Rust closures.
 //!
-//! A synchronous closure runs on tokio's blocking pool, so a training loop may
+//! A synchronous closure runs on a thread of its worker slot (see
+//! [`Runner::as_blocking`]), never on an async worker, so a training loop may
 //! take as long as it likes without starving the scheduler; a panic in it is
-//! caught (by the blocking pool) and recorded as the trial's failure. A
+//! caught and recorded as the trial's failure. A
 //! blocking closure cannot be stopped from outside: when its trial is
 //! cancelled the trial is recorded at once, the closure's later reports are
 //! refused (they answer `Prune`), and the thread finishes on its own.
 
+use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use hypersweep_trials::{BoxFuture, RunOutcome, Runner, TrialContext};
+use hypersweep_trials::{BlockingRunner, BoxFuture, RunOutcome, Runner, TrialContext};
 
 /// What an objective may return: a value, a `Result` of one, or a
 /// [`RunOutcome`] (to say `Pruned` after a report answered
@@ -42,7 +45,9 @@ impl<E: Display> IntoOutcome for Result<f64, E> {
     }
 }
 
-/// Runs a synchronous closure per trial on the blocking pool.
+/// Runs a synchronous closure per trial: through [`Runner::as_blocking`] on
+/// the scheduler's slot threads, or (through [`Runner::run`]) on the
+/// blocking pool.
 pub(crate) struct ClosureRunner<F>(pub Arc<F>);
 
 impl<F, R> Runner for ClosureRunner<F>
@@ -63,6 +68,26 @@ where
                 () = reporter.cancelled() => RunOutcome::Failed("cancelled".to_owned()),
             }
         })
+    }
+
+    fn as_blocking(&self) -> Option<&dyn BlockingRunner> {
+        Some(self)
+    }
+}
+
+impl<F, R> BlockingRunner for ClosureRunner<F>
+where
+    F: Fn(&TrialContext) -> R + Send + Sync + 'static,
+    R: IntoOutcome + Send + 'static,
+{
+    fn run_blocking(&self, ctx: &TrialContext) -> RunOutcome {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| (self.0)(ctx).into_outcome())) {
+            Ok(outcome) => outcome,
+            Err(payload) => RunOutcome::Failed(format!(
+                "the objective panicked: {}",
+                payload_text(payload.as_ref())
+            )),
+        }
     }
 }
 
@@ -102,10 +127,14 @@ fn panic_message(err: tokio::task::JoinError) -> String {
         return format!("the objective's task failed: {err}");
     }
     let payload = err.into_panic();
-    let text = payload
+    format!("the objective panicked: {}", payload_text(payload.as_ref()))
+}
+
+/// A panic's message, when it is text.
+fn payload_text(payload: &(dyn Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic payload".to_owned());
-    format!("the objective panicked: {text}")
+        .unwrap_or_else(|| "non-text panic payload".to_owned())
 }

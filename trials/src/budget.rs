@@ -86,11 +86,36 @@ pub struct Budget {
     asked_running: u64,
     /// Each trial's current contribution (and whether it was asked), by
     /// number.
-    contribution: BTreeMap<u64, (Accounted, bool)>,
+    contribution: Contributions,
     /// Failed trials waiting for their re-run, with its attempt and params.
     retries: BTreeMap<u64, Retry>,
     /// Trials that have been re-run (some trial's `retry_of`).
     retried: HashSet<u64>,
+}
+
+/// Values by trial number. A study's numbers come from 0 without gaps, so
+/// they index a vector (a claim's update costs an index, not a tree insert
+/// with its allocation); a number that would leave a gap, which only a
+/// damaged store could hand over, goes to a map instead of growing the
+/// vector to it.
+#[derive(Debug, Clone, Default)]
+struct Contributions {
+    dense: Vec<Option<(Accounted, bool)>>,
+    sparse: BTreeMap<u64, (Accounted, bool)>,
+}
+
+impl Contributions {
+    /// Sets `number`'s value; returns the one it replaces.
+    fn insert(&mut self, number: u64, value: (Accounted, bool)) -> Option<(Accounted, bool)> {
+        match usize::try_from(number) {
+            Ok(i) if i < self.dense.len() => self.dense[i].replace(value),
+            Ok(i) if i == self.dense.len() => {
+                self.dense.push(Some(value));
+                self.sparse.remove(&number)
+            }
+            _ => self.sparse.insert(number, value),
+        }
+    }
 }
 
 impl Budget {
@@ -249,6 +274,32 @@ mod tests {
             repeats: None,
             role: TrialRole::Search,
         }
+    }
+
+    #[test]
+    fn contributions_by_number_survive_gaps_and_huge_numbers() {
+        let mut c = Contributions::default();
+        let v = |a| (a, false);
+        assert_eq!(c.insert(0, v(Accounted::Running)), None);
+        assert_eq!(c.insert(3, v(Accounted::Counted)), None, "a gap");
+        assert_eq!(c.insert(u64::MAX, v(Accounted::Counted)), None);
+        assert_eq!(c.dense.len(), 1, "no growth to a far number");
+        assert_eq!(c.insert(1, v(Accounted::Running)), None);
+        assert_eq!(c.insert(2, v(Accounted::Running)), None);
+        assert_eq!(
+            c.insert(3, v(Accounted::Ignored)),
+            Some(v(Accounted::Counted)),
+            "found where the gap kept it"
+        );
+        assert_eq!(
+            c.insert(0, v(Accounted::Counted)),
+            Some(v(Accounted::Running))
+        );
+        assert_eq!(
+            c.insert(u64::MAX, v(Accounted::Ignored)),
+            Some(v(Accounted::Counted))
+        );
+        assert_eq!((c.dense.len(), c.sparse.len()), (4, 1));
     }
 
     #[test]

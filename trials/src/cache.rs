@@ -10,6 +10,7 @@
 //! the reporters of running trials, which add intermediate values as they
 //! arrive), the [`Budget`], and the counts shown as progress.
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -40,8 +41,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, t: &Trial, direction: Direction, sign: i8) {
-        let slot = match t.state {
+    fn add(&mut self, state: TrialState, sign: i8) {
+        let slot = match state {
             TrialState::Running => &mut self.running,
             TrialState::Complete => &mut self.complete,
             TrialState::Pruned => &mut self.pruned,
@@ -52,24 +53,20 @@ impl Tally {
         } else {
             *slot = slot.saturating_sub(1);
         }
-        // Finished trials never change, so a complete value is only ever
-        // added, and the best only improves.
-        if sign > 0
-            && t.state == TrialState::Complete
-            && let Some(v) = t.value.filter(|v| v.is_finite())
-            && self.best.is_none_or(|b| direction.is_better(v, b))
-        {
-            self.best = Some(v);
-        }
     }
 }
 
 /// One study's trials as this process last read them.
+///
+/// It keeps no copy of the trial records themselves (the store has them):
+/// the history holds what searchers and pruners read, and the best trial is
+/// kept as it improves, so a trial costs the cache an observation, not a
+/// record with its strings.
 #[derive(Debug)]
 pub struct StudyCache {
     direction: Direction,
-    /// By number, ascending.
-    trials: Vec<Trial>,
+    /// The highest trial number seen.
+    last: Option<u64>,
     unfinished: BTreeSet<u64>,
     history: SharedHistory,
     budget: Budget,
@@ -77,6 +74,15 @@ pub struct StudyCache {
     /// The trials the history, budget and tally are about: the search's
     /// (`None`), or one confirmation or ablation round's.
     scope: Option<(&'static str, u32)>,
+    /// Keep the records of the trials in scope ([`StudyCache::keeping_records`];
+    /// always for a round, a few configurations times their repeats, which
+    /// its plan reads).
+    keep_records: bool,
+    /// Those records, by number.
+    records: Vec<Trial>,
+    /// The best complete trial with a finite value (the lowest number among
+    /// equals, as [`crate::scheduler::best_trial`] picks it).
+    best: Option<Trial>,
 }
 
 impl StudyCache {
@@ -84,12 +90,15 @@ impl StudyCache {
     pub fn new(direction: Direction, budget: Budget) -> Self {
         StudyCache {
             direction,
-            trials: Vec::new(),
+            last: None,
             unfinished: BTreeSet::new(),
             history: Arc::new(Mutex::new(Arc::new(History::new(direction)))),
             budget,
             tally: Tally::default(),
             scope: None,
+            keep_records: false,
+            records: Vec::new(),
+            best: None,
         }
     }
 
@@ -106,64 +115,98 @@ impl StudyCache {
     /// What a catch-up must read: trials numbered above the first value (all
     /// when `None`), and the current versions of the unfinished ones listed.
     pub fn watermark(&self) -> (Option<u64>, Vec<u64>) {
-        (
-            self.trials.last().map(|t| t.number),
-            self.unfinished.iter().copied().collect(),
-        )
+        (self.last, self.unfinished.iter().copied().collect())
     }
 
     /// The number the next trial of the study gets (numbers have no gaps).
     pub fn next_number(&self) -> u64 {
-        self.trials.last().map_or(0, |t| t.number + 1)
+        self.last.map_or(0, |n| n + 1)
     }
 
     /// Takes trials read from the store (new ones, or new versions).
-    pub fn apply(&mut self, trials: impl IntoIterator<Item = Trial>) {
-        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+    pub fn apply<T: Borrow<Trial>>(&mut self, trials: impl IntoIterator<Item = T>) {
+        let shared = Arc::clone(&self.history);
+        let mut history = shared.lock().unwrap_or_else(PoisonError::into_inner);
         let history = Arc::make_mut(&mut history);
         for trial in trials {
-            let in_scope = trial.role.round() == self.scope;
-            if in_scope {
-                self.budget.apply(&trial);
-                self.tally.add(&trial, self.direction, 1);
-                history.upsert(trial.observation());
-            }
+            let trial = trial.borrow();
+            // Every trial is watched (numbers are shared by the search and
+            // the rounds); only those in scope are counted and learnt from.
             if trial.state == TrialState::Running {
                 self.unfinished.insert(trial.number);
             } else {
                 self.unfinished.remove(&trial.number);
             }
-            match self.trials.last() {
-                Some(last) if last.number >= trial.number => {
-                    match self
-                        .trials
-                        .binary_search_by_key(&trial.number, |t| t.number)
-                    {
-                        Ok(i) => {
-                            let old = std::mem::replace(&mut self.trials[i], trial);
-                            if in_scope {
-                                self.tally.add(&old, self.direction, -1);
-                            }
-                        }
-                        Err(i) => self.trials.insert(i, trial),
-                    }
-                }
-                _ => self.trials.push(trial),
+            self.last = self.last.max(Some(trial.number));
+            if trial.role.round() != self.scope {
+                continue;
             }
+            self.budget.apply(trial);
+            self.tally.add(trial.state, 1);
+            if let Some(old) = history.insert_or_replace(trial.observation()) {
+                self.tally.add(old.state, -1);
+            }
+            if self.keep_records || self.scope.is_some() {
+                match self.records.last() {
+                    Some(last) if last.number >= trial.number => {
+                        match self
+                            .records
+                            .binary_search_by_key(&trial.number, |t| t.number)
+                        {
+                            Ok(i) => self.records[i] = trial.clone(),
+                            Err(i) => self.records.insert(i, trial.clone()),
+                        }
+                    }
+                    _ => self.records.push(trial.clone()),
+                }
+            }
+            self.offer_best(trial);
         }
     }
 
-    /// Every trial, by number.
+    /// The records of the trials in scope, by number: kept by a round's
+    /// cache and one made [`keeping_records`](Self::keeping_records), empty
+    /// otherwise (a sweep's cache keeps observations only).
     pub fn trials(&self) -> &[Trial] {
-        &self.trials
+        &self.records
     }
 
-    /// One trial, if this process has seen it.
-    pub fn trial(&self, number: u64) -> Option<&Trial> {
-        self.trials
-            .binary_search_by_key(&number, |t| t.number)
-            .ok()
-            .map(|i| &self.trials[i])
+    /// A cache that also keeps the records of its trials (for a reader that
+    /// needs more than observations: define-by-run's param domains).
+    pub fn keeping_records(mut self) -> Self {
+        self.keep_records = true;
+        self
+    }
+
+    /// Keeps `trial` as the best if it is (finished trials never change, so
+    /// the best only improves).
+    fn offer_best(&mut self, trial: &Trial) {
+        if trial.state != TrialState::Complete {
+            return;
+        }
+        let Some(v) = trial.value.filter(|v| v.is_finite()) else {
+            return;
+        };
+        let better = match self
+            .best
+            .as_ref()
+            .and_then(|b| b.value.map(|bv| (b.number, bv)))
+        {
+            None => true,
+            Some((number, b)) => {
+                self.direction.is_better(v, b)
+                    || (self.direction.loss(v) == self.direction.loss(b) && trial.number < number)
+            }
+        };
+        if better {
+            self.tally.best = Some(v);
+            self.best = Some(trial.clone());
+        }
+    }
+
+    /// The best complete trial with a finite value.
+    pub fn best(&self) -> Option<&Trial> {
+        self.best.as_ref()
     }
 
     /// The budget as of the last catch-up.
@@ -249,5 +292,40 @@ mod tests {
         let history = cache.history();
         assert_eq!(history.trials.len(), 3);
         assert_eq!(history.trials[1].state, TrialState::Complete);
+    }
+
+    #[test]
+    fn the_best_trial_is_the_lowest_numbered_of_equals_whatever_the_order() {
+        let mut cache = StudyCache::new(Direction::Maximize, Budget::new(None, 0));
+        cache.apply([
+            trial(0, TrialState::Running, None),
+            trial(1, TrialState::Running, None),
+            trial(2, TrialState::Complete, Some(1.0)),
+            trial(3, TrialState::Complete, Some(f64::INFINITY)),
+            trial(4, TrialState::Failed, None),
+        ]);
+        assert_eq!(cache.best().map(|t| t.number), Some(2));
+        cache.apply([trial(1, TrialState::Complete, Some(1.0))]);
+        assert_eq!(cache.best().map(|t| t.number), Some(1), "equal, earlier");
+        cache.apply([trial(0, TrialState::Pruned, Some(5.0))]);
+        assert_eq!(
+            cache.best().map(|t| t.number),
+            Some(1),
+            "pruned is not best"
+        );
+        let all = [0, 1, 2, 3, 4].map(|n| {
+            let (state, value) = match n {
+                0 => (TrialState::Pruned, Some(5.0)),
+                1 | 2 => (TrialState::Complete, Some(1.0)),
+                3 => (TrialState::Complete, Some(f64::INFINITY)),
+                _ => (TrialState::Failed, None),
+            };
+            trial(n, state, value)
+        });
+        assert_eq!(
+            crate::scheduler::best_trial(&all, Direction::Maximize).map(|t| t.number),
+            cache.best().map(|t| t.number)
+        );
+        assert_eq!(cache.tally().best, Some(1.0));
     }
 }

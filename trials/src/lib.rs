@@ -26,7 +26,9 @@ pub use pruner::{
     AshaPruner, HyperbandPruner, MedianPruner, NoPruner, PercentilePruner, Pruner,
     WandbHyperbandPruner, pruner_from_spec,
 };
-pub use runner::{BoxFuture, Decision, Device, Reporter, RunOutcome, Runner, TrialContext};
+pub use runner::{
+    BlockingRunner, BoxFuture, Decision, Device, Reporter, RunOutcome, Runner, TrialContext,
+};
 pub use scheduler::{
     Progress, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher, StopHandle, StopLevel,
     StopReason, SweepEvent, SweepSummary,

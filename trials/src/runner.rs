@@ -153,4 +153,24 @@ pub trait Runner: Send + Sync + 'static {
     /// Runs one trial to its end. Must return (not hang) once the reporter is
     /// cancelled.
     fn run(&self, ctx: TrialContext) -> BoxFuture<RunOutcome>;
+
+    /// The same runner as one synchronous call per trial, when it is one (a
+    /// Rust closure). The scheduler then runs each worker slot as a thread
+    /// of its own that claims, runs and records its trials in a loop, with
+    /// no hand-off between threads per trial; the sweep's task only
+    /// supervises (stops, timeouts, heartbeats). `None` (the default): every
+    /// trial goes through [`Runner::run`].
+    fn as_blocking(&self) -> Option<&dyn BlockingRunner> {
+        None
+    }
+}
+
+/// A runner whose trial is a synchronous call on the caller's thread (see
+/// [`Runner::as_blocking`]).
+pub trait BlockingRunner: Send + Sync {
+    /// Runs one trial on this thread. A panic must be caught and returned as
+    /// [`RunOutcome::Failed`]. The call cannot be stopped from outside: a
+    /// cancelled trial is recorded at once, its later reports answer
+    /// [`Decision::Prune`], and the call's result is dropped when it returns.
+    fn run_blocking(&self, ctx: &TrialContext) -> RunOutcome;
 }

@@ -58,16 +58,8 @@ impl ClaimJob {
     ) -> Result<(StudyCache, Result<Claimed, SchedulerError>), SchedulerError> {
         if gauge.inline() {
             let mut cache = cache;
-            let result = gauge
-                .measure(|| std::panic::catch_unwind(AssertUnwindSafe(|| self.claim(&mut cache))));
-            return result.map(|claimed| (cache, claimed)).map_err(|payload| {
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-text panic payload".to_owned());
-                SchedulerError::Runtime(format!("a claim panicked: {text}"))
-            });
+            let result = gauge.measure(|| self.run_here(&mut cache));
+            return result.map(|claimed| (cache, claimed));
         }
         let (cache, result, took) = tokio::task::spawn_blocking(move || {
             let mut cache = cache;
@@ -79,6 +71,22 @@ impl ClaimJob {
         .map_err(|e| SchedulerError::Runtime(format!("a claim panicked: {e}")))?;
         gauge.record(took);
         Ok((cache, result))
+    }
+
+    /// Runs the claim on this thread. Err: it panicked, and `cache` may be
+    /// half updated (start it over).
+    pub fn run_here(
+        &self,
+        cache: &mut StudyCache,
+    ) -> Result<Result<Claimed, SchedulerError>, SchedulerError> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| self.claim(cache))).map_err(|payload| {
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".to_owned());
+            SchedulerError::Runtime(format!("a claim panicked: {text}"))
+        })
     }
 
     fn claim(&self, cache: &mut StudyCache) -> Result<Claimed, SchedulerError> {

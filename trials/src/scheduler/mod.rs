@@ -3,6 +3,10 @@
 //!
 //! One tokio task drives the sweep and owns every decision; trials run as
 //! their own tasks, one per worker slot, and only report back when they end.
+//! A runner whose trial is one synchronous call (a Rust closure) gets a
+//! thread per slot instead, which claims, runs and records its trials itself
+//! with the same decisions, the sweep's task only supervising
+//! (`slot_threads.rs`).
 //! The scheduler holds no state of its own that matters: every trial is
 //! *claimed* from the store ([`Storage::claim`]), which, under the study's
 //! claim lock, catches this process's cache up with what other processes
@@ -39,6 +43,7 @@ pub use claim::suggest;
 mod events;
 mod offload;
 mod plan;
+mod slot_threads;
 pub use plan::{Plan, PlannedTrial};
 mod stop;
 mod sweep;
@@ -298,7 +303,19 @@ impl Scheduler {
 
     /// Runs the sweep to its end.
     pub async fn run(self) -> Result<SweepSummary, SchedulerError> {
-        sweep::Sweep::start(self).await?.run().await
+        // A synchronous runner's slots are threads of their own, unless
+        // several slots share the syncs of a store that batches them.
+        // Repeated evaluations (`run.repeats`, confirm and ablate rounds)
+        // run as tasks: a slot thread runs one evaluation per trial.
+        let blocking = self.runner.as_blocking().is_some()
+            && self.config.repeats <= 1
+            && (self.config.slots.len() <= 1 || !self.storage.syncs_in_batches());
+        let sweep = sweep::Sweep::start(self).await?;
+        if blocking {
+            slot_threads::run(sweep).await
+        } else {
+            sweep.run().await
+        }
     }
 }
 
@@ -319,5 +336,7 @@ pub fn best_trial(trials: &[Trial], direction: Direction) -> Option<Trial> {
 
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod slot_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hypersweep_search::{SearchError, SearchSpace, TrialState};
+use hypersweep_search::{SearchError, SearchSpace, TrialState, position_by_number};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -14,7 +14,7 @@ use super::offload::CostGauge;
 use super::trial_task::{self, TaskEnd};
 use super::{
     Progress, REAPED_REASON, Scheduler, SchedulerError, StopLevel, StopReason, SweepEvent,
-    SweepSummary, best_trial, is_interrupted, reaches_target,
+    SweepSummary, is_interrupted, reaches_target,
 };
 use crate::budget::Budget;
 use crate::cache::StudyCache;
@@ -23,25 +23,34 @@ use crate::runner::{Device, RunOutcome, TrialContext};
 use crate::storage::{NewTrial, Staleness, blocking};
 use crate::trial::{Trial, TrialOutcome};
 
-struct RunningTrial {
-    slot: usize,
+pub(super) struct RunningTrial {
+    pub slot: usize,
     cancel: Arc<watch::Sender<bool>>,
     /// Set when the scheduler cancelled it (Ctrl-C, sweep timeout).
     interrupted: Option<String>,
+    /// When it started, under a `trial_timeout` (slot threads time trials
+    /// out from this).
+    pub since: Option<Instant>,
 }
 
 /// The state of one run of [`Scheduler::run`].
 pub(super) struct Sweep {
-    s: Scheduler,
+    pub(super) s: Scheduler,
     /// `None` only while a claim has it on the blocking pool.
     cache: Option<StudyCache>,
     free_slots: Vec<usize>,
-    running: HashMap<u64, RunningTrial>,
+    pub(super) running: HashMap<u64, RunningTrial>,
     tasks: JoinSet<TaskEnd>,
     task_numbers: HashMap<tokio::task::Id, u64>,
-    proposing: bool,
+    pub(super) proposing: bool,
     /// Other processes' running trials hold the rest of the budget.
-    held: bool,
+    pub(super) held: bool,
+    /// Trials run on slot threads (`slot_threads.rs`): a cancelled trial is
+    /// recorded at once, since its call cannot be stopped.
+    pub(super) on_slot_threads: bool,
+    /// Set once every running trial was cancelled (second stop, timeout,
+    /// error): a trial claimed meanwhile is recorded interrupted, not run.
+    pub(super) cancelled_all: Option<String>,
     reason: Option<StopReason>,
     fatal: Option<SchedulerError>,
     consecutive_failures: u32,
@@ -86,6 +95,8 @@ impl Sweep {
             task_numbers: HashMap::new(),
             proposing: true,
             held: false,
+            on_slot_threads: false,
+            cancelled_all: None,
             reason: None,
             fatal: None,
             consecutive_failures: 0,
@@ -159,7 +170,12 @@ impl Sweep {
                 _ = poll.tick(), if held => self.held = false,
             }
         }
-        if let Some(err) = self.fatal {
+        self.summary()
+    }
+
+    /// What the sweep ended with.
+    pub(super) fn summary(&mut self) -> Result<SweepSummary, SchedulerError> {
+        if let Some(err) = self.fatal.take() {
             return Err(err);
         }
         let cache = self
@@ -171,27 +187,48 @@ impl Sweep {
             counted: cache.budget().counted(),
             started: self.started,
             reaped: self.reaped,
-            best: best_trial(cache.trials(), self.s.config.direction),
+            best: cache.best().cloned(),
         })
     }
 
-    fn stop_proposing(&mut self, reason: StopReason) {
+    pub(super) fn stop_proposing(&mut self, reason: StopReason) {
         if self.proposing {
             self.proposing = false;
             self.reason = Some(reason);
         }
     }
 
-    fn cancel_all(&mut self, why: &str) {
+    /// Cancels every running trial. A trial on a slot thread is recorded
+    /// interrupted at once (its call goes on, and its result is dropped); a
+    /// trial task is recorded when its runner returns, which a runner must
+    /// do soon once cancelled.
+    pub(super) fn cancel_all(&mut self, why: &str) {
+        self.cancelled_all.get_or_insert_with(|| why.to_owned());
         for r in self.running.values_mut() {
             if r.interrupted.is_none() {
                 r.interrupted = Some(why.to_owned());
                 r.cancel.send_replace(true);
             }
         }
+        if self.on_slot_threads {
+            let numbers: Vec<u64> = self.running.keys().copied().collect();
+            let ended = numbers
+                .into_iter()
+                .map(|n| (n, RunOutcome::Failed("cancelled".to_owned()), false));
+            self.end_and_record(ended);
+        }
     }
 
-    fn fail(&mut self, err: SchedulerError) {
+    /// Cancels trial `number` on a slot thread for running past
+    /// `trial_timeout`, and records it so.
+    pub(super) fn time_out(&mut self, number: u64) {
+        if let Some(r) = self.running.get(&number) {
+            r.cancel.send_replace(true);
+        }
+        self.end_and_record([(number, RunOutcome::Failed("cancelled".to_owned()), true)]);
+    }
+
+    pub(super) fn fail(&mut self, err: SchedulerError) {
         tracing::error!(%err, "sweep stopping");
         self.proposing = false;
         self.fatal.get_or_insert(err);
@@ -236,20 +273,7 @@ impl Sweep {
                 .get(slot)
                 .copied()
                 .unwrap_or(Device::Cpu);
-            let job = ClaimJob {
-                storage: Arc::clone(&self.s.storage),
-                study: self.s.config.study.clone(),
-                searcher: Arc::clone(&self.s.searcher),
-                space: Arc::clone(&self.space),
-                seed: self.s.config.seed,
-                repeats: self.s.config.repeats,
-                plan: self.s.config.plan.clone(),
-                template: NewTrial {
-                    device: Some(device.to_string()),
-                    worker: self.s.config.worker.clone(),
-                    ..NewTrial::new(Default::default())
-                },
-            };
+            let job = self.claim_job(device);
             let Some(cache) = self.cache.take() else {
                 break;
             };
@@ -260,20 +284,30 @@ impl Sweep {
                 }
                 Err(err) => {
                     // The cache was lost with the panicking claim: start over.
-                    self.cache = Some(new_cache(&self.s.config));
+                    self.cache = Some(self.fresh_cache());
                     Err(err)
                 }
             };
-            match claimed {
-                Ok(Claimed::Trial(trial)) => {
+            match self.on_claimed(claimed) {
+                Some(trial) => {
                     self.free_slots.pop();
-                    started.push((*trial, slot, device));
+                    started.push((trial, slot, device));
                 }
+                None if self.held => break,
+                None => {}
+            }
+        }
+        started
+    }
+
+    /// The trial a claim gave, if any; otherwise what its answer means for
+    /// the sweep (stop proposing, wait while held, fail).
+    pub(super) fn on_claimed(&mut self, claimed: Result<Claimed, SchedulerError>) -> Option<Trial> {
+        {
+            match claimed {
+                Ok(Claimed::Trial(trial)) => return Some(*trial),
                 Ok(Claimed::Spent) => self.stop_proposing(StopReason::Budget),
-                Ok(Claimed::Held) => {
-                    self.held = true;
-                    break;
-                }
+                Ok(Claimed::Held) => self.held = true,
                 Ok(Claimed::HeldByAsked(asked)) if self.running.is_empty() => {
                     // Waiting could take until the ask timeout (a day):
                     // stop, and let the `tell`s complete the budget.
@@ -283,10 +317,7 @@ impl Sweep {
                     );
                     self.stop_proposing(StopReason::Budget);
                 }
-                Ok(Claimed::HeldByAsked(_)) => {
-                    self.held = true;
-                    break;
-                }
+                Ok(Claimed::HeldByAsked(_)) => self.held = true,
                 Ok(Claimed::Declined(SearchError::Exhausted { total })) => {
                     tracing::info!(total, "the searcher has proposed every point");
                     self.stop_proposing(StopReason::Exhausted);
@@ -295,10 +326,81 @@ impl Sweep {
                 Err(err) => self.fail(err),
             }
         }
-        started
+        None
+    }
+
+    pub(super) fn claim_job(&self, device: Device) -> ClaimJob {
+        ClaimJob {
+            storage: Arc::clone(&self.s.storage),
+            study: self.s.config.study.clone(),
+            searcher: Arc::clone(&self.s.searcher),
+            space: Arc::clone(&self.space),
+            seed: self.s.config.seed,
+            repeats: self.s.config.repeats,
+            plan: self.s.config.plan.clone(),
+            template: NewTrial {
+                device: Some(device.to_string()),
+                worker: self.s.config.worker.clone(),
+                ..NewTrial::new(Default::default())
+            },
+        }
+    }
+
+    /// A cache to start over with, after one was lost with a panicking
+    /// claim: the next claim reads the whole study again.
+    fn fresh_cache(&self) -> StudyCache {
+        new_cache(&self.s.config)
+    }
+
+    /// Claims a trial on this thread for a slot thread (`slot_threads.rs`,
+    /// which keeps its slot's `job`), with what its answer means for the
+    /// sweep handled as for a task.
+    pub(super) fn claim_here(&mut self, job: &ClaimJob) -> Option<Trial> {
+        let Some(cache) = self.cache.as_mut() else {
+            // Only a claim sent to the blocking pool takes the cache away,
+            // and slot threads never send one there.
+            self.fail(SchedulerError::Runtime(
+                "the study's cache is missing".into(),
+            ));
+            return None;
+        };
+        let claimed = match job.run_here(cache) {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                self.cache = Some(self.fresh_cache());
+                Err(err)
+            }
+        };
+        self.on_claimed(claimed)
     }
 
     fn launch(&mut self, trial: Trial, slot: usize, device: Device) {
+        let (ctx, cancel, evaluations) = self.register(trial, slot, device);
+        let number = ctx.number;
+        let handle = self.tasks.spawn(trial_task::run_trial(
+            Arc::clone(&self.s.runner),
+            ctx,
+            evaluations,
+            cancel,
+            self.s.config.trial_timeout,
+        ));
+        self.task_numbers.insert(handle.id(), number);
+    }
+
+    /// Records a claimed trial as running in `slot` and tells the observer;
+    /// returns what its runner gets, the sender that cancels it, and its
+    /// evaluations (its seeds; a slot thread runs only the first, as it
+    /// runs only studies of one evaluation per trial).
+    pub(super) fn register(
+        &mut self,
+        trial: Trial,
+        slot: usize,
+        device: Device,
+    ) -> (
+        TrialContext,
+        Arc<watch::Sender<bool>>,
+        trial_task::Evaluations,
+    ) {
         let cfg = &self.s.config;
         let cancel = Arc::new(watch::Sender::new(false));
         let reporter = trial_task::reporter(
@@ -340,34 +442,30 @@ impl Sweep {
                 .unwrap_or_default(),
             storage: Arc::clone(&self.s.storage),
         };
-        let handle = self.tasks.spawn(trial_task::run_trial(
-            Arc::clone(&self.s.runner),
-            ctx,
-            evaluations,
-            Arc::clone(&cancel),
-            cfg.trial_timeout,
-        ));
-        self.task_numbers.insert(handle.id(), trial.number);
         self.running.insert(
             trial.number,
             RunningTrial {
                 slot,
-                cancel,
+                cancel: Arc::clone(&cancel),
                 interrupted: None,
+                since: cfg.trial_timeout.map(|_| Instant::now()),
             },
         );
         self.started += 1;
-        let progress = self.progress();
-        self.emit(SweepEvent::Started { trial, progress });
+        if self.s.observer.is_some() {
+            let progress = self.progress();
+            self.emit(SweepEvent::Started { trial, progress });
+        }
+        (ctx, cancel, evaluations)
     }
 
     fn on_tasks_end(
         &mut self,
         ended: Vec<Result<(tokio::task::Id, TaskEnd), tokio::task::JoinError>>,
     ) {
-        let mut outcomes = Vec::with_capacity(ended.len());
+        let mut runs = Vec::with_capacity(ended.len());
         for res in ended {
-            let (number, outcome, timed_out) = match res {
+            runs.push(match res {
                 Ok((id, end)) => {
                     self.task_numbers.remove(&id);
                     (end.number, end.outcome, end.timed_out)
@@ -382,16 +480,15 @@ impl Sweep {
                         false,
                     )
                 }
-            };
-            let Some(run) = self.running.remove(&number) else {
-                continue;
-            };
-            self.free_slots.push(run.slot);
-            // A slot came free: a claim may succeed again.
-            self.held = false;
-            let outcome = self.stored_outcome(number, outcome, timed_out, run.interrupted);
-            outcomes.push((number, outcome));
+            });
         }
+        self.end_and_record(runs);
+    }
+
+    /// Ends and records trials whose runs ended with (number, outcome, timed
+    /// out), all from this thread.
+    fn end_and_record(&mut self, runs: impl IntoIterator<Item = (u64, RunOutcome, bool)>) {
+        let outcomes = self.end(runs);
         if outcomes.is_empty() {
             return;
         }
@@ -405,7 +502,49 @@ impl Sweep {
             let cost = &mut self.finish_cost;
             blocking(|| cost.measure(finish))
         };
-        for ((number, outcome), result) in kept.into_iter().zip(results) {
+        self.record(kept.into_iter().zip(results));
+    }
+
+    /// Takes trials whose runs ended off the running ones and frees their
+    /// slots; returns what is to be stored for each (none for a trial no
+    /// longer running: recorded already when it was cancelled).
+    pub(super) fn end(
+        &mut self,
+        runs: impl IntoIterator<Item = (u64, RunOutcome, bool)>,
+    ) -> Vec<(u64, TrialOutcome)> {
+        runs.into_iter()
+            .filter_map(|(number, outcome, timed_out)| {
+                self.end_one(number, outcome, timed_out)
+                    .map(|stored| (number, stored))
+            })
+            .collect()
+    }
+
+    /// [`Sweep::end`] for one trial: what to store, or `None` when it is no
+    /// longer running.
+    pub(super) fn end_one(
+        &mut self,
+        number: u64,
+        outcome: RunOutcome,
+        timed_out: bool,
+    ) -> Option<TrialOutcome> {
+        let run = self.running.remove(&number)?;
+        if !self.on_slot_threads {
+            // Slot threads keep their slots.
+            self.free_slots.push(run.slot);
+        }
+        // A slot came free: a claim may succeed again.
+        self.held = false;
+        Some(self.stored_outcome(number, outcome, timed_out, run.interrupted))
+    }
+
+    /// Takes what the store answered to the finish of each outcome: the
+    /// cache, the failure streak and target, the observer.
+    pub(super) fn record(
+        &mut self,
+        finished: impl IntoIterator<Item = ((u64, TrialOutcome), Result<Trial, StorageError>)>,
+    ) {
+        for ((number, outcome), result) in finished {
             let trial = match result {
                 Ok(t) => t,
                 Err(StorageError::AlreadyFinished { .. }) => {
@@ -416,7 +555,8 @@ impl Sweep {
                         trial = number,
                         "the trial was reaped as stale before it ended; its result is dropped"
                     );
-                    match blocking(|| storage.trial(&study, number)) {
+                    let (storage, study) = (&self.s.storage, &self.s.config.study);
+                    match blocking(|| storage.trial(study, number)) {
                         Ok(t) => t,
                         Err(err) => {
                             self.fail(err.into());
@@ -429,10 +569,11 @@ impl Sweep {
                     // lost, and hand this one back with the error so that
                     // it is printed, not lost; the trial stays Running in
                     // the store and the next run re-runs it.
-                    let params = self
-                        .cache()
-                        .trial(number)
-                        .map(|t| serde_json::to_string(&t.params).unwrap_or_default())
+                    let history = self.cache().history();
+                    let params = position_by_number(&history.trials, number, |t| t.number)
+                        .ok()
+                        .map(|i| serde_json::to_string(&history.trials[i].params))
+                        .and_then(Result::ok)
                         .unwrap_or_default();
                     tracing::error!(trial = number, %err, ?outcome, %params, "result not stored");
                     self.fail(SchedulerError::Unrecorded {
@@ -444,10 +585,12 @@ impl Sweep {
                     continue;
                 }
             };
-            self.cache_mut().apply([trial.clone()]);
+            self.cache_mut().apply([&trial]);
             self.account(&trial);
-            let progress = self.progress();
-            self.emit(SweepEvent::Finished { trial, progress });
+            if self.s.observer.is_some() {
+                let progress = self.progress();
+                self.emit(SweepEvent::Finished { trial, progress });
+            }
         }
     }
 
@@ -528,7 +671,7 @@ impl Sweep {
 
     /// Beats for this process's running trials and, on a shared store, reaps
     /// the trials of processes that stopped beating.
-    fn heartbeat(&mut self) {
+    pub(super) fn heartbeat(&mut self) {
         let storage = Arc::clone(&self.s.storage);
         let study = self.s.config.study.clone();
         for &number in self.running.keys() {

@@ -131,7 +131,7 @@ impl Storage for MemoryStorage {
             debug_assert_eq!(data.trials.len() as u64, number);
             data.trials.push(trial.clone());
         }
-        cache.apply([trial.clone()]);
+        cache.apply([&trial]);
         Ok(Some(trial))
     }
 

@@ -237,6 +237,16 @@ pub trait Storage: Send + Sync {
         Ok(())
     }
 
+    /// True when a write is made durable by a sync whose cost does not
+    /// depend on how much it covers (sled: an fsync), so that the claims and
+    /// finishes of several trials are best made durable together. A
+    /// scheduler with several slots then keeps each slot's trial as a task
+    /// and syncs the trials that start or end together once, instead of
+    /// giving each slot a thread that syncs its own (`slot_threads.rs`).
+    fn syncs_in_batches(&self) -> bool {
+        false
+    }
+
     /// Keys of the study's records that cannot be read (damaged on disk):
     /// reads skip them, so one damaged trial does not stop a study from
     /// loading, and `status` counts them.

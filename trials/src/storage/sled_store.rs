@@ -304,7 +304,7 @@ impl Storage for SledStorage {
         if trial.asked {
             self.flush()?;
         }
-        cache.apply([trial.clone()]);
+        cache.apply([&trial]);
         Ok(Some(trial))
     }
 
@@ -344,6 +344,10 @@ impl Storage for SledStorage {
     }
 
     fn is_exclusive(&self) -> bool {
+        true
+    }
+
+    fn syncs_in_batches(&self) -> bool {
         true
     }
 

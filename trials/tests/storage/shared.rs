@@ -71,7 +71,12 @@ pub fn claim_catches_up_with_another_handle(s: &dyn Storage, other: &dyn Storage
     let mut seen = Vec::new();
     let third = s
         .claim("s", &mut cache, &mut |cache, n| {
-            seen = cache.trials().iter().map(|t| (t.number, t.state)).collect();
+            seen = cache
+                .history()
+                .trials
+                .iter()
+                .map(|t| (t.number, t.state))
+                .collect();
             assert_eq!(n, 2);
             None
         })

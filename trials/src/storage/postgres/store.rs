@@ -178,7 +178,7 @@ impl PostgresStorage {
         held.0 = Some(client);
         let trial = trial?;
         held.release();
-        cache.apply([trial.clone()]);
+        cache.apply([&trial]);
         Ok(Some(trial))
     }
 }
