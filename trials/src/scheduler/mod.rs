@@ -305,10 +305,12 @@ impl Scheduler {
     pub async fn run(self) -> Result<SweepSummary, SchedulerError> {
         // A synchronous runner's slots are threads of their own, unless
         // several slots share the syncs of a store that batches them.
-        // Repeated evaluations (`run.repeats`, confirm and ablate rounds)
-        // run as tasks: a slot thread runs one evaluation per trial.
+        // Repeated evaluations (`run.repeats`, and the planned trials of
+        // confirm and ablate rounds, which carry their round's seeds) run as
+        // tasks: a slot thread runs one evaluation per trial.
         let blocking = self.runner.as_blocking().is_some()
             && self.config.repeats <= 1
+            && self.config.plan.is_none()
             && (self.config.slots.len() <= 1 || !self.storage.syncs_in_batches());
         let sweep = sweep::Sweep::start(self).await?;
         if blocking {
