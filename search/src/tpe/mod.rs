@@ -306,11 +306,11 @@ struct Group {
 /// Groups the non-constant parameters by their condition (or one group per
 /// parameter when `group` is off), ordered by their first parameter, which
 /// puts every parent's group before its children's.
-fn groups(space: &SearchSpace, group: bool) -> Vec<Group> {
+fn groups(space: &SearchSpace, group: bool, ordinal: bool) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     let mut keys: Vec<Option<&crate::Condition>> = Vec::new();
     for (i, p) in space.params().iter().enumerate() {
-        let Some(spec) = dim_spec(p) else {
+        let Some(spec) = dim_spec(p, ordinal) else {
             continue;
         };
         let found = if group {
@@ -336,9 +336,22 @@ fn groups(space: &SearchSpace, group: bool) -> Vec<Group> {
 }
 
 /// How a parameter is modelled; `None` for constants.
-fn dim_spec(p: &Param) -> Option<DimSpec> {
+fn dim_spec(p: &Param, ordinal: bool) -> Option<DimSpec> {
     match &p.domain {
         Domain::Const { .. } => None,
+        // Numbers in order, as tabular grids and many sweep files write
+        // them (`values: [16, 32, 64, 128]`): kernels over the choices' ranks,
+        // like an integer's, so a good value lends weight to its neighbours.
+        Domain::Categorical {
+            choices,
+            probabilities: None,
+        } if ordinal && is_ordinal(choices) => {
+            let c = choices.len();
+            Some(DimSpec::Discrete {
+                min_sigma: 1.0 / c as f64,
+                edges: (0..=c).map(|i| i as f64 / c as f64).collect(),
+            })
+        }
         Domain::Categorical {
             choices,
             probabilities,
@@ -383,6 +396,24 @@ fn snap(domain: &Domain, u: f64) -> f64 {
 
 /// A trial's coordinate for one parameter of a group in the estimator's
 /// terms: the coordinate, or the choice index for categoricals.
+/// True for at least three choices that are all numbers, strictly
+/// increasing or strictly decreasing in the order written: an ordinal grid.
+/// Two choices have no neighbours to share; numbers out of order (ids,
+/// seeds listed at random) are left categorical.
+fn is_ordinal(choices: &[crate::Value]) -> bool {
+    if choices.len() < 3 {
+        return false;
+    }
+    let Some(v) = choices
+        .iter()
+        .map(crate::Value::as_f64)
+        .collect::<Option<Vec<f64>>>()
+    else {
+        return false;
+    };
+    v.windows(2).all(|w| w[0] < w[1]) || v.windows(2).all(|w| w[0] > w[1])
+}
+
 fn model_value(domain: &Domain, u: f64) -> f64 {
     match domain {
         Domain::Categorical { choices, .. } => bucket_index(u, choices.len()) as f64,
@@ -428,7 +459,7 @@ fn suggest_tpe(
     let mut coords = vec![0.5; params.len()];
     let mut partial = Params::new();
     let m = options.n_candidates;
-    let groups = groups(space, options.group);
+    let groups = groups(space, options.group, options.ordinal_choices);
     if work.estimators.len() < groups.len() {
         work.estimators.resize_with(groups.len(), Default::default);
     }
@@ -456,8 +487,8 @@ fn suggest_tpe(
         for c in 0..m {
             let x = &mut candidates[c * d..(c + 1) * d];
             below.sample(rng, x);
-            for (xj, &j) in x.iter_mut().zip(&group.params) {
-                if !params[j].domain.is_categorical() {
+            for ((xj, &j), spec) in x.iter_mut().zip(&group.params).zip(&group.specs) {
+                if !matches!(spec, DimSpec::Categorical { .. }) {
                     *xj = snap(&params[j].domain, *xj);
                 }
             }
@@ -468,10 +499,12 @@ fn suggest_tpe(
             }
         }
         let x = &candidates[best.1 * d..(best.1 + 1) * d];
-        for (&xj, &j) in x.iter().zip(&group.params) {
+        for ((&xj, &j), spec) in x.iter().zip(&group.params).zip(&group.specs) {
             let domain = &params[j].domain;
-            coords[j] = match domain {
-                Domain::Categorical { choices, .. } => (xj + 0.5) / choices.len() as f64,
+            coords[j] = match (domain, spec) {
+                (Domain::Categorical { choices, .. }, DimSpec::Categorical { .. }) => {
+                    (xj + 0.5) / choices.len() as f64
+                }
                 _ => xj,
             };
             partial.insert(params[j].name.clone(), domain.decode(coords[j]));
@@ -538,11 +571,11 @@ impl Fit<'_> {
             }
         }
         buf.obs.clear();
-        for &j in &group.params {
+        for (&j, spec) in group.params.iter().zip(&group.specs) {
             let domain = &params[j].domain;
             let values = buf.kept.iter().map(|&i| columns[j][i]);
-            match domain {
-                Domain::Categorical { .. } => {
+            match spec {
+                DimSpec::Categorical { .. } => {
                     buf.obs.extend(values.map(|u| model_value(domain, u)));
                 }
                 _ => buf.obs.extend(values),

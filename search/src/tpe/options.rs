@@ -99,6 +99,14 @@ pub struct TpeOptions {
     /// model is drawn from again, then the prior. Default true; turn it off
     /// for a noisy objective whose repeats are worth paying for.
     pub skip_duplicates: bool,
+    /// Model a categorical whose choices are at least three numbers in
+    /// increasing or decreasing order (`values: [16, 32, 64, 128]`) over the
+    /// choices' ranks, as an integer, instead of as unordered choices.
+    /// Default true: on the suite's tabular problems with their numeric
+    /// grids written as choices (`fcnet-*-choices`, 300 seeds) it found the
+    /// table's best row 237 times against 112, better on three of the four
+    /// and worse on `parkinsons` (+0.43 ± 0.18 log10 regret).
+    pub ordinal_choices: bool,
 }
 
 impl Default for TpeOptions {
@@ -118,6 +126,7 @@ impl Default for TpeOptions {
             recency_weights: true,
             constant_liar: true,
             skip_duplicates: true,
+            ordinal_choices: true,
         }
     }
 }
@@ -170,6 +179,8 @@ impl TpeOptions {
         constant_liar: bool,
         /// Sets [`TpeOptions::skip_duplicates`].
         skip_duplicates: bool,
+        /// Sets [`TpeOptions::ordinal_choices`].
+        ordinal_choices: bool,
     }
 
     /// Checks the values; errors name the field (`tpe.gamma`).
