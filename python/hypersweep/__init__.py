@@ -49,7 +49,8 @@ def create_study(storage: Optional[str] = None, sampler: Optional[samplers.BaseS
         direction = directions[0]
     if pruner is None:
         pruner = pruners.MedianPruner()
-    sampler = sampler or samplers.TPESampler()
+    # Optuna's default is TPE; ours is `auto`, GP then TPE (issue 17).
+    sampler = sampler or samplers.AutoSampler()
     spec = study._spec_text(_direction(direction), sampler, pruner)
     name = study_name or f"no-name-{uuid.uuid4()}"
     mode = "open" if load_if_exists else "create"

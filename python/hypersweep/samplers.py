@@ -25,6 +25,14 @@ class BaseSampler:
         return spec
 
 
+class AutoSampler(BaseSampler):
+    """hypersweep's default (``method: auto``): the GP while its estimated
+    cost per suggestion is small next to a trial's, TPE from then on. Not an
+    Optuna class; ``create_study`` uses it when no sampler is given."""
+
+    method = "auto"
+
+
 class TPESampler(BaseSampler):
     """Tree-structured Parzen estimator (``method: tpe``).
 
@@ -116,4 +124,4 @@ class GridSampler(BaseSampler):
         return spec
 
 
-__all__ = ["BaseSampler", "TPESampler", "RandomSampler", "QMCSampler", "GPSampler", "GridSampler"]
+__all__ = ["BaseSampler", "AutoSampler", "TPESampler", "RandomSampler", "QMCSampler", "GPSampler", "GridSampler"]
