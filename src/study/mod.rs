@@ -40,7 +40,7 @@ use hypersweep_trials::{
 use thiserror::Error;
 
 use discovered::{DiscoveredSpace, SearcherFactory};
-use objective::{AsyncRunner, ClosureRunner};
+use objective::AsyncRunner;
 
 /// A searcher shared by several users (the caller's own searcher, shared
 /// by the groups of a define-by-run space).
@@ -301,27 +301,12 @@ impl Study {
         F: Fn(&TrialContext) -> R + Send + Sync + 'static,
         R: IntoOutcome + Send + 'static,
     {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(StudyError::Runtime(
-                "optimize() blocks and cannot run inside a tokio runtime; use optimize_async()"
-                    .into(),
-            ));
-        }
-        // One async worker: the objective and every slow store or searcher
-        // call run on the blocking pool, so the async side only schedules.
-        // A second worker would wake to steal each new trial task, costing
-        // more context switches than the scheduling itself (issue 10,
-        // docs/benchmarks.md).
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| StudyError::Runtime(e.to_string()))?;
-        let runner = Arc::new(ClosureRunner(Arc::new(objective)));
-        let result = runtime.block_on(self.run_until(total, runner));
-        // Blocking closures of cancelled trials may still run; don't wait.
-        runtime.shutdown_background();
-        result
+        objective::block_on_objective(
+            "optimize() blocks and",
+            "optimize_async()",
+            objective,
+            |runner| self.run_until(total, runner),
+        )
     }
 
     /// Runs `n` more trials of an async objective on the current runtime.

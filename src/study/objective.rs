@@ -14,7 +14,10 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use hypersweep_trials::scheduler::SweepSummary;
 use hypersweep_trials::{BlockingRunner, BoxFuture, RunOutcome, Runner, TrialContext};
+
+use super::StudyError;
 
 /// What an objective may return: a value, a `Result` of one, or a
 /// [`RunOutcome`] (to say `Pruned` after a report answered
@@ -137,4 +140,40 @@ fn payload_text(payload: &(dyn Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-text panic payload".to_owned())
+}
+
+/// Runs `run` with `objective` as its runner, blocking the calling thread
+/// on a runtime of its own: what [`super::Study::optimize`] and the blocking
+/// rounds (`confirm`, `ablate`) share. Refused inside a tokio runtime, where
+/// blocking would stall it; `instead` names the async call to use there.
+pub(crate) fn block_on_objective<F, R, Fut>(
+    what: &str,
+    instead: &str,
+    objective: F,
+    run: impl FnOnce(Arc<dyn Runner>) -> Fut,
+) -> Result<SweepSummary, StudyError>
+where
+    F: Fn(&TrialContext) -> R + Send + Sync + 'static,
+    R: IntoOutcome + Send + 'static,
+    Fut: Future<Output = Result<SweepSummary, StudyError>>,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(StudyError::Runtime(format!(
+            "{what} cannot run inside a tokio runtime; use {instead}"
+        )));
+    }
+    // One async worker: the objective and every slow store or searcher
+    // call run on the blocking pool (or the slot threads), so the async
+    // side only schedules. A second worker would wake to steal each new
+    // trial task, costing more context switches than the scheduling itself
+    // (issue 10, docs/benchmarks.md).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| StudyError::Runtime(e.to_string()))?;
+    let result = runtime.block_on(run(Arc::new(ClosureRunner(Arc::new(objective)))));
+    // Blocking closures of cancelled trials may still run; don't wait.
+    runtime.shutdown_background();
+    result
 }

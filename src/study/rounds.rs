@@ -7,7 +7,6 @@ use hypersweep_search::Params;
 use hypersweep_trials::scheduler::Plan;
 use hypersweep_trials::{NoPruner, Runner, Scheduler, SweepSummary, TrialContext};
 
-use super::objective::ClosureRunner;
 use super::{IntoOutcome, Study, StudyError};
 use crate::evidence::{
     AblationTable, ConfirmTable, ablation_plan, ablation_table, baseline_of, confirm_plan,
@@ -114,20 +113,11 @@ impl Study {
         F: Fn(&TrialContext) -> R + Send + Sync + 'static,
         R: IntoOutcome + Send + 'static,
     {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(StudyError::Runtime(
-                "confirm() and ablate() block and cannot run inside a tokio runtime; use run_plan()"
-                    .into(),
-            ));
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| StudyError::Runtime(e.to_string()))?;
-        let runner = Arc::new(ClosureRunner(Arc::new(objective)));
-        let result = runtime.block_on(self.run_plan(plan, runner));
-        runtime.shutdown_background();
-        result
+        super::objective::block_on_objective(
+            "confirm() and ablate() block and",
+            "run_plan()",
+            objective,
+            |runner| self.run_plan(plan, runner),
+        )
     }
 }
