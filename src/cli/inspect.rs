@@ -190,11 +190,10 @@ fn elapsed_text(trials: &[Trial], now_ms: u64) -> Option<String> {
 
 /// A duration in ms, as `0.25s`, `12.00s`, `3m05s` or `2h07m`.
 fn fmt_duration(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..60 => format!("{:.2}s", ms as f64 / 1000.0),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    if ms < 60_000 {
+        format!("{:.2}s", ms as f64 / 1000.0)
+    } else {
+        super::time::clock(ms / 1000)
     }
 }
 

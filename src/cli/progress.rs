@@ -94,17 +94,7 @@ impl Eta {
 }
 
 fn fmt_eta(left: Option<Duration>) -> String {
-    match left {
-        None => "-".to_owned(),
-        Some(d) => {
-            let s = d.as_secs();
-            match s {
-                0..60 => format!("{s}s"),
-                60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-                _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
-            }
-        }
-    }
+    left.map_or_else(|| "-".to_owned(), |d| super::time::clock(d.as_secs()))
 }
 
 fn progress_of(e: &SweepEvent) -> &Progress {
