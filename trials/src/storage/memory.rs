@@ -29,7 +29,60 @@ pub struct MemoryStorage {
 struct StudyData {
     record: StudyRecord,
     /// Indexed by trial number.
-    trials: Vec<Trial>,
+    trials: Chunked,
+}
+
+/// Trials in fixed-size blocks, indexed by number. A `Vec<Trial>` doubles
+/// by moving every trial it holds (a trial is a few hundred bytes), which
+/// was the largest single cost of a trivial in-memory trial (issue 10,
+/// `perf` of `cargo bench --bench throughput`); a full block here is never
+/// moved, and a new one is allocated once per [`Chunked::BLOCK`] trials.
+#[derive(Debug, Default)]
+struct Chunked {
+    blocks: Vec<Vec<Trial>>,
+    len: usize,
+}
+
+impl Chunked {
+    const BLOCK: usize = 1024;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, trial: Trial) {
+        if self.len % Self::BLOCK == 0 {
+            self.blocks.push(Vec::with_capacity(Self::BLOCK));
+        }
+        if let Some(block) = self.blocks.last_mut() {
+            block.push(trial);
+            self.len += 1;
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&Trial> {
+        self.blocks.get(i / Self::BLOCK)?.get(i % Self::BLOCK)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut Trial> {
+        self.blocks
+            .get_mut(i / Self::BLOCK)?
+            .get_mut(i % Self::BLOCK)
+    }
+
+    /// The trials numbered `start` and above, in order.
+    fn from(&self, start: usize) -> impl Iterator<Item = &Trial> {
+        let skip = start % Self::BLOCK;
+        self.blocks
+            .iter()
+            .skip(start / Self::BLOCK)
+            .flatten()
+            .skip(skip)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Trial> {
+        self.blocks.iter_mut().flatten()
+    }
 }
 
 impl MemoryStorage {
@@ -83,7 +136,7 @@ impl Storage for MemoryStorage {
         let mut studies = self.lock();
         let data = studies.entry(name.to_owned()).or_insert_with(|| StudyData {
             record: rules::new_study(name, spec, now_ms()),
-            trials: Vec::new(),
+            trials: Chunked::default(),
         });
         Ok(data.record.clone())
     }
@@ -153,7 +206,7 @@ impl Storage for MemoryStorage {
             .cloned()
             .collect();
         let start = usize::try_from(first).unwrap_or(usize::MAX);
-        out.extend(data.trials.iter().skip(start).cloned());
+        out.extend(data.trials.from(start).cloned());
         Ok(out)
     }
 
@@ -214,7 +267,7 @@ impl Storage for MemoryStorage {
     fn trials(&self, study: &str) -> Result<Vec<Trial>, StorageError> {
         self.lock()
             .get(study)
-            .map(|d| d.trials.clone())
+            .map(|d| d.trials.from(0).cloned().collect())
             .ok_or_else(|| StorageError::NoStudy(study.to_owned()))
     }
 
@@ -230,12 +283,60 @@ impl Storage for MemoryStorage {
             .get_mut(study)
             .ok_or_else(|| StorageError::NoStudy(study.to_owned()))?;
         let mut reaped = Vec::new();
-        for trial in &mut data.trials {
+        for trial in data.trials.iter_mut() {
             if trial.state == TrialState::Running && rules::is_stale(trial, staleness, now) {
                 rules::apply_finish(trial, rules::reaped_outcome(reason), now);
                 reaped.push(trial.clone());
             }
         }
         Ok(reaped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::NewTrial;
+    use hypersweep_search::Params;
+
+    #[test]
+    fn chunked_keeps_numbers_across_blocks() {
+        let mut trials = Chunked::default();
+        let n = 2 * Chunked::BLOCK + 7;
+        for number in 0..n as u64 {
+            trials.push(rules::new_trial(
+                "s",
+                number,
+                NewTrial::new(Params::new()),
+                0,
+            ));
+        }
+        assert_eq!(trials.len(), n);
+        for i in [
+            0,
+            1,
+            Chunked::BLOCK - 1,
+            Chunked::BLOCK,
+            2 * Chunked::BLOCK,
+            n - 1,
+        ] {
+            assert_eq!(trials.get(i).map(|t| t.number), Some(i as u64));
+        }
+        assert!(trials.get(n).is_none());
+        let numbers = |start| trials.from(start).map(|t| t.number).collect::<Vec<_>>();
+        assert_eq!(numbers(0), (0..n as u64).collect::<Vec<_>>());
+        assert_eq!(
+            numbers(Chunked::BLOCK + 3),
+            (Chunked::BLOCK as u64 + 3..n as u64).collect::<Vec<_>>()
+        );
+        assert!(numbers(n).is_empty() && numbers(n + Chunked::BLOCK).is_empty());
+        if let Some(t) = trials.get_mut(Chunked::BLOCK + 1) {
+            t.value = Some(1.5);
+        }
+        assert_eq!(trials.iter_mut().filter(|t| t.value.is_some()).count(), 1);
+        assert_eq!(
+            trials.get(Chunked::BLOCK + 1).and_then(|t| t.value),
+            Some(1.5)
+        );
     }
 }
