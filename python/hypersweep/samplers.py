@@ -39,7 +39,9 @@ class TPESampler(BaseSampler):
     Unlike Optuna's default, params are always modelled jointly: the
     define-by-run space is split into groups of params that appear in the
     same trials (Optuna's ``multivariate=True, group=True``), each group
-    searched with multivariate kernels on the trials that hold it.
+    searched with multivariate kernels on the trials that hold it; a group
+    of more than 16 params gets one kernel per param (``tpe.max_joint_params``
+    in a sweep file), which searches many dimensions better.
     """
 
     method = "tpe"

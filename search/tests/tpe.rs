@@ -816,3 +816,54 @@ fn numbers_in_order_are_searched_as_an_ordinal_grid() {
         mean_best(&shuffled, TpeOptions::default().ordinal_choices(false))
     );
 }
+
+/// A group of more than `max_joint_params` params gets univariate kernels:
+/// the same suggestions as `multivariate(false)`; at the limit, joint ones.
+#[test]
+fn large_groups_get_univariate_kernels() {
+    let suggestions = |d: usize, options: TpeOptions| {
+        let space = SearchSpace::new(
+            (0..d)
+                .map(|i| Param::new(format!("x{i}"), float(-5.0, 5.0)))
+                .collect(),
+        )
+        .expect("valid");
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut history = History::new(Direction::Minimize);
+        let mut searcher = TpeSearcher::new(options, 0);
+        for t in 0..40u64 {
+            let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
+            let x: Vec<f64> = (0..d)
+                .map(|i| params.f64(&format!("x{i}")).expect("x"))
+                .collect();
+            history
+                .trials
+                .push(complete(t, params, problems::shifted_sphere(&x)));
+        }
+        history
+            .trials
+            .into_iter()
+            .map(|o| o.params)
+            .collect::<Vec<_>>()
+    };
+    let defaults = TpeOptions::default();
+    assert_eq!(defaults.max_joint_params, 16);
+    let univariate = TpeOptions::default().multivariate(false);
+    assert_eq!(
+        suggestions(17, defaults.clone()),
+        suggestions(17, univariate.clone())
+    );
+    let joint = suggestions(16, defaults.clone());
+    assert_ne!(joint, suggestions(16, univariate));
+    // The limit is an option: 16 params above a limit of 15 are univariate.
+    assert_eq!(
+        suggestions(16, defaults.clone().max_joint_params(15)),
+        suggestions(16, TpeOptions::default().multivariate(false))
+    );
+    assert_eq!(joint, suggestions(16, defaults.max_joint_params(64)));
+    let err = TpeOptions::default()
+        .max_joint_params(0)
+        .check()
+        .expect_err("0 refused");
+    assert!(err.to_string().contains("tpe.max_joint_params"), "{err}");
+}

@@ -16,7 +16,10 @@
 //! (one joint kernel per observation, which keeps correlations between
 //! parameters, Optuna's `multivariate=True`) and conditional parameters are
 //! grouped by the condition that activates them, each group modelled on the
-//! trials where it was active (Optuna's `group=True`). Running trials join
+//! trials where it was active (Optuna's `group=True`); a group of more than
+//! `max_joint_params` (16) parameters gets one kernel per parameter instead
+//! (univariate kernels, Optuna's default), which searches many dimensions far
+//! better (see `TpeOptions::max_joint_params`). Running trials join
 //! the bad set (constant liar), so parallel workers get distinct points. The
 //! first `n_startup_trials` suggestions are prior draws (or Sobol points).
 //!
@@ -469,6 +472,10 @@ fn suggest_tpe(
             continue;
         }
         let d = group.params.len();
+        let config = EstimatorConfig {
+            multivariate: options.joint(d),
+            ..config
+        };
         let fit = Fit {
             space,
             cache,
