@@ -216,9 +216,10 @@ pub enum Devices {
     /// Every slot on the CPU.
     #[default]
     Cpu,
-    /// One slot per GPU found by `nvidia-smi -L` (CPU when none).
+    /// The GPUs `nvidia-smi -L` lists (the CPU when none and each trial
+    /// asks for one GPU), in groups of `gpus_per_trial`.
     Auto,
-    /// These GPU indices.
+    /// These GPU indices, grouped in the order written.
     List(Vec<u32>),
 }
 
