@@ -332,3 +332,38 @@ fn check_validates_the_command_and_prints_the_first_trials() {
         "{stdout}"
     );
 }
+
+/// `check` prints the worker slots a run would start: groups of
+/// `gpus_per_trial` GPUs, each shared by `trials_per_device` trials, and the
+/// GPUs left over.
+#[test]
+fn gpu_slots_are_listed_with_the_idle_gpus() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ddp.json");
+    std::fs::write(
+        &file,
+        r#"{"command": ["torchrun", "train.py", "--lr={lr}"],
+            "parameters": {"lr": {"values": [0.1, 0.01]}},
+            "run": {"trials": 4, "parallel": 8, "devices": [0, 1, 2, 3, 4],
+                    "gpus_per_trial": 2, "trials_per_device": 2}}"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_hypersweep"))
+        .arg("check")
+        .arg(&file)
+        .output()
+        .expect("the hypersweep binary runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_lines(
+        &squeezed_stdout(&out),
+        &[
+            "run 4 trials, 8 parallel, 2 trials per device, 2 GPUs per trial, devices [0, 1, 2, 3, 4]",
+            "slots 4: [0,1] [2,3] [0,1] [2,3] (idle GPUs: 4)",
+        ],
+    );
+}

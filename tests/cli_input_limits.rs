@@ -35,6 +35,31 @@ fn sweep_file_limits_are_refused_with_their_path() {
         r#"{"parameters": {"x": {"values": [1]}}, "run": {"trials_per_device": 5000}}"#,
         &["run.trials_per_device", "1024"],
     );
+    refused(
+        "gpus_zero.json",
+        r#"{"parameters": {"x": {"values": [1]}}, "run": {"devices": [0, 1], "gpus_per_trial": 0}}"#,
+        &["gpus_zero.json", "run.gpus_per_trial", "at least 1"],
+    );
+    refused(
+        "gpus_over.json",
+        r#"{"parameters": {"x": {"values": [1]}}, "run": {"devices": "auto", "gpus_per_trial": 17}}"#,
+        &["run.gpus_per_trial", "1 to 16 GPUs per trial, got 17"],
+    );
+    refused(
+        "gpus_listed.json",
+        r#"{"parameters": {"x": {"values": [1]}}, "run": {"devices": [0, 1, 2], "gpus_per_trial": 4}}"#,
+        &["run.gpus_per_trial", "at most the 3 GPU(s) listed", "got 4"],
+    );
+    refused(
+        "gpus_cpu.json",
+        r#"{"parameters": {"x": {"values": [1]}}, "run": {"gpus_per_trial": 2}}"#,
+        &["run.gpus_per_trial", "need GPUs", "\"auto\" or a list"],
+    );
+    refused(
+        "gpus_text.json",
+        r#"{"parameters": {"x": {"values": [1]}}, "run": {"devices": [0, 1], "gpus_per_trial": "2"}}"#,
+        &["run.gpus_per_trial"],
+    );
     let deep = format!(
         r#"{{"parameters": {{"x": {{"values": [{}1{}]}}}}}}"#,
         "[".repeat(40),

@@ -286,7 +286,8 @@ async fn params_reach_argv_and_environment() {
     let script = r#"
 import json, os, sys
 print(json.dumps({"argv": sys.argv[1:], "env": {k: os.environ.get(k) for k in
-    ["HYPERSWEEP_PARAMS", "HYPERSWEEP_TRIAL", "HYPERSWEEP_STUDY", "CUDA_VISIBLE_DEVICES", "EXTRA"]}}))
+    ["HYPERSWEEP_PARAMS", "HYPERSWEEP_TRIAL", "HYPERSWEEP_STUDY", "CUDA_VISIBLE_DEVICES",
+     "HYPERSWEEP_GPUS", "EXTRA"]}}))
 print(json.dumps({"loss": 0.5}))
 "#;
     let mut params = Params::new();
@@ -332,6 +333,7 @@ print(json.dumps({"loss": 0.5}))
     assert_eq!(env["HYPERSWEEP_TRIAL"], "7");
     assert_eq!(env["HYPERSWEEP_STUDY"], "demo");
     assert_eq!(env["CUDA_VISIBLE_DEVICES"], "2");
+    assert_eq!(env["HYPERSWEEP_GPUS"], "1");
     assert_eq!(env["EXTRA"], "x");
     let file: Value =
         serde_json::from_str(&std::fs::read_to_string(params_file).expect("params file"))
@@ -347,4 +349,79 @@ async fn the_seed_reaches_the_process_as_env_and_placeholders() {
     let ctx = context(Params::new(), rep, None);
     let runner = runner(&["sh", "-c", script, "sh", "{seed}", "${seed}"], "loss");
     assert_eq!(runner.run(ctx).await, RunOutcome::Complete(8484.0));
+}
+
+/// Two multi-GPU trials running at once on one machine (slots of
+/// `gpus_per_trial: 2` over GPUs 0-3): each sees its own two GPUs and the
+/// launcher's variables, and each can bind its rendezvous port while the
+/// other holds its own (as torchrun's store would).
+#[tokio::test]
+async fn multi_gpu_slots_get_their_gpus_and_distinct_rendezvous_ports() {
+    let script = r#"
+import json, os, socket, sys, time
+out = sys.argv[1]
+store = socket.socket()
+store.bind((os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])))
+store.listen()
+keys = ["CUDA_VISIBLE_DEVICES", "HYPERSWEEP_GPUS", "MASTER_ADDR", "MASTER_PORT",
+        "PET_NPROC_PER_NODE", "PET_MASTER_ADDR", "PET_MASTER_PORT", "WORLD_SIZE", "LOCAL_RANK"]
+with open(os.path.join(out, os.environ["HYPERSWEEP_TRIAL"] + ".json"), "w") as f:
+    json.dump({k: os.environ.get(k) for k in keys}, f)
+# Hold the port until the other trial has bound its own.
+deadline = time.time() + 60
+while len([n for n in os.listdir(out) if n.endswith(".json")]) < 2:
+    if time.time() > deadline:
+        sys.exit("the other trial never started")
+    time.sleep(0.01)
+print(json.dumps({"loss": 1.0}))
+"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_string_lossy().into_owned();
+    let runner = runner(&["python3", "-c", script, &out], "loss");
+    let slots = hypersweep::trials::device::slots_for(&[0, 1, 2, 3], 2, 1, 2).expect("slots");
+    let trial = |number: u64, device: Device| {
+        let (rep, _, cancel) = reporter(|_, _| Decision::Continue);
+        let mut ctx = context(Params::new(), rep, None);
+        ctx.number = number;
+        ctx.device = device;
+        (ctx, cancel)
+    };
+    let (a, _ca) = trial(1, slots[0]);
+    let (b, _cb) = trial(2, slots[1]);
+    let (ra, rb) = tokio::join!(runner.run(a), runner.run(b));
+    assert_eq!(ra, RunOutcome::Complete(1.0));
+    assert_eq!(rb, RunOutcome::Complete(1.0));
+    let read = |n: u64| -> Value {
+        let text = std::fs::read_to_string(dir.path().join(format!("{n}.json"))).expect("env");
+        serde_json::from_str(&text).expect("JSON")
+    };
+    let (ea, eb) = (read(1), read(2));
+    assert_eq!(ea["CUDA_VISIBLE_DEVICES"], "0,1");
+    assert_eq!(eb["CUDA_VISIBLE_DEVICES"], "2,3");
+    for env in [&ea, &eb] {
+        assert_eq!(env["HYPERSWEEP_GPUS"], "2");
+        assert_eq!(env["PET_NPROC_PER_NODE"], "2");
+        assert_eq!(env["MASTER_ADDR"], "127.0.0.1");
+        assert_eq!(env["PET_MASTER_ADDR"], "127.0.0.1");
+        assert_eq!(env["MASTER_PORT"], env["PET_MASTER_PORT"]);
+        // Per-process variables are the launcher's to set.
+        assert_eq!(env["WORLD_SIZE"], Value::Null);
+        assert_eq!(env["LOCAL_RANK"], Value::Null);
+    }
+    assert_ne!(ea["MASTER_PORT"], eb["MASTER_PORT"]);
+}
+
+/// A CPU slot gets none of the launcher's variables (the parent's
+/// `CUDA_VISIBLE_DEVICES`, if any, is inherited as it is).
+#[tokio::test]
+async fn cpu_slots_get_no_launcher_variables() {
+    let script = r#"
+import json, os
+print(json.dumps({"loss": float(sum(k in os.environ for k in
+    ["HYPERSWEEP_GPUS", "MASTER_PORT", "PET_MASTER_PORT", "PET_NPROC_PER_NODE"]))}))
+"#;
+    let (rep, _, _cancel) = reporter(|_, _| Decision::Continue);
+    let ctx = context(Params::new(), rep, None);
+    let runner = runner(&["python3", "-c", script], "loss");
+    assert_eq!(runner.run(ctx).await, RunOutcome::Complete(0.0));
 }

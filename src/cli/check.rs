@@ -8,7 +8,7 @@ use hypersweep::CommandRunner;
 use hypersweep_search::Domain;
 use hypersweep_search::sweep::{Devices, EarlyTerminate, SweepSpec, parse_sweep};
 use hypersweep_search::{Direction, History, Param, Value, build_searcher, suggestion_rng};
-use hypersweep_trials::pruner_from_spec;
+use hypersweep_trials::{device, pruner_from_spec};
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
@@ -156,6 +156,7 @@ fn describe_sweep(file: &str, spec: &SweepSpec) -> String {
         let _ = writeln!(out, "early     {}", early_terminate(et, study));
     }
     let _ = writeln!(out, "run       {}", run_summary(spec));
+    let _ = writeln!(out, "slots     {}", slots_summary(spec));
     if let Some(command) = &spec.command {
         let _ = writeln!(out, "command   {}", command.join(" "));
     }
@@ -201,6 +202,12 @@ fn run_summary(spec: &SweepSpec) -> String {
     if let Some(seed) = run.seed {
         parts.push(format!("seed {seed}"));
     }
+    if run.trials_per_device > 1 {
+        parts.push(format!("{} trials per device", run.trials_per_device));
+    }
+    if run.gpus_per_trial > 1 {
+        parts.push(format!("{} GPUs per trial", run.gpus_per_trial));
+    }
     parts.push(match &run.devices {
         Devices::Cpu => "devices cpu".to_owned(),
         Devices::Auto => "devices auto".to_owned(),
@@ -211,6 +218,38 @@ fn run_summary(spec: &SweepSpec) -> String {
         other => format!("devices {other:?}"),
     });
     parts.join(", ")
+}
+
+/// The worker slots a `run` here would start, with the GPUs each owns and
+/// those left idle (`devices: auto` asks `nvidia-smi` on this machine).
+fn slots_summary(spec: &SweepSpec) -> String {
+    let run = &spec.run;
+    let plan = match device::plan_slots(
+        &run.devices,
+        run.parallel,
+        run.trials_per_device,
+        run.gpus_per_trial,
+    ) {
+        Ok(plan) => plan,
+        Err(err) => return format!("none on this machine: {err}"),
+    };
+    let n = plan.slots.len();
+    if plan.slots.iter().all(|d| d.gpus().is_empty()) {
+        return format!("{n} on the cpu");
+    }
+    let mut text = format!(
+        "{n}: {}",
+        plan.slots
+            .iter()
+            .map(|d| format!("[{}]", d.cuda_visible_devices().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if !plan.idle_gpus.is_empty() {
+        let idle: Vec<String> = plan.idle_gpus.iter().map(u32::to_string).collect();
+        text.push_str(&format!(" (idle GPUs: {})", idle.join(", ")));
+    }
+    text
 }
 
 /// The pruner that will actually run, with its rungs or bands (the study's

@@ -108,7 +108,8 @@ pub fn ablate(args: AblateArgs) -> anyhow::Result<i32> {
 }
 
 /// Opens the study for writing, with `--parallel` applied; `None` when the
-/// flag is out of range (the error printed).
+/// flag is out of range or the devices cannot give that many slots their
+/// GPUs (the error printed).
 fn open(args: &StudyArgs, parallel: Option<usize>) -> anyhow::Result<Option<Study>> {
     let storage = open_store(&args.storage)?;
     let name = study_name(storage.as_ref(), args)?;
@@ -120,8 +121,13 @@ fn open(args: &StudyArgs, parallel: Option<usize>) -> anyhow::Result<Option<Stud
             return Ok(None);
         }
         let run = &study.spec().run;
-        let slots = device::slots(&run.devices, k, run.trials_per_device);
-        study.config_mut().slots = slots;
+        match device::slots(&run.devices, k, run.trials_per_device, run.gpus_per_trial) {
+            Ok(slots) => study.config_mut().slots = slots,
+            Err(err) => {
+                errln!("error: {err}");
+                return Ok(None);
+            }
+        }
     }
     Ok(Some(study))
 }

@@ -24,6 +24,7 @@ use super::common::{
 };
 use super::drive::drive;
 use hypersweep::CommandRunner;
+use hypersweep_trials::device;
 
 /// Arguments of `run`; flags override the sweep file.
 #[derive(Debug, clap::Args)]
@@ -75,6 +76,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let name = spec_study_name(args.study.as_deref(), &spec, &args.spec);
     if let Err(err) = CommandRunner::builder_from_sweep(&spec).build() {
         errln!("error: {}: {err}", args.spec.display());
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let run = &spec.run;
+    if let Err(err) = device::slots(
+        &run.devices,
+        run.parallel,
+        run.trials_per_device,
+        run.gpus_per_trial,
+    ) {
+        errln!("error: {}: run: {err}", args.spec.display());
         return Ok(EXIT_BAD_INPUT);
     }
     let storage = open_store(&args.storage)?;

@@ -67,8 +67,14 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<i32> {
     let run = &study.spec().run;
     let parallel = args.parallel.unwrap_or(run.parallel);
     let devices = devices.unwrap_or_else(|| run.devices.clone());
-    let per_device = run.trials_per_device;
-    study.config_mut().slots = device::slots(&devices, parallel, per_device);
+    let per_trial = run.gpus_per_trial;
+    match device::slots(&devices, parallel, run.trials_per_device, per_trial) {
+        Ok(slots) => study.config_mut().slots = slots,
+        Err(err) => {
+            errln!("error: {err}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    }
     drive(study, &args.study.storage, &format!("study `{name}`"), None)
 }
 

@@ -14,10 +14,15 @@
 //! - `HYPERSWEEP_SEED` (also `{seed}` in the command): the evaluation's
 //!   seed, the same when the trial is re-run; and `HYPERSWEEP_REPEAT`, which
 //!   of the configuration's evaluations this is (`run.repeats`), from 0;
-//! - `CUDA_VISIBLE_DEVICES=i` on `Device::Cuda(i)`. On `Device::Cpu` the
-//!   variable is inherited as it is: hiding every GPU from a CPU slot would
-//!   silently slow scripts that use a GPU when they see one, and a user who
-//!   set the variable for the whole sweep expects it to hold.
+//! - `CUDA_VISIBLE_DEVICES=i` on `Device::Cuda(i)`, `=0,1` on a slot of
+//!   several GPUs (`gpus_per_trial`), with the variables a launcher needs on
+//!   any GPU slot: `HYPERSWEEP_GPUS`, `MASTER_ADDR`/`MASTER_PORT` (a port no
+//!   other running trial has) and torchrun's `PET_NPROC_PER_NODE`,
+//!   `PET_MASTER_ADDR`, `PET_MASTER_PORT` (see the `launcher` module). On
+//!   `Device::Cpu` none is set and `CUDA_VISIBLE_DEVICES` is inherited as
+//!   it is: hiding every GPU from a CPU slot would silently slow scripts
+//!   that use a GPU when they see one, and a user who set the variable for
+//!   the whole sweep expects it to hold.
 //!
 //! The process reports by printing JSON lines on stdout (`{"step": 3,
 //! "val_loss": 0.41}`); each one carrying the metric is passed to the
@@ -47,6 +52,7 @@
 //! Terminating is SIGTERM to the process group, then SIGKILL after the grace
 //! period (see the `process` module).
 
+mod launcher;
 mod lines;
 mod macros;
 mod process;

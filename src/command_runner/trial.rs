@@ -8,10 +8,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hypersweep_trials::{Decision, Device, RunOutcome, TrialContext};
+use hypersweep_trials::{Decision, RunOutcome, TrialContext};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 
 use super::Config;
+use super::launcher::launcher_env;
 use super::lines::{LineStream, SharedLog};
 use super::process::{DRAIN_LIMIT, ExitKind, GroupGuard, describe_exit};
 use super::report::parse_report;
@@ -80,9 +81,14 @@ pub(crate) async fn run_trial(config: Arc<Config>, ctx: TrialContext) -> RunOutc
         .env("HYPERSWEEP_STUDY", &ctx.study)
         .env("HYPERSWEEP_SEED", ctx.seed.to_string())
         .env("HYPERSWEEP_REPEAT", ctx.repeat.to_string());
-    if let Device::Cuda(i) = ctx.device {
-        command.env("CUDA_VISIBLE_DEVICES", i.to_string());
-    }
+    // Held until this function returns, i.e. until the trial has ended.
+    let _port_lease = match launcher_env(ctx.device, &config.env) {
+        Ok(launcher) => {
+            command.envs(launcher.vars);
+            launcher.lease
+        }
+        Err(message) => return RunOutcome::Failed(message),
+    };
 
     let mut log = log_dir.and_then(|dir| open_log(&dir, ctx.number, ctx.attempt, ctx.repeat));
     let mut child = match command.spawn() {

@@ -137,6 +137,14 @@ impl StudyBuilder {
         self
     }
 
+    /// GPUs each trial gets (default 1), for a trial that trains on several
+    /// GPUs itself: each slot owns `k` of the devices' GPUs (see
+    /// [`hypersweep_trials::device::slots`]).
+    pub fn gpus_per_trial(&mut self, k: usize) -> &mut Self {
+        self.run.gpus_per_trial = k;
+        self
+    }
+
     /// Seed of every suggestion.
     pub fn seed(&mut self, seed: u64) -> &mut Self {
         self.run.seed = Some(seed);
@@ -187,6 +195,8 @@ impl StudyBuilder {
         if self.run.parallel == 0 {
             return Err(StudyError::Config("`parallel` must be at least 1".into()));
         }
+        hypersweep_search::sweep::check_gpus_per_trial(&self.run.devices, self.run.gpus_per_trial)
+            .map_err(|message| StudyError::Config(format!("`gpus_per_trial`: {message}")))?;
         let max_repeats = hypersweep_search::sweep::MAX_REPEATS;
         if self.run.repeats == 0 || u64::from(self.run.repeats) > max_repeats {
             return Err(StudyError::Config(format!(

@@ -307,3 +307,64 @@ fn evolution_over_a_cell_through_the_study() {
         assert!(width % 16 == 0 && (16..=256).contains(&width), "{width}");
     }
 }
+
+/// An in-process trial on a slot of `gpus_per_trial: 2` GPUs sees its whole
+/// group in `ctx.device`, and the two slots share no GPU.
+#[test]
+fn in_process_trials_get_their_slots_gpu_group() {
+    use hypersweep_search::sweep::Devices;
+    use hypersweep_trials::Device;
+    use std::collections::BTreeSet;
+
+    let seen: Arc<Mutex<BTreeSet<Vec<u32>>>> = Arc::default();
+    let study = Study::builder()
+        .name("ddp")
+        .space(space_up_to(1.0))
+        .parallel(2)
+        .devices(Devices::List(vec![0, 1, 2, 3]))
+        .gpus_per_trial(2)
+        .build()
+        .unwrap();
+    let sink = Arc::clone(&seen);
+    study
+        .optimize(6, move |ctx: &TrialContext| {
+            assert!(matches!(ctx.device, Device::CudaGroup(_)), "{}", ctx.device);
+            sink.lock().unwrap().insert(ctx.device.gpus().to_vec());
+            0.0
+        })
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|g| *g == [0, 1] || *g == [2, 3]),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn gpus_per_trial_is_checked_by_build_and_at_the_start() {
+    use hypersweep_search::sweep::Devices;
+
+    let build = |devices: Devices, k: usize| {
+        Study::builder()
+            .space(space_up_to(1.0))
+            .devices(devices)
+            .gpus_per_trial(k)
+            .build()
+    };
+    for (devices, k) in [
+        (Devices::List(vec![0, 1]), 3),
+        (Devices::Cpu, 2),
+        (Devices::List(vec![0, 1]), 0),
+    ] {
+        match build(devices, k) {
+            Err(StudyError::Config(message)) => assert!(message.contains("gpus_per_trial")),
+            other => panic!("{k}: expected a config error, got {:?}", other.map(|_| ())),
+        }
+    }
+    // A study opened where its GPUs are missing has no slot: the sweep
+    // refuses to start, with the reason, rather than run on the CPU.
+    let mut study = build(Devices::List(vec![0, 1]), 2).unwrap();
+    study.config_mut().slots.clear();
+    let err = study.optimize(1, |_: &TrialContext| 0.0).unwrap_err();
+    assert!(err.to_string().contains("no worker slot"), "{err}");
+}

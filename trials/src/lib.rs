@@ -27,7 +27,8 @@ pub use pruner::{
     WandbHyperbandPruner, pruner_from_spec,
 };
 pub use runner::{
-    BlockingRunner, BoxFuture, Decision, Device, Reporter, RunOutcome, Runner, TrialContext,
+    BlockingRunner, BoxFuture, Decision, Device, GpuGroup, Reporter, RunOutcome, Runner,
+    TrialContext,
 };
 pub use scheduler::{
     Progress, Scheduler, SchedulerConfig, SchedulerError, SharedSearcher, StopHandle, StopLevel,

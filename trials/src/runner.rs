@@ -13,20 +13,107 @@ use tokio::sync::watch;
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Where a trial runs.
+///
+/// A slot of one GPU is always [`Device::Cuda`], so code written for one
+/// GPU per trial (an in-process trainer that moves its model to
+/// `Device::Cuda(i)`) keeps working; only `gpus_per_trial` > 1 gives
+/// [`Device::CudaGroup`]. [`Device::gpus`] lists a slot's GPUs whatever its
+/// form. `#[non_exhaustive]`: more forms may come (MIG instances).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Device {
     /// The CPU.
     Cpu,
     /// GPU `i`, exposed to a trial process as `CUDA_VISIBLE_DEVICES=i`.
     Cuda(u32),
+    /// Several GPUs for one trial that trains on all of them itself
+    /// (torchrun, DDP, Horovod): `CUDA_VISIBLE_DEVICES=0,1` and the
+    /// launcher's variables (see the command runner).
+    CudaGroup(GpuGroup),
+}
+
+impl Device {
+    /// The device of a slot owning `gpus`: the CPU for none, [`Device::Cuda`]
+    /// for one, a [`Device::CudaGroup`] for more; `None` above
+    /// [`GpuGroup::MAX`] GPUs or with a GPU listed twice.
+    pub fn from_gpus(gpus: &[u32]) -> Option<Device> {
+        match gpus {
+            [] => Some(Device::Cpu),
+            [i] => Some(Device::Cuda(*i)),
+            _ => GpuGroup::new(gpus).map(Device::CudaGroup),
+        }
+    }
+
+    /// The GPU indices this slot owns, in order (empty on the CPU).
+    pub fn gpus(&self) -> &[u32] {
+        match self {
+            Device::Cpu => &[],
+            Device::Cuda(i) => std::slice::from_ref(i),
+            Device::CudaGroup(group) => group.ids(),
+        }
+    }
+
+    /// The GPUs as `CUDA_VISIBLE_DEVICES` lists them (`"0,1"`); `None` on
+    /// the CPU.
+    pub fn cuda_visible_devices(&self) -> Option<String> {
+        let gpus = self.gpus();
+        (!gpus.is_empty()).then(|| {
+            gpus.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
 }
 
 impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Device::Cpu => write!(f, "cpu"),
-            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        match self.cuda_visible_devices() {
+            None => write!(f, "cpu"),
+            Some(list) => write!(f, "cuda:{list}"),
         }
+    }
+}
+
+/// The GPUs of a multi-GPU slot: 2 to [`GpuGroup::MAX`] distinct indices,
+/// held inline so that [`Device`] stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GpuGroup {
+    ids: [u32; GpuGroup::MAX],
+    len: u8,
+}
+
+impl GpuGroup {
+    /// The most GPUs in one group (the sweep file's limit on
+    /// `gpus_per_trial`).
+    pub const MAX: usize = hypersweep_search::sweep::MAX_GPUS_PER_TRIAL as usize;
+
+    /// The group of `gpus`, in order; `None` for fewer than 2, more than
+    /// [`GpuGroup::MAX`], or a GPU listed twice.
+    pub fn new(gpus: &[u32]) -> Option<GpuGroup> {
+        if gpus.len() < 2 || gpus.len() > Self::MAX {
+            return None;
+        }
+        if gpus.iter().enumerate().any(|(k, g)| gpus[..k].contains(g)) {
+            return None;
+        }
+        let mut ids = [0; Self::MAX];
+        ids[..gpus.len()].copy_from_slice(gpus);
+        Some(GpuGroup {
+            ids,
+            len: gpus.len() as u8,
+        })
+    }
+
+    /// The GPU indices, in order.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for GpuGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
     }
 }
 

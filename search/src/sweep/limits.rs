@@ -28,6 +28,10 @@ pub const MAX_KEY_CHARS: usize = 256;
 /// Most trials run at once by one process (`parallel`, `--parallel`,
 /// `trials_per_device`).
 pub const MAX_PARALLEL: u64 = 1024;
+/// Most GPUs one trial may ask for (`gpus_per_trial`): a slot is one
+/// machine's share, and the largest single machines hold 16 GPUs (a trial
+/// that spans machines is launched by a cluster scheduler, not a slot).
+pub const MAX_GPUS_PER_TRIAL: u64 = 16;
 /// Most evaluations of one configuration (`run.repeats`, `--repeats`,
 /// `confirm --repeats`): each is a full training run, and a trial keeps
 /// every value.

@@ -42,8 +42,10 @@ use crate::space::SearchSpace;
 pub use diff::{SpecDifference, spec_differences};
 use fields::{Fault, display_path, fault};
 pub use limits::{
-    MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_FILE_BYTES, MAX_KEY_CHARS, MAX_PARALLEL, MAX_REPEATS,
+    MAX_ARRAY_ITEMS, MAX_DEPTH, MAX_FILE_BYTES, MAX_GPUS_PER_TRIAL, MAX_KEY_CHARS, MAX_PARALLEL,
+    MAX_REPEATS,
 };
+pub use run::check_gpus_per_trial;
 
 /// A parsed, validated sweep file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,7 +207,7 @@ impl EarlyTerminate {
     }
 }
 
-/// Where trials run. More forms will come (GPU shares per trial), hence
+/// Where trials run. More forms may come (e.g. MIG instances), hence
 /// `#[non_exhaustive]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,9 +216,10 @@ pub enum Devices {
     /// Every slot on the CPU.
     #[default]
     Cpu,
-    /// One slot per GPU found by `nvidia-smi -L` (CPU when none).
+    /// The GPUs `nvidia-smi -L` lists (the CPU when none and each trial
+    /// asks for one GPU), in groups of `gpus_per_trial`.
     Auto,
-    /// These GPU indices.
+    /// These GPU indices, grouped in the order written.
     List(Vec<u32>),
 }
 
@@ -234,8 +237,13 @@ pub struct RunConfig {
     pub seed: Option<u64>,
     /// Device per worker slot.
     pub devices: Devices,
-    /// Slots per device.
+    /// Slots per device (per group of `gpus_per_trial` GPUs).
     pub trials_per_device: usize,
+    /// GPUs each trial gets (a trial that trains on several GPUs itself,
+    /// through torchrun, DDP or Horovod): each slot owns this many, and
+    /// slots share none unless `trials_per_device` > 1.
+    #[serde(default = "default_gpus_per_trial")]
+    pub gpus_per_trial: usize,
     /// Re-runs of a failed trial's params.
     pub retry_failed: u32,
     /// Limit of one trial's run time.
@@ -266,6 +274,10 @@ fn default_repeats() -> u32 {
     1
 }
 
+fn default_gpus_per_trial() -> usize {
+    1
+}
+
 /// Default of `run.max_reports`: a report per batch of a day-long run
 /// stays well under it.
 pub const DEFAULT_MAX_REPORTS: u64 = 100_000;
@@ -291,6 +303,7 @@ impl Default for RunConfig {
             seed: None,
             devices: Devices::Cpu,
             trials_per_device: 1,
+            gpus_per_trial: 1,
             retry_failed: 0,
             trial_timeout: None,
             max_consecutive_failures: 10,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::fields::{Fields, Res, describe, fault, unsigned};
-use super::limits::{MAX_PARALLEL, MAX_REPEATS};
+use super::limits::{MAX_GPUS_PER_TRIAL, MAX_PARALLEL, MAX_REPEATS};
 use super::{Devices, RunConfig};
 
 const RUN_KEYS: &[&str] = &[
@@ -15,6 +15,7 @@ const RUN_KEYS: &[&str] = &[
     "seed",
     "devices",
     "trials_per_device",
+    "gpus_per_trial",
     "retry_failed",
     "trial_timeout",
     "max_consecutive_failures",
@@ -102,7 +103,36 @@ pub(crate) fn parse_run(value: Option<&Value>, run_cap: Option<u64>) -> Res<RunC
     if let Some(v) = f.get("devices") {
         run.devices = parse_devices(v, &f.path_of("devices"))?;
     }
+    if let Some(k) = positive("gpus_per_trial")? {
+        let k = usize::try_from(k).unwrap_or(usize::MAX);
+        check_gpus_per_trial(&run.devices, k)
+            .map_err(|message| fault(f.path_of("gpus_per_trial"), message))?;
+        run.gpus_per_trial = k;
+    }
     Ok(run)
+}
+
+/// Whether `devices` can give every trial `k` GPUs of its own: `k` from 1
+/// to [`MAX_GPUS_PER_TRIAL`], at most the GPUs listed, and GPUs at all
+/// (`"auto"` or a list) when `k` > 1. `"auto"` is checked again when the
+/// GPUs are found. The message says what was expected.
+pub fn check_gpus_per_trial(devices: &Devices, k: usize) -> Result<(), String> {
+    if k == 0 || k as u64 > MAX_GPUS_PER_TRIAL {
+        return Err(format!(
+            "expected 1 to {MAX_GPUS_PER_TRIAL} GPUs per trial, got {k}"
+        ));
+    }
+    match devices {
+        Devices::List(ids) if ids.len() < k => Err(format!(
+            "expected at most the {} GPU(s) listed in `devices`, got {k}",
+            ids.len()
+        )),
+        Devices::Cpu if k > 1 => Err(format!(
+            "{k} GPUs per trial need GPUs: set `devices` to \"auto\" or a list of GPU indices \
+             (it is \"cpu\")"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `"cpu"`, `"auto"` or a list of GPU indices.

@@ -112,6 +112,13 @@ pub enum SchedulerError {
     /// A task of the runtime failed.
     #[error("scheduler task failed: {0}")]
     Runtime(String),
+    /// The configuration has no worker slot: its devices cannot give every
+    /// trial the GPUs it asks for (`SchedulerConfig::from_spec` leaves
+    /// `slots` empty then; [`crate::device::slots`] says why).
+    #[error(
+        "no worker slot to run trials on: the devices cannot give every trial its `gpus_per_trial` GPUs (`hypersweep check` lists the slots)"
+    )]
+    NoSlots,
 }
 
 /// How a sweep ended.
@@ -156,7 +163,9 @@ pub struct SchedulerConfig {
     /// Total trials that count toward the budget (for the whole study,
     /// earlier runs included); `None` runs until stopped.
     pub budget: Option<u64>,
-    /// One device per worker slot; its length is the parallelism.
+    /// One device per worker slot; its length is the parallelism. Empty
+    /// when the devices cannot give each trial its GPUs: the sweep then
+    /// refuses to start ([`SchedulerError::NoSlots`]).
     pub slots: Vec<Device>,
     /// Seed of every suggestion.
     pub seed: u64,
@@ -203,7 +212,16 @@ impl SchedulerConfig {
             space: spec.space.clone(),
             direction: spec.metric.goal,
             budget: run.trials,
-            slots: device::slots(&run.devices, run.parallel, run.trials_per_device),
+            // Checked when the sweep starts, not here: a study is also
+            // opened by commands that run nothing (ask, tell) on machines
+            // without its GPUs.
+            slots: device::slots(
+                &run.devices,
+                run.parallel,
+                run.trials_per_device,
+                run.gpus_per_trial,
+            )
+            .unwrap_or_default(),
             seed: run.seed.unwrap_or(0),
             timeout: run.timeout,
             target: spec.metric.target,
@@ -303,6 +321,9 @@ impl Scheduler {
 
     /// Runs the sweep to its end.
     pub async fn run(self) -> Result<SweepSummary, SchedulerError> {
+        if self.config.slots.is_empty() {
+            return Err(SchedulerError::NoSlots);
+        }
         // A synchronous runner's slots are threads of their own, unless
         // several slots share the syncs of a store that batches them.
         // Repeated evaluations (`run.repeats`, and the planned trials of

@@ -136,10 +136,57 @@ fn top_level_sections() {
         (et.kind, et.min_iter, et.eta, et.strict),
         (PrunerKind::Hyperband, Some(3), 3.0, false)
     );
+    assert_eq!(spec.run.gpus_per_trial, 1);
     // run.trials wins over run_cap.
     let spec =
         parse(json!({"run_cap": 30, "run": {"trials": 5}, "parameters": {"x": {"value": 1}}}));
     assert_eq!(spec.unwrap().run.trials, Some(5));
+}
+
+#[test]
+fn gpus_per_trial_is_checked_against_the_devices() {
+    let with =
+        |run: serde_json::Value| parse(json!({"run": run, "parameters": {"x": {"value": 1}}}));
+    let spec = with(json!({"devices": [0, 1, 2, 3], "gpus_per_trial": 4})).unwrap();
+    assert_eq!(spec.run.gpus_per_trial, 4);
+    // `auto` is checked when the GPUs are found.
+    assert_eq!(
+        with(json!({"devices": "auto", "gpus_per_trial": 8}))
+            .unwrap()
+            .run
+            .gpus_per_trial,
+        8
+    );
+    let cases = [
+        (
+            json!({"devices": [0, 1], "gpus_per_trial": 0}),
+            "expected at least 1",
+        ),
+        (
+            json!({"devices": [0, 1], "gpus_per_trial": 3}),
+            "at most the 2 GPU(s) listed",
+        ),
+        (
+            json!({"devices": "auto", "gpus_per_trial": 17}),
+            "1 to 16 GPUs per trial",
+        ),
+        (json!({"gpus_per_trial": 2}), "need GPUs"),
+        (json!({"devices": "cpu", "gpus_per_trial": 2}), "need GPUs"),
+        (json!({"devices": [0, 1], "gpus_per_trial": 1.5}), ""),
+    ];
+    for (run, message) in cases {
+        let err = with(run.clone()).unwrap_err().to_string();
+        assert!(err.contains("run.gpus_per_trial"), "{run}: {err}");
+        assert!(err.contains(message), "{run}: {err}");
+    }
+    // One GPU per trial needs no GPU: the CPU default still parses.
+    assert_eq!(
+        with(json!({"gpus_per_trial": 1}))
+            .unwrap()
+            .run
+            .gpus_per_trial,
+        1
+    );
 }
 
 #[test]
