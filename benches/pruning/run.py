@@ -21,7 +21,9 @@ Problems (minimised, steps = epochs, E = 27):
 Methods: `hs-none`, `hs-asha`, `hs-hyperband` (hypersweep's TPE and pruners through
 `pruning_worker`), `optuna-none`, `optuna-sha`, `optuna-hyperband` (Optuna's TPESampler with
 SuccessiveHalvingPruner / HyperbandPruner). Both sides use min_resource 1, max_resource 27,
-eta (reduction factor) 3.
+eta (reduction factor) 3; `--min-resource` and `--eta` change them on both sides at once.
+`--trace` also stores every trial (epochs run, pruned or not, last value, parameters), which
+`analyse.py` reads to say where the epochs went.
 
     benches/pruning/setup.sh
     benches/pruning/.venv/bin/python benches/pruning/run.py --seeds 10
@@ -139,16 +141,27 @@ def problems():
 
 # ---------------------------------------------------------------- methods
 
-HS_PRUNERS = {
-    "hs-none": None,
-    "hs-asha": {"type": "asha", "min_resource": 1, "max_resource": E, "eta": 3},
-    "hs-hyperband": {"type": "hyperband", "min_resource": 1, "max_resource": E, "eta": 3},
-}
-METHODS = list(HS_PRUNERS) + ["optuna-none", "optuna-sha", "optuna-hyperband"]
+# The pruners' settings, the same on both sides (`--min-resource`, `--eta` change both).
+MIN_RESOURCE = int(os.environ.get("PRUNING_MIN_RESOURCE", "1"))
+ETA = int(os.environ.get("PRUNING_ETA", "3"))
 
 
-def sweep(ask, report, tell, curve):
-    """Runs trials until BUDGET epochs are spent; returns (epochs, value) of complete trials."""
+def hs_pruner(method):
+    return {
+        "hs-none": None,
+        "hs-asha": {"type": "asha", "min_resource": MIN_RESOURCE, "max_resource": E, "eta": ETA},
+        "hs-hyperband": {"type": "hyperband", "min_resource": MIN_RESOURCE, "max_resource": E,
+                         "eta": ETA},
+    }[method]
+
+
+METHODS = ["hs-none", "hs-asha", "hs-hyperband", "optuna-none", "optuna-sha", "optuna-hyperband"]
+
+
+def sweep(ask, report, tell, curve, trace=None):
+    """Runs trials until BUDGET epochs are spent; returns (epochs, value) of complete trials.
+
+    With `trace` (a list), appends one `[epochs run, pruned, last value, params]` per trial."""
     spent, complete = 0, []
     while spent < BUDGET:
         handle, params = ask()
@@ -162,6 +175,8 @@ def sweep(ask, report, tell, curve):
                 break
             if spent >= BUDGET:
                 break
+        if trace is not None:
+            trace.append([steps, pruned, last, params])
         if pruned:
             tell(handle, last, True)
         elif steps == E:
@@ -172,7 +187,7 @@ def sweep(ask, report, tell, curve):
     return complete
 
 
-def run_hs(method, problem, seed):
+def run_hs(method, problem, seed, trace=None):
     proc = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def call(msg):
@@ -186,7 +201,7 @@ def run_hs(method, problem, seed):
     space = {"params": [{"name": n, "domain": {"type": "float", "low": lo, "high": hi, "log": log}}
                         for n, lo, hi, log in problem.params]}
     call({"op": "init", "space": space, "method": "tpe", "seed": seed,
-          "study": f"{problem.name}-{seed}", "early_terminate": HS_PRUNERS[method]})
+          "study": f"{problem.name}-{seed}", "early_terminate": hs_pruner(method)})
 
     def ask():
         a = call({"op": "ask"})
@@ -196,21 +211,22 @@ def run_hs(method, problem, seed):
         return sweep(ask,
                      lambda n, t, v: call({"op": "report", "step": t, "value": v})["prune"],
                      lambda n, v, pruned: call({"op": "tell", "value": v, "pruned": pruned}),
-                     lambda params, n: problem.curve(params, seed, n))
+                     lambda params, n: problem.curve(params, seed, n), trace)
     finally:
         proc.stdin.close()
         proc.wait()
 
 
-def run_optuna(method, problem, seed):
+def run_optuna(method, problem, seed, trace=None):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = {
         "optuna-none": optuna.pruners.NopPruner(),
-        "optuna-sha": optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
-        "optuna-hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=E,
-                                                           reduction_factor=3),
+        "optuna-sha": optuna.pruners.SuccessiveHalvingPruner(min_resource=MIN_RESOURCE,
+                                                             reduction_factor=ETA),
+        "optuna-hyperband": optuna.pruners.HyperbandPruner(min_resource=MIN_RESOURCE,
+                                                           max_resource=E, reduction_factor=ETA),
     }[method]
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner,
                                 study_name=f"{problem.name}-{seed}")
@@ -228,17 +244,22 @@ def run_optuna(method, problem, seed):
         state = optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE
         study.tell(trial, v if not pruned else None, state=state)
 
-    return sweep(ask, report, tell, lambda params, trial: problem.curve(params, seed, trial.number))
+    return sweep(ask, report, tell, lambda params, trial: problem.curve(params, seed, trial.number),
+                 trace)
 
 
 def one(job):
-    method, pname, seed = job
+    method, pname, seed, traced = job
     problem = problems()[pname]
     start = time.time()
     runner = run_hs if method.startswith("hs-") else run_optuna
-    complete = runner(method, problem, seed)
-    return {"method": method, "problem": pname, "seed": seed, "complete": complete,
-            "seconds": time.time() - start}
+    trace = [] if traced else None
+    complete = runner(method, problem, seed, trace)
+    run = {"method": method, "problem": pname, "seed": seed, "complete": complete,
+           "seconds": time.time() - start}
+    if traced:
+        run["trials"] = trace
+    return run
 
 
 # ---------------------------------------------------------------- report
@@ -294,11 +315,20 @@ def main():
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--min-resource", type=int, default=MIN_RESOURCE,
+                    help="first rung of ASHA and of Hyperband's first bracket (both sides)")
+    ap.add_argument("--eta", type=int, default=ETA, help="reduction factor (both sides)")
+    ap.add_argument("--trace", action="store_true",
+                    help="store each trial's [epochs run, pruned, last value, params]")
     args = ap.parse_args()
+    # Also through the environment, so that pool workers that re-import see them.
+    globals().update(MIN_RESOURCE=args.min_resource, ETA=args.eta)
+    os.environ["PRUNING_MIN_RESOURCE"] = str(args.min_resource)
+    os.environ["PRUNING_ETA"] = str(args.eta)
     if not os.path.exists(WORKER):
         subprocess.run(["cargo", "build", "--release", "--example", "pruning_worker"],
                        cwd=REPO, check=True)
-    jobs = [(m, p, s) for p in args.problems.split(",") for s in range(args.seeds)
+    jobs = [(m, p, s, args.trace) for p in args.problems.split(",") for s in range(args.seeds)
             for m in args.methods.split(",")]
     runs = []
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -1,0 +1,122 @@
+"""Why a pruner does or does not reach the no-pruning best early: statistics of a traced run.
+
+    benches/pruning/.venv/bin/python benches/pruning/run.py --seeds 10 --trace
+    benches/pruning/.venv/bin/python benches/pruning/analyse.py [--false-prunes]
+
+Reads `results/runs.json` (written with `--trace`) and prints, per problem and method, medians
+over seeds of:
+
+- `trials`: trials asked within the budget; `complete`: the share of them run to the end;
+- `pruned epochs`: the share of the budget spent on trials that were pruned;
+- `hit trial`: the number of the first complete trial as good as the target (the best of
+  `hs-none`'s 60-trial sweep), `-` when the median seed never reached it;
+- `diverges at`: for hypersweep's pruners, the first trial whose parameters differ from those
+  `hs-none` was given (same seed, same trial number): until then pruning changed no suggestion;
+- with `--false-prunes`: pruned trials, before the hit, whose full curve would have reached the
+  target (the curves are deterministic, so they are run to the end here).
+
+Then, per problem, a bound for pruning that leaves the searcher's sequence of trials as it is:
+TPE ranks a pruned trial below every complete one, so only its good set (the best
+ceil(0.15 n), at most 25, of the n trials before each suggestion) decides the next suggestion;
+pruning the other trials after one epoch leaves every suggestion unchanged. An oracle that
+completes exactly the trials some good set up to `hs-none`'s best trial needs, and stops every
+other after one epoch, spends `sum` epochs before that best trial completes: the share no pruner
+can beat unless pruning changes what the searcher asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+
+import run
+
+
+def median_or_none(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def oracle_share(values: list[float], gamma: float = 0.15, cap: int = 25, startup: int = 10):
+    """The oracle's share for a no-pruning sweep whose complete values are `values`."""
+    target = min(values)
+    hit = values.index(target)
+    needed = {hit}
+    for n in range(startup, hit + 1):
+        k = min(max(math.ceil(gamma * n), 1), cap)
+        needed |= set(sorted(range(n), key=lambda i: (values[i], i))[:k])
+    return sum(run.E if i in needed else 1 for i in range(hit + 1)) / run.BUDGET
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", default=os.path.join(run.HERE, "results", "runs.json"))
+    ap.add_argument("--false-prunes", action="store_true")
+    ap.add_argument("--problems", help="comma-separated; default: all in the file")
+    args = ap.parse_args()
+    runs = json.load(open(args.runs))
+    if not all("trials" in r for r in runs):
+        raise SystemExit(f"{args.runs}: runs without a trace; run run.py with --trace")
+    problems = run.problems()
+    target = {(r["problem"], r["seed"]): min(v for _, v in r["complete"])
+              for r in runs if r["method"] == "hs-none"}
+    unpruned = {(r["problem"], r["seed"]): [t[3] for t in r["trials"]]
+                for r in runs if r["method"] == "hs-none"}
+    rows = {}
+    for r in runs:
+        key = (r["problem"], r["seed"])
+        if key not in target or (args.problems and r["problem"] not in args.problems.split(",")):
+            continue
+        trials = r["trials"]
+        spent, hit, false_prunes = 0, None, 0
+        for i, (steps, pruned, last, params) in enumerate(trials):
+            spent += steps
+            if not pruned and steps == run.E and last <= target[key]:
+                hit = i
+                break
+            if pruned and args.false_prunes and r["method"] in ("hs-asha", "hs-hyperband"):
+                # The worker's trial number is the trial's index in the trace.
+                final = list(problems[r["problem"]].curve(params, r["seed"], i))[-1]
+                false_prunes += final <= target[key]
+        rows.setdefault((r["problem"], r["method"]), []).append({
+            "trials": len(trials),
+            "complete": sum(not p and s == run.E for s, p, *_ in trials) / len(trials),
+            "pruned_epochs": sum(s for s, p, *_ in trials if p) / run.BUDGET,
+            "hit": hit if hit is not None else math.inf,
+            "false_prunes": false_prunes,
+            "diverges": next((i for i, (t, p) in enumerate(zip(trials, unpruned[key]))
+                              if t[3] != p), min(len(trials), len(unpruned[key]))),
+        })
+    print("| problem | method | trials | complete | pruned epochs | hit trial | diverges at |"
+          + (" false prunes before the hit |" if args.false_prunes else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if args.false_prunes else ""))
+    order = lambda kv: (kv[0][0], run.METHODS.index(kv[0][1]))
+    for (pname, m), rs in sorted(rows.items(), key=order):
+        hit = statistics.median(x["hit"] for x in rs)
+        line = (f"| {pname} | {m} | {statistics.median(x['trials'] for x in rs):.0f} | "
+                f"{statistics.median(x['complete'] for x in rs):.2f} | "
+                f"{statistics.median(x['pruned_epochs'] for x in rs):.2f} | "
+                f"{'-' if hit == math.inf else f'{hit:.0f}'} |")
+        hs_pruner = m in ("hs-asha", "hs-hyperband")
+        line += f" {statistics.median(x['diverges'] for x in rs):.0f} |" if hs_pruner else " |"
+        if args.false_prunes and hs_pruner:
+            line += f" {statistics.median(x['false_prunes'] for x in rs):.1f} |"
+        elif args.false_prunes:
+            line += " |"
+        print(line)
+    print()
+    print("| problem | hs-none's share | oracle bound (same suggestions) |")
+    print("|---|---|---|")
+    for pname in sorted({p for p, _ in target}):
+        nones = [r for r in runs if r["problem"] == pname and r["method"] == "hs-none"]
+        shares = [oracle_share([v for _, v in r["complete"]]) for r in nones]
+        own = [([v for _, v in r["complete"]].index(min(v for _, v in r["complete"])) + 1)
+               * run.E / run.BUDGET for r in nones]
+        print(f"| {pname} | {statistics.median(own):.3f} | {statistics.median(shares):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
