@@ -51,7 +51,7 @@ impl Chunked {
     }
 
     fn push(&mut self, trial: Trial) {
-        if self.len % Self::BLOCK == 0 {
+        if self.len.is_multiple_of(Self::BLOCK) {
             self.blocks.push(Vec::with_capacity(Self::BLOCK));
         }
         if let Some(block) = self.blocks.last_mut() {
