@@ -8,11 +8,13 @@
 use std::sync::Arc;
 
 use hypersweep::Study;
-use hypersweep::search::{Direction, Domain, Method, Param, SearchSpace, Value};
+use hypersweep::search::{Direction, Domain, Method, Param, Params, SearchSpace, Value};
 use hypersweep::torch::{
     CellNetConfig, MlpConfig, TrainConfig, TrainError, TrainingData, data, train_cell, train_mlp,
 };
-use hypersweep::trials::{AshaPruner, Trial, TrialContext, TrialState};
+use hypersweep::trials::{
+    AshaPruner, Device, Reporter, RunOutcome, Trial, TrialContext, TrialState,
+};
 
 /// A small cell: a 3x3 convolution from the input, then a 1x1 convolution
 /// and a skip on the way to the output.
@@ -209,4 +211,60 @@ fn a_string_that_is_not_a_cell_fails_its_trial_with_the_reason() {
         error.contains("`|conv~0|+|none~0|none~1|` is not a cell"),
         "{error}"
     );
+}
+
+/// A trial context outside any study, on the CPU.
+fn context(seed: u64) -> TrialContext {
+    TrialContext {
+        study: "direct".to_owned(),
+        number: 0,
+        attempt: 0,
+        seed,
+        repeat: 0,
+        params: Params::new(),
+        device: Device::Cpu,
+        log_dir: None,
+        reporter: Reporter::detached(),
+    }
+}
+
+#[test]
+fn a_trial_on_the_cpu_is_a_function_of_its_seed() {
+    let data = digits();
+    let config = TrainConfig {
+        epochs: 2,
+        ..TrainConfig::default()
+    };
+    let run = |seed| train_mlp(&context(seed), &data, &mlp(32), &config).expect("trains");
+    let first = run(11);
+    assert!(matches!(first, RunOutcome::Complete(_)), "{first:?}");
+    assert_eq!(run(11), first);
+    assert_ne!(run(12), first);
+}
+
+#[test]
+fn a_cell_with_no_path_to_its_output_predicts_one_class_for_every_image() {
+    let data = digits();
+    let net = CellNetConfig {
+        channels: 4,
+        ..CellNetConfig::digits(
+            "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|none~1|none~2|",
+        )
+    };
+    let config = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let outcome = train_cell(&context(0), &data, &net, &config).expect("trains");
+    // The network's output does not depend on the image, so its accuracy is
+    // the share of one class in the validation set: at most 37 of 359.
+    let RunOutcome::Complete(accuracy) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let largest_class = (0..10)
+        .map(|c| data.valid().labels().iter().filter(|&&l| l == c).count())
+        .max()
+        .unwrap_or(0);
+    assert_eq!(largest_class, 37);
+    assert!(accuracy <= 37.0 / 359.0 + 1e-12, "{accuracy}");
 }
