@@ -30,7 +30,9 @@
 //! memory), or a CUDA device-side assert, which poisons the CUDA context of
 //! every trial in the process. Sweeps that expect those run each trial as its
 //! own process instead (a `command` sweep through
-//! [`CommandRunner`](crate::CommandRunner), one process per trial).
+//! [`CommandRunner`](crate::CommandRunner), one process per trial), which the
+//! same trainers serve: `examples/nas_digits.rs --trial` is such a trial
+//! process, `examples/sweeps/nas_digits_processes.json` its sweep.
 //!
 //! # Mixed precision
 //!
