@@ -289,11 +289,9 @@ pub fn train_classifier(
                 let xs = tensors.train_x.f_index_select(0, &rows)?;
                 let ys = tensors.train_y.f_index_select(0, &rows)?;
                 opt.zero_grad();
-                let loss = if mixed {
-                    tch::autocast(true, || cross_entropy(model, &xs, &ys))?
-                } else {
-                    cross_entropy(model, &xs, &ys)?
-                };
+                // Autocast is set either way: its flag is per thread, and a
+                // slot's thread may come from a trial that panicked under it.
+                let loss = tch::autocast(mixed, || cross_entropy(model, &xs, &ys))?;
                 if mixed {
                     scaler.backward_step(&loss, &mut opt)?;
                 } else {
@@ -304,13 +302,14 @@ pub fn train_classifier(
             };
             step().map_err(torch)?;
         }
-        accuracy = tch::no_grad(|| {
-            if mixed {
-                tch::autocast(true, || evaluate(model, &tensors.valid_x, &tensors.valid_y))
-            } else {
+        accuracy = {
+            // A guard, not `tch::no_grad`: it turns gradients back on even
+            // if the model panics, so the slot thread's next trial trains.
+            let _no_grad = tch::no_grad_guard();
+            tch::autocast(mixed, || {
                 evaluate(model, &tensors.valid_x, &tensors.valid_y)
-            }
-        })
+            })
+        }
         .map_err(torch)?;
         if ctx.report(epoch, accuracy) == Decision::Prune {
             return Ok(RunOutcome::Pruned);
