@@ -70,13 +70,15 @@ pub use train::{
     Classifier, Precision, TrainConfig, TrainingData, train_cell, train_classifier, train_mlp,
 };
 
-/// The tch device of a worker slot's [`Device`]: `Cuda(i)` is GPU `i`,
-/// anything else the CPU.
+/// The tch device of a worker slot's [`Device`]: `Cuda(i)` is GPU `i`, the
+/// CPU is the CPU. These trainers use one device per trial, so a slot of
+/// several GPUs (`gpus_per_trial` > 1, [`Device::CudaGroup`]) trains on its
+/// first GPU; a trainer that spreads over the group (DDP) is a `command`
+/// trial's job.
 pub fn tch_device(device: Device) -> tch::Device {
-    if let Device::Cuda(i) = device {
-        tch::Device::Cuda(i as usize)
-    } else {
-        tch::Device::Cpu
+    match device.gpus().first() {
+        Some(&i) => tch::Device::Cuda(i as usize),
+        None => tch::Device::Cpu,
     }
 }
 
@@ -112,7 +114,11 @@ pub enum TrainError {
 impl TrainError {
     /// Classifies a torch error raised while training on `device`.
     pub fn from_tch(err: TchError, device: tch::Device) -> TrainError {
-        let full = err.to_string();
+        // Torch's own message, without tch's "Internal torch error: ".
+        let full = match err {
+            TchError::Torch(message) => message,
+            other => other.to_string(),
+        };
         // Torch's messages carry a C++ backtrace after the first line.
         let message = full.lines().next().unwrap_or_default().trim().to_owned();
         if is_allocation_failure(&full) {
@@ -141,5 +147,37 @@ fn is_allocation_failure(message: &str) -> bool {
 impl IntoOutcome for Result<RunOutcome, TrainError> {
     fn into_outcome(self) -> RunOutcome {
         self.unwrap_or_else(|e| RunOutcome::Failed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_trains_on_its_gpu_or_the_first_of_its_group() {
+        assert_eq!(tch_device(Device::Cpu), tch::Device::Cpu);
+        assert_eq!(tch_device(Device::Cuda(3)), tch::Device::Cuda(3));
+        let group = Device::from_gpus(&[2, 5]).expect("a group of two");
+        assert!(matches!(group, Device::CudaGroup(_)));
+        assert_eq!(tch_device(group), tch::Device::Cuda(2));
+    }
+
+    #[test]
+    fn allocation_failures_are_told_from_other_torch_errors() {
+        let cpu = TchError::Torch(
+            "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes.\nframe 0"
+                .into(),
+        );
+        let err = TrainError::from_tch(cpu, tch::Device::Cpu);
+        assert!(err.is_out_of_memory());
+        assert_eq!(
+            err.to_string(),
+            "out of memory on Cpu: DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes."
+        );
+        let cuda = TchError::Torch("CUDA out of memory. Tried to allocate 2.00 GiB".into());
+        assert!(TrainError::from_tch(cuda, tch::Device::Cuda(0)).is_out_of_memory());
+        let shape = TchError::Torch("mat1 and mat2 shapes cannot be multiplied".into());
+        assert!(!TrainError::from_tch(shape, tch::Device::Cpu).is_out_of_memory());
     }
 }
