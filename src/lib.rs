@@ -13,6 +13,8 @@ pub mod evidence;
 pub mod live;
 pub mod report;
 pub mod study;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 pub use command_runner::CommandRunner;
 pub use hypersweep_search as search;

@@ -250,6 +250,7 @@ fn good_files_decode_into_admissible_configurations() {
         "examples/sweeps/wandb_cifar_hyperband.yaml",
         "examples/sweeps/nni_search_space.json",
         "examples/sweeps/nas_cell.json",
+        "examples/sweeps/nas_digits_processes.json",
         "tests/fixtures/wandb_probabilities.json",
         "tests/fixtures/wandb_grid.json",
         "tests/fixtures/nni_flat.json",
