@@ -789,19 +789,102 @@ fn subtract_squares_avx(acc: &mut [f64], mu: &[f64], scale: &[f64], x: f64) {
 }
 
 /// `log Σ exp(v)`, stable for large magnitudes; `-inf` for an empty slice.
+/// Terms more than 40 below the largest (less than 1e-17 of it) are left
+/// out; the others, gathered in blocks, go through [`exp_near`], which the
+/// compiler vectorises: glibc's `exp`, one call per term, was 44 % of a
+/// suggestion with univariate kernels at 1,000 trials x 40 params, where
+/// half of all terms are within range.
 pub fn log_sum_exp(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
         return max;
     }
-    // Terms more than 40 below the largest add less than 1e-17 of it.
-    max + v
-        .iter()
-        .map(|&x| x - max)
-        .filter(|&d| d > -40.0)
-        .map(f64::exp)
-        .sum::<f64>()
-        .ln()
+    max + sum_exp_near(v, max).ln()
+}
+
+/// `Σ exp(x - max)` over the `x` of `v` within 40 of `max`.
+fn sum_exp_near(v: &[f64], max: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { sum_exp_near_avx2(v, max) };
+        }
+    }
+    sum_exp_near_portable(v, max)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_exp_near_avx2(v: &[f64], max: f64) -> f64 {
+    sum_exp_near_portable(v, max)
+}
+
+#[inline(always)]
+fn sum_exp_near_portable(v: &[f64], max: f64) -> f64 {
+    const BLOCK: usize = 256;
+    let mut near = [0.0f64; BLOCK];
+    // Four partial sums in a fixed order: the same bits on every machine.
+    let mut acc = [0.0f64; 4];
+    for block in v.chunks(BLOCK) {
+        // Gathered without a branch: every term is written, the count
+        // moves on only for those in range.
+        let mut m = 0;
+        for &x in block {
+            let d = x - max;
+            near[m] = d;
+            m += usize::from(d > -40.0);
+        }
+        let mut lanes = near[..m].chunks_exact(4);
+        for c in &mut lanes {
+            for (a, &d) in acc.iter_mut().zip(c) {
+                *a += exp_near(d);
+            }
+        }
+        for (a, &d) in acc.iter_mut().zip(lanes.remainder()) {
+            *a += exp_near(d);
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// `exp(d)` for `d` in [-40, 0], within 1e-15 relative: `d = k ln 2 + r`
+/// with `|r| <= ln 2 / 2`, `exp(r)` by its Taylor series to degree 13
+/// (remainder below 1e-17), times `2^k` built from the bits of the rounded
+/// `k`. Plain multiplications and additions (no fused ones): every machine
+/// gives the same bits.
+#[inline(always)]
+fn exp_near(d: f64) -> f64 {
+    const LOG2_E: f64 = std::f64::consts::LOG2_E;
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_0e-10;
+    // Adding 1.5 * 2^52 rounds to an integer, held in the low mantissa bits.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let t = d * LOG2_E + ROUND;
+    let kf = t - ROUND;
+    let r = (d - kf * LN2_HI) - kf * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0;
+    for c in [
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    // k in [-58, 0]: its two's complement low bits plus the bias, shifted
+    // into the exponent field, are 2^k (a normal number).
+    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    p * scale
 }
 
 #[cfg(test)]
@@ -1055,6 +1138,41 @@ mod tests {
         );
         let p2 = pe.log_pdf(&[centre(2)], &mut Vec::new()).exp();
         assert!(p2 > 0.95 && p2 < 1.0, "{p2}");
+    }
+
+    #[test]
+    fn exp_near_matches_exp() {
+        let mut worst = 0.0f64;
+        let mut check = |d: f64| {
+            let (fast, exact) = (exp_near(d), d.exp());
+            worst = worst.max(((fast - exact) / exact).abs());
+        };
+        for i in 0..=400_000 {
+            check(-40.0 * f64::from(i) / 400_000.0);
+        }
+        for d in [
+            0.0,
+            -0.0,
+            -1e-300,
+            -f64::EPSILON,
+            -std::f64::consts::LN_2 / 2.0,
+            -39.999_999,
+        ] {
+            check(d);
+        }
+        assert!(worst < 1e-15, "largest relative error {worst:e}");
+        // Blocks, the cut-off and the remainder lanes: against the plain sum.
+        let v: Vec<f64> = (0..1000)
+            .map(|i| -0.05 * f64::from(i % 977) + 3.0)
+            .collect();
+        let exact: f64 = v
+            .iter()
+            .map(|x| x - 3.0)
+            .filter(|&d| d > -40.0)
+            .map(f64::exp)
+            .sum();
+        assert!((sum_exp_near(&v, 3.0) - exact).abs() < 1e-13 * exact);
+        assert!((log_sum_exp(&v) - (3.0 + exact.ln())).abs() < 1e-13);
     }
 
     #[test]
