@@ -856,8 +856,8 @@ fn sum_exp_near_portable(v: &[f64], max: f64) -> f64 {
 #[inline(always)]
 fn exp_near(d: f64) -> f64 {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_0e-10;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // Adding 1.5 * 2^52 rounds to an integer, held in the low mantissa bits.
     const ROUND: f64 = 6_755_399_441_055_744.0;
     let t = d * LOG2_E + ROUND;
