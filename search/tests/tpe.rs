@@ -821,7 +821,7 @@ fn numbers_in_order_are_searched_as_an_ordinal_grid() {
 /// the same suggestions as `multivariate(false)`; at the limit, joint ones.
 #[test]
 fn large_groups_get_univariate_kernels() {
-    let suggestions = |d: usize, options: TpeOptions| {
+    let run = |d: usize, trials: u64, options: TpeOptions| {
         let space = SearchSpace::new(
             (0..d)
                 .map(|i| Param::new(format!("x{i}"), float(-5.0, 5.0)))
@@ -831,7 +831,7 @@ fn large_groups_get_univariate_kernels() {
         let mut rng = StdRng::seed_from_u64(3);
         let mut history = History::new(Direction::Minimize);
         let mut searcher = TpeSearcher::new(options, 0);
-        for t in 0..40u64 {
+        for t in 0..trials {
             let params = searcher.suggest(&space, &history, &mut rng).expect("ok");
             let x: Vec<f64> = (0..d)
                 .map(|i| params.f64(&format!("x{i}")).expect("x"))
@@ -846,6 +846,7 @@ fn large_groups_get_univariate_kernels() {
             .map(|o| o.params)
             .collect::<Vec<_>>()
     };
+    let suggestions = |d: usize, options: TpeOptions| run(d, 40, options);
     let defaults = TpeOptions::default();
     assert_eq!(defaults.max_joint_params, 16);
     let univariate = TpeOptions::default().multivariate(false);
@@ -860,7 +861,15 @@ fn large_groups_get_univariate_kernels() {
         suggestions(16, defaults.clone().max_joint_params(15)),
         suggestions(16, TpeOptions::default().multivariate(false))
     );
-    assert_eq!(joint, suggestions(16, defaults.max_joint_params(64)));
+    assert_eq!(
+        joint,
+        suggestions(16, defaults.clone().max_joint_params(64))
+    );
+    // Univariate models split among threads suggest the same (from about
+    // 60 trials of 24 params the work is split).
+    let one = run(24, 120, defaults.clone().threads(1));
+    assert_eq!(one, run(24, 120, defaults.clone().threads(3)));
+    assert_eq!(one, run(24, 120, defaults.threads(0)));
     let err = TpeOptions::default()
         .max_joint_params(0)
         .check()

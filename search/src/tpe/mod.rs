@@ -44,6 +44,7 @@ use std::collections::HashSet;
 mod categorical;
 mod options;
 pub mod parzen;
+mod pool;
 mod split;
 
 pub use options::{Bandwidth, Startup, TpeOptions};
@@ -483,23 +484,49 @@ fn suggest_tpe(
             options,
             config: &config,
         };
+        let threads = options.scoring_threads();
+        below.set_threads(threads);
+        above.set_threads(threads);
         fit.refit(below, &split.below, &mut work.buffers);
         fit.refit(above, &split.above, &mut work.buffers);
 
         let candidates = &mut work.candidates;
         candidates.clear();
         candidates.resize(m * d, 0.0);
-        let scratch = &mut work.buffers.scratch;
-        let mut best = (f64::NEG_INFINITY, 0);
-        for c in 0..m {
-            let x = &mut candidates[c * d..(c + 1) * d];
+        // Scoring draws nothing: the candidates are drawn first, in order.
+        for x in candidates.chunks_exact_mut(d) {
             below.sample(rng, x);
             for ((xj, &j), spec) in x.iter_mut().zip(&group.params).zip(&group.specs) {
                 if !matches!(spec, DimSpec::Categorical { .. }) {
                     *xj = snap(&params[j].domain, *xj);
                 }
             }
-            let score = below.log_pdf(x, scratch) - above.log_pdf(x, scratch);
+        }
+        let scores = &mut work.scores;
+        scores.clear();
+        if config.multivariate {
+            let scratch = &mut work.buffers.scratch;
+            scores.extend(
+                candidates
+                    .chunks_exact(d)
+                    .map(|x| below.log_pdf(x, scratch) - above.log_pdf(x, scratch)),
+            );
+        } else {
+            // Per dimension and candidate, then summed per candidate in
+            // dimension order: `log_pdf`'s sums, bit for bit.
+            let (lb, la) = (&mut work.dim_log_below, &mut work.dim_log_above);
+            lb.resize(m * d, 0.0);
+            la.resize(m * d, 0.0);
+            below.log_pdf_dims(candidates, m, lb);
+            above.log_pdf_dims(candidates, m, la);
+            scores.extend((0..m).map(|c| {
+                let below: f64 = (0..d).fold(0.0, |acc, j| acc + lb[j * m + c]);
+                let above: f64 = (0..d).fold(0.0, |acc, j| acc + la[j * m + c]);
+                below - above
+            }));
+        }
+        let mut best = (f64::NEG_INFINITY, 0);
+        for (c, &score) in scores.iter().enumerate() {
             // NaN (both densities zero) never wins; ties keep the first.
             if score > best.0 || (c == 0 && !score.is_nan()) {
                 best = (score, c);
@@ -531,6 +558,11 @@ const SMALL_SET: usize = 8;
 struct Workspace {
     estimators: Vec<(ParzenEstimator, ParzenEstimator)>,
     candidates: Vec<f64>,
+    /// Each candidate's score, and (univariate) each dimension's log
+    /// densities at each candidate.
+    scores: Vec<f64>,
+    dim_log_below: Vec<f64>,
+    dim_log_above: Vec<f64>,
     buffers: FitBuffers,
 }
 

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
+use std::sync::Mutex;
 
 use rand::RngExt;
 
@@ -26,6 +27,7 @@ use crate::special::{norm_cdf, norm_ppf};
 
 use super::categorical::{CategoricalKernels, choice_index};
 use super::options::Bandwidth;
+use super::pool;
 
 /// Width of the prior component of a numerical dimension, in units of the
 /// encoded range: a Gaussian this wide centred at 0.5 and truncated to
@@ -105,9 +107,10 @@ struct NumericalDim {
     /// `sigma * Z`, Z the kernel's mass inside [0, 1]: the normaliser
     /// without its `sqrt(2 pi)`.
     norm: Vec<f64>,
-    /// `log(sigma * sqrt(2 pi) * Z)`, kept for the univariate form only
-    /// (the multivariate one folds the normalisers into `base`).
-    log_norm: Vec<f64>,
+    /// `log w - log(sigma * sqrt(2 pi) * Z)`: a kernel's log weight less
+    /// its log normaliser, kept for the univariate form only (the
+    /// multivariate one folds the normalisers into `base`).
+    log_coef: Vec<f64>,
     /// `(Φ of the lower truncation point, Z)` per kernel, `Z` the mass
     /// inside [0, 1] ([`truncation`]); for inverse-CDF sampling.
     truncation: Vec<(f64, f64)>,
@@ -150,6 +153,13 @@ enum Dim {
     Categorical(CategoricalKernels),
 }
 
+impl Dim {
+    /// A placeholder that owns no storage.
+    fn empty() -> Dim {
+        Dim::Categorical(CategoricalKernels::default())
+    }
+}
+
 /// A weighted mixture of kernels over `n_dims` dimensions; kernel
 /// `n_kernels - 1` is the prior.
 ///
@@ -172,6 +182,9 @@ pub struct ParzenEstimator {
     log_prod: Vec<f64>,
     /// Scratch for the neighbour rule's sorted order.
     order: Vec<(f64, usize)>,
+    /// Threads the univariate form may use ([`ParzenEstimator::set_threads`];
+    /// 0 as 1).
+    threads: usize,
 }
 
 /// Builds the Parzen estimator of `n = weights.len()` observations given
@@ -243,25 +256,28 @@ impl ParzenEstimator {
         };
         // Each dimension reuses the arrays of the one it replaces when both
         // are of the same kind.
-        let mut previous = std::mem::take(&mut self.dims).into_iter();
-        for (j, spec) in specs.iter().enumerate() {
+        let mut dims = std::mem::take(&mut self.dims);
+        dims.truncate(d);
+        dims.resize_with(d, Dim::empty);
+        let log_weights = &self.log_weights;
+        let fit = |j: usize, dim: &mut Dim, order: &mut Vec<(f64, usize)>| {
             let column = &columns[j * n_obs..(j + 1) * n_obs];
-            let dim = match (spec, previous.next()) {
+            let old = std::mem::replace(dim, Dim::empty());
+            *dim = match (&specs[j], old) {
                 (DimSpec::Numerical { min_sigma }, old) => {
                     let mut dim = match old {
-                        Some(Dim::Numerical(dim)) => dim,
+                        Dim::Numerical(dim) => dim,
                         _ => NumericalDim::default(),
                     };
-                    dim.refit(column, &rule(j, *min_sigma), &mut self.order);
+                    dim.refit(column, &rule(j, *min_sigma), log_weights, order);
                     Dim::Numerical(dim)
                 }
                 (DimSpec::Discrete { min_sigma, edges }, old) => {
                     let mut dim = match old {
-                        Some(Dim::Discrete(dim)) => dim,
+                        Dim::Discrete(dim) => dim,
                         _ => Box::default(),
                     };
-                    let rule = rule(j, *min_sigma);
-                    dim.kernels.fit_widths(column, &rule, &mut self.order);
+                    dim.kernels.fit_widths(column, &rule(j, *min_sigma), order);
                     if dim.edges != *edges {
                         dim.cache.clear();
                         dim.rows.clear();
@@ -274,15 +290,34 @@ impl ParzenEstimator {
                 }
                 (DimSpec::Categorical { prior }, old) => {
                     let mut dim = match old {
-                        Some(Dim::Categorical(dim)) => dim,
+                        Dim::Categorical(dim) => dim,
                         _ => CategoricalKernels::default(),
                     };
                     dim.refit(column, prior, config.prior_weight);
                     Dim::Categorical(dim)
                 }
             };
-            self.dims.push(dim);
+        };
+        // Dimensions are independent: split among threads when there are
+        // many kernels (each one is fitted the same way by any thread).
+        let threads = if config.multivariate {
+            1
+        } else {
+            self.threads_for(n_kernels * d)
+        };
+        if threads <= 1 {
+            for (j, dim) in dims.iter_mut().enumerate() {
+                fit(j, dim, &mut self.order);
+            }
+        } else {
+            let dims: Vec<Mutex<&mut Dim>> = dims.iter_mut().map(Mutex::new).collect();
+            pool::for_each(d, threads - 1, &|j| {
+                let mut dim = dims[j].lock().unwrap_or_else(|e| e.into_inner());
+                // Only an unsorted neighbour rule sorts (TPE passes orders).
+                fit(j, &mut dim, &mut Vec::new());
+            });
         }
+        self.dims = dims;
         self.base.clear();
         if !config.multivariate {
             // Only the joint kernels use `base`.
@@ -339,9 +374,15 @@ struct Rule<'a> {
 impl NumericalDim {
     /// Kernel centres and widths for the observations `centres`, the prior
     /// last, and the terms that score and sample them.
-    fn refit(&mut self, centres: &[f64], rule: &Rule, order: &mut Vec<(f64, usize)>) {
+    fn refit(
+        &mut self,
+        centres: &[f64],
+        rule: &Rule,
+        log_weights: &[f64],
+        order: &mut Vec<(f64, usize)>,
+    ) {
         self.fit_widths(centres, rule, order);
-        self.fit_truncation(rule.config.multivariate);
+        self.fit_truncation(rule.config.multivariate, log_weights);
     }
 
     /// Kernel centres and widths (`mu`, `sigma`) only.
@@ -391,7 +432,7 @@ impl NumericalDim {
 
     /// `scale`, the truncation terms and the normalisers, from `mu` and
     /// `sigma`.
-    fn fit_truncation(&mut self, multivariate: bool) {
+    fn fit_truncation(&mut self, multivariate: bool, log_weights: &[f64]) {
         self.scale.clear();
         self.scale.extend(
             self.sigma
@@ -412,11 +453,15 @@ impl NumericalDim {
                 .zip(&self.truncation)
                 .map(|(s, (_, z))| s * z),
         );
-        self.log_norm.clear();
+        self.log_coef.clear();
         if !multivariate {
             let half_log_2pi = 0.5 * (2.0 * PI).ln();
-            self.log_norm
-                .extend(self.norm.iter().map(|z| z.ln() + half_log_2pi));
+            self.log_coef.extend(
+                log_weights
+                    .iter()
+                    .zip(&self.norm)
+                    .map(|(lw, z)| lw - (z.ln() + half_log_2pi)),
+            );
         }
     }
 }
@@ -717,45 +762,212 @@ impl ParzenEstimator {
         } else {
             let mut total = 0.0;
             for (dim, &xj) in self.dims.iter().zip(x) {
-                scratch.clear();
-                match dim {
-                    Dim::Numerical(NumericalDim {
-                        mu,
-                        scale,
-                        log_norm,
-                        ..
-                    }) => {
-                        scratch.extend(
-                            self.log_weights
-                                .iter()
-                                .zip(mu)
-                                .zip(scale)
-                                .zip(log_norm)
-                                .map(|(((lw, &m), &sc), ln)| {
-                                    let z = (xj - m) * sc;
-                                    lw - ln - z * z
-                                }),
-                        );
-                    }
-                    Dim::Discrete(dim) => {
-                        let row = dim.log_masses(xj);
-                        scratch.extend(
-                            self.log_weights
-                                .iter()
-                                .zip(&dim.kind)
-                                .map(|(lw, &u)| lw + row[u as usize]),
-                        );
-                    }
-                    Dim::Categorical(dim) => {
-                        scratch.extend_from_slice(&self.log_weights);
-                        dim.add_log_p(choice_index(xj, dim.n_choices()), scratch);
-                    }
-                }
-                total += log_sum_exp(scratch);
+                total += self.dim_log_pdf(dim, xj, scratch);
             }
             total
         }
     }
+
+    /// Univariate form only: the log density of each dimension at each of
+    /// the `m` points of `points` (row-major, `m * n_dims` values), into
+    /// `out[j * m + c]` for dimension `j` and point `c`. Summed over `j` in
+    /// order from 0, a point's values give [`ParzenEstimator::log_pdf`]'s
+    /// result bit for bit.
+    ///
+    /// Points in the same bucket of a discrete dimension, or with the same
+    /// choice of a categorical one, share one evaluation (the same bits).
+    /// The dimensions are split among threads as
+    /// [`ParzenEstimator::set_threads`] allows when the work is large enough
+    /// to pay for them; each value is computed the same way whichever thread
+    /// computes it.
+    pub fn log_pdf_dims(&self, points: &[f64], m: usize, out: &mut [f64]) {
+        assert!(
+            !self.multivariate,
+            "log_pdf_dims is for univariate estimators"
+        );
+        let d = self.dims.len();
+        assert_eq!(points.len(), m * d);
+        assert_eq!(out.len(), m * d);
+        let threads = self.threads_for(self.n_kernels * m * d);
+        if threads <= 1 {
+            let mut scratch = Vec::new();
+            for (j, out) in out.chunks_exact_mut(m).enumerate() {
+                self.dim_log_pdf_points(j, points, m, out, &mut scratch);
+            }
+            return;
+        }
+        let outs: Vec<Mutex<&mut [f64]>> = out.chunks_exact_mut(m).map(Mutex::new).collect();
+        pool::for_each(d, threads - 1, &|j| {
+            let mut out = outs[j].lock().unwrap_or_else(|e| e.into_inner());
+            SCRATCH.with_borrow_mut(|scratch| {
+                self.dim_log_pdf_points(j, points, m, &mut out, scratch);
+            });
+        });
+    }
+
+    /// How many threads to split `terms` units of work among: at most
+    /// [`ParzenEstimator::set_threads`]'s, one per dimension, and one per
+    /// [`MIN_TERMS_PER_THREAD`].
+    fn threads_for(&self, terms: usize) -> usize {
+        self.threads
+            .min(self.dims.len())
+            .min(terms / MIN_TERMS_PER_THREAD)
+            .max(1)
+    }
+
+    /// Lets [`ParzenEstimator::refit`] and
+    /// [`ParzenEstimator::log_pdf_dims`] of the univariate form split their
+    /// dimensions among up to `threads` scoped threads (1, the default,
+    /// runs everything on the caller's). The results are the same, bit for
+    /// bit, whatever the number.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+    /// [`ParzenEstimator::log_pdf_dims`] for dimension `j`.
+    fn dim_log_pdf_points(
+        &self,
+        j: usize,
+        points: &[f64],
+        m: usize,
+        out: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) {
+        let d = self.dims.len();
+        let dim = &self.dims[j];
+        let xs = (0..m).map(|c| points[c * d + j]);
+        // Discrete and categorical values repeat: the key of an evaluation
+        // (bucket or choice) and its result, for the points seen so far.
+        let mut seen: Vec<(usize, f64)> = Vec::new();
+        for (o, x) in out.iter_mut().zip(xs) {
+            let key = match dim {
+                Dim::Numerical(_) => None,
+                Dim::Discrete(dim) => Some(bucket(&dim.edges, dim.uniform, x)),
+                Dim::Categorical(dim) => Some(choice_index(x, dim.n_choices())),
+            };
+            *o = match key.and_then(|k| seen.iter().find(|(kk, _)| *kk == k)) {
+                Some(&(_, v)) => v,
+                None => {
+                    let v = self.dim_log_pdf(dim, x, scratch);
+                    if let Some(k) = key {
+                        seen.push((k, v));
+                    }
+                    v
+                }
+            };
+        }
+    }
+
+    /// The univariate log density of one dimension at `x`.
+    fn dim_log_pdf(&self, dim: &Dim, x: f64, scratch: &mut Vec<f64>) -> f64 {
+        scratch.clear();
+        match dim {
+            Dim::Numerical(NumericalDim {
+                mu,
+                scale,
+                log_coef,
+                ..
+            }) => return log_sum_exp_kernels(log_coef, mu, scale, x, scratch),
+            Dim::Discrete(dim) => {
+                let row = dim.log_masses(x);
+                scratch.extend(
+                    self.log_weights
+                        .iter()
+                        .zip(&dim.kind)
+                        .map(|(lw, &u)| lw + row[u as usize]),
+                );
+            }
+            Dim::Categorical(dim) => {
+                scratch.extend_from_slice(&self.log_weights);
+                dim.add_log_p(choice_index(x, dim.n_choices()), scratch);
+            }
+        }
+        log_sum_exp(scratch)
+    }
+}
+
+/// Below this many kernel terms per thread, [`ParzenEstimator::log_pdf_dims`]
+/// and [`ParzenEstimator::refit`] spawn no more threads: a scoped thread costs
+/// tens of microseconds.
+const MIN_TERMS_PER_THREAD: usize = 1 << 14;
+
+thread_local! {
+    /// Each thread's buffer of kernel terms for
+    /// [`ParzenEstimator::log_pdf_dims`].
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `log Σ_k exp(coef[k] - ((x - mu[k]) * scale[k])^2)`, as [`log_sum_exp`]
+/// of those terms (the same bits), with the largest found as the terms are
+/// written to `scratch`.
+fn log_sum_exp_kernels(
+    coef: &[f64],
+    mu: &[f64],
+    scale: &[f64],
+    x: f64,
+    scratch: &mut Vec<f64>,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            let max = unsafe { kernel_terms_avx2(coef, mu, scale, x, scratch) };
+            if !max.is_finite() {
+                return max;
+            }
+            // SAFETY: as above.
+            return max + unsafe { sum_exp_near_avx2(scratch, max) }.ln();
+        }
+    }
+    let max = kernel_terms_portable(coef, mu, scale, x, scratch);
+    if !max.is_finite() {
+        return max;
+    }
+    max + sum_exp_near_portable(scratch, max).ln()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn kernel_terms_avx2(coef: &[f64], mu: &[f64], scale: &[f64], x: f64, out: &mut Vec<f64>) -> f64 {
+    kernel_terms_portable(coef, mu, scale, x, out)
+}
+
+/// Writes the terms of [`log_sum_exp_kernels`] to `out` and returns the
+/// largest (`-inf` for none). Four running maxima, one per lane: the
+/// maximum of a set is exact, so the order does not matter.
+#[inline(always)]
+fn kernel_terms_portable(
+    coef: &[f64],
+    mu: &[f64],
+    scale: &[f64],
+    x: f64,
+    out: &mut Vec<f64>,
+) -> f64 {
+    let n = coef.len();
+    out.clear();
+    out.resize(n, 0.0);
+    let mut max = [f64::NEG_INFINITY; 4];
+    let term = |c: f64, m: f64, sc: f64| {
+        let z = (x - m) * sc;
+        c - z * z
+    };
+    let mut o4 = out.chunks_exact_mut(4);
+    let mut c4 = coef.chunks_exact(4);
+    let mut m4 = mu.chunks_exact(4);
+    let mut s4 = scale.chunks_exact(4);
+    for (((o, c), m), sc) in (&mut o4).zip(&mut c4).zip(&mut m4).zip(&mut s4) {
+        for l in 0..4 {
+            let t = term(c[l], m[l], sc[l]);
+            o[l] = t;
+            max[l] = if t > max[l] { t } else { max[l] };
+        }
+    }
+    let rest = o4.into_remainder().iter_mut().zip(c4.remainder());
+    for ((o, &c), (&m, &sc)) in rest.zip(m4.remainder().iter().zip(s4.remainder())) {
+        let t = term(c, m, sc);
+        *o = t;
+        max[0] = if t > max[0] { t } else { max[0] };
+    }
+    max.into_iter().fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// `acc[k] -= ((x - mu[k]) * scale[k])^2` for every kernel `k`: the inner
@@ -848,44 +1060,103 @@ fn sum_exp_near_portable(v: &[f64], max: f64) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// `exp(d)` for `d` in [-40, 0], within 1e-15 relative: `d = k ln 2 + r`
-/// with `|r| <= ln 2 / 2`, `exp(r)` by its Taylor series to degree 13
-/// (remainder below 1e-17), times `2^k` built from the bits of the rounded
-/// `k`. Plain multiplications and additions (no fused ones): every machine
-/// gives the same bits.
+/// `exp(d)` for `d` in [-40, 0], within 1e-15 relative: with `k` the
+/// integer nearest `64 d / ln 2`, `d = (k / 64) ln 2 + r` and `|r| <= ln 2 /
+/// 128`; `exp(r)` by its Taylor series to degree 5 (remainder below 4e-17),
+/// times `2^(k / 64)` from [`EXP2_SIXTY_FOURTHS`] with the whole powers of
+/// two added to its exponent. Plain multiplications and additions (no fused
+/// ones) and integer operations on the bits: every machine gives the same
+/// bits, and the compiler vectorises it, table lookups included.
 #[inline(always)]
 fn exp_near(d: f64) -> f64 {
-    const LOG2_E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 0.693_147_180_369_123_8;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const SIXTY_FOUR_LOG2_E: f64 = 92.332_482_616_893_66;
+    // ln 2 / 64 in two parts; the first has 40 significant bits, so its
+    // product with any k in [-4096, 0] is exact.
+    const STEP_HI: f64 = 0.010_830_424_696_237_628;
+    const STEP_LO: f64 = 1.151_719_150_807_468_6e-14;
     // Adding 1.5 * 2^52 rounds to an integer, held in the low mantissa bits.
     const ROUND: f64 = 6_755_399_441_055_744.0;
-    let t = d * LOG2_E + ROUND;
+    let t = d * SIXTY_FOUR_LOG2_E + ROUND;
     let kf = t - ROUND;
-    let r = (d - kf * LN2_HI) - kf * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0;
-    for c in [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
-        p = p * r + c;
-    }
-    // k in [-58, 0]: its two's complement low bits plus the bias, shifted
-    // into the exponent field, are 2^k (a normal number).
-    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    let r = (d - kf * STEP_HI) - kf * STEP_LO;
+    let p = ((((r * (1.0 / 120.0) + 1.0 / 24.0) * r + 1.0 / 6.0) * r + 0.5) * r + 1.0) * r + 1.0;
+    // k in [-3694, 0], so u = k + 4096 in [402, 4096]: its low six bits
+    // pick the table's entry and the rest, shifted into the exponent field,
+    // multiply it by 2^(u / 64), which with the table's 2^-64 is 2^(k / 64).
+    let u = t.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(4096);
+    let entry = EXP2_SIXTY_FOURTHS[(u & 63) as usize];
+    let scale = f64::from_bits(entry.wrapping_add((u >> 6) << 52));
     p * scale
 }
+
+/// The bits of `2^(j / 64 - 64)` for `j` in `0..64`, each the double nearest
+/// the exact value (computed to 60 digits).
+static EXP2_SIXTY_FOURTHS: [u64; 64] = [
+    0x3bf0000000000000,
+    0x3bf02c9a3e778061,
+    0x3bf059b0d3158574,
+    0x3bf0874518759bc8,
+    0x3bf0b5586cf9890f,
+    0x3bf0e3ec32d3d1a2,
+    0x3bf11301d0125b51,
+    0x3bf1429aaea92de0,
+    0x3bf172b83c7d517b,
+    0x3bf1a35beb6fcb75,
+    0x3bf1d4873168b9aa,
+    0x3bf2063b88628cd6,
+    0x3bf2387a6e756238,
+    0x3bf26b4565e27cdd,
+    0x3bf29e9df51fdee1,
+    0x3bf2d285a6e4030b,
+    0x3bf306fe0a31b715,
+    0x3bf33c08b26416ff,
+    0x3bf371a7373aa9cb,
+    0x3bf3a7db34e59ff7,
+    0x3bf3dea64c123422,
+    0x3bf4160a21f72e2a,
+    0x3bf44e086061892d,
+    0x3bf486a2b5c13cd0,
+    0x3bf4bfdad5362a27,
+    0x3bf4f9b2769d2ca7,
+    0x3bf5342b569d4f82,
+    0x3bf56f4736b527da,
+    0x3bf5ab07dd485429,
+    0x3bf5e76f15ad2148,
+    0x3bf6247eb03a5585,
+    0x3bf6623882552225,
+    0x3bf6a09e667f3bcd,
+    0x3bf6dfb23c651a2f,
+    0x3bf71f75e8ec5f74,
+    0x3bf75feb564267c9,
+    0x3bf7a11473eb0187,
+    0x3bf7e2f336cf4e62,
+    0x3bf82589994cce13,
+    0x3bf868d99b4492ed,
+    0x3bf8ace5422aa0db,
+    0x3bf8f1ae99157736,
+    0x3bf93737b0cdc5e5,
+    0x3bf97d829fde4e50,
+    0x3bf9c49182a3f090,
+    0x3bfa0c667b5de565,
+    0x3bfa5503b23e255d,
+    0x3bfa9e6b5579fdbf,
+    0x3bfae89f995ad3ad,
+    0x3bfb33a2b84f15fb,
+    0x3bfb7f76f2fb5e47,
+    0x3bfbcc1e904bc1d2,
+    0x3bfc199bdd85529c,
+    0x3bfc67f12e57d14b,
+    0x3bfcb720dcef9069,
+    0x3bfd072d4a07897c,
+    0x3bfd5818dcfba487,
+    0x3bfda9e603db3285,
+    0x3bfdfc97337b9b5f,
+    0x3bfe502ee78b3ff6,
+    0x3bfea4afa2a490da,
+    0x3bfefa1bee615a27,
+    0x3bff50765b6e4540,
+    0x3bffa7c1819e90d8,
+];
 
 #[cfg(test)]
 mod tests {
@@ -1179,6 +1450,70 @@ mod tests {
     fn log_sum_exp_is_stable() {
         assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-9);
         assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
+    }
+
+    /// The batch scorer of the univariate form gives `log_pdf`'s sums bit
+    /// for bit, with numerical, discrete and categorical dimensions, at any
+    /// number of threads, and so does a refit split among threads.
+    #[test]
+    fn dimension_scores_sum_to_log_pdf_at_any_thread_count() {
+        let [edges, _] = discrete_specs();
+        let specs = [
+            DimSpec::Numerical { min_sigma: 0.0 },
+            DimSpec::Discrete {
+                min_sigma: 0.0,
+                edges,
+            },
+            DimSpec::Categorical {
+                prior: vec![0.25; 4],
+            },
+            DimSpec::Numerical { min_sigma: 0.01 },
+        ];
+        let d = specs.len();
+        let n = 3000;
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut obs = Vec::with_capacity(n * d);
+        for _ in 0..n {
+            obs.push(rng.random::<f64>().powi(3));
+            obs.push(rng.random::<f64>());
+            obs.push(f64::from(rng.random_range(0..4u8)));
+            obs.push(0.5 + 0.1 * (rng.random::<f64>() - 0.5));
+        }
+        let weights: Vec<f64> = (0..n).map(|i| 0.5 + i as f64 / n as f64).collect();
+        let columns: Vec<f64> = (0..d)
+            .flat_map(|j| (0..n).map(move |i| (i, j)))
+            .map(|(i, j)| obs[i * d + j])
+            .collect();
+        let config = EstimatorConfig {
+            bandwidth: Bandwidth::Neighbor,
+            ..config(false)
+        };
+        let single = parzen_estimator(&obs, &weights, &specs, &config, None);
+        let m = 24;
+        let mut points = vec![0.0; m * d];
+        for x in points.chunks_exact_mut(d) {
+            single.sample(&mut rng, x);
+        }
+        let mut scratch = Vec::new();
+        let expected: Vec<f64> = points
+            .chunks_exact(d)
+            .map(|x| single.log_pdf(x, &mut scratch))
+            .collect();
+        for threads in [1, 2, 3, 8] {
+            let mut pe = ParzenEstimator::default();
+            pe.set_threads(threads);
+            pe.refit(&columns, &weights, &specs, &config, None);
+            let mut out = vec![0.0; m * d];
+            pe.log_pdf_dims(&points, m, &mut out);
+            for (c, want) in expected.iter().enumerate() {
+                let got = (0..d).fold(0.0, |acc, j| acc + out[j * m + c]);
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "threads {threads}, point {c}"
+                );
+            }
+        }
     }
 
     #[test]
