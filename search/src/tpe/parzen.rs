@@ -456,12 +456,17 @@ impl NumericalDim {
         self.log_coef.clear();
         if !multivariate {
             let half_log_2pi = 0.5 * (2.0 * PI).ln();
-            self.log_coef.extend(
-                log_weights
-                    .iter()
-                    .zip(&self.norm)
-                    .map(|(lw, z)| lw - (z.ln() + half_log_2pi)),
-            );
+            // Most kernels of a long history share their normaliser (the
+            // narrowest width allowed, far from the ends): its logarithm is
+            // taken once per run of equal ones.
+            let mut last = (f64::NAN, 0.0);
+            self.log_coef
+                .extend(log_weights.iter().zip(&self.norm).map(|(lw, &z)| {
+                    if z != last.0 {
+                        last = (z, z.ln() + half_log_2pi);
+                    }
+                    lw - last.1
+                }));
         }
     }
 }
@@ -859,7 +864,6 @@ impl ParzenEstimator {
 
     /// The univariate log density of one dimension at `x`.
     fn dim_log_pdf(&self, dim: &Dim, x: f64, scratch: &mut Vec<f64>) -> f64 {
-        scratch.clear();
         match dim {
             Dim::Numerical(NumericalDim {
                 mu,
@@ -869,6 +873,7 @@ impl ParzenEstimator {
             }) => return log_sum_exp_kernels(log_coef, mu, scale, x, scratch),
             Dim::Discrete(dim) => {
                 let row = dim.log_masses(x);
+                scratch.clear();
                 scratch.extend(
                     self.log_weights
                         .iter()
@@ -877,6 +882,7 @@ impl ParzenEstimator {
                 );
             }
             Dim::Categorical(dim) => {
+                scratch.clear();
                 scratch.extend_from_slice(&self.log_weights);
                 dim.add_log_p(choice_index(x, dim.n_choices()), scratch);
             }
@@ -914,8 +920,7 @@ fn log_sum_exp_kernels(
             if !max.is_finite() {
                 return max;
             }
-            // SAFETY: as above.
-            return max + unsafe { sum_exp_near_avx2(scratch, max) }.ln();
+            return max + sum_exp_near(scratch, max).ln();
         }
     }
     let max = kernel_terms_portable(coef, mu, scale, x, scratch);
@@ -942,9 +947,8 @@ fn kernel_terms_portable(
     x: f64,
     out: &mut Vec<f64>,
 ) -> f64 {
-    let n = coef.len();
-    out.clear();
-    out.resize(n, 0.0);
+    // Every element is written below: no need to clear it first.
+    out.resize(coef.len(), 0.0);
     let mut max = [f64::NEG_INFINITY; 4];
     let term = |c: f64, m: f64, sc: f64| {
         let z = (x - m) * sc;
@@ -1005,8 +1009,9 @@ fn subtract_squares_avx(acc: &mut [f64], mu: &[f64], scale: &[f64], x: f64) {
 /// out; the others, gathered in blocks, go through [`exp_near`], which the
 /// compiler vectorises: glibc's `exp`, one call per term, was 44 % of a
 /// suggestion with univariate kernels at 1,000 trials x 40 params, where
-/// half of all terms are within range.
-pub fn log_sum_exp(v: &[f64]) -> f64 {
+/// half of all terms are within range. The gathering is done in place: `v`
+/// is left holding scratch.
+pub fn log_sum_exp(v: &mut [f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
         return max;
@@ -1015,9 +1020,13 @@ pub fn log_sum_exp(v: &[f64]) -> f64 {
 }
 
 /// `Σ exp(x - max)` over the `x` of `v` within 40 of `max`.
-fn sum_exp_near(v: &[f64], max: f64) -> f64 {
+fn sum_exp_near(v: &mut [f64], max: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F, checked just above.
+            return unsafe { sum_exp_near_avx512(v, max) };
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { sum_exp_near_avx2(v, max) };
@@ -1028,26 +1037,71 @@ fn sum_exp_near(v: &[f64], max: f64) -> f64 {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn sum_exp_near_avx2(v: &[f64], max: f64) -> f64 {
+fn sum_exp_near_avx2(v: &mut [f64], max: f64) -> f64 {
     sum_exp_near_portable(v, max)
 }
 
-#[inline(always)]
-fn sum_exp_near_portable(v: &[f64], max: f64) -> f64 {
-    const BLOCK: usize = 256;
-    let mut near = [0.0f64; BLOCK];
-    // Four partial sums in a fixed order: the same bits on every machine.
-    let mut acc = [0.0f64; 4];
-    for block in v.chunks(BLOCK) {
-        // Gathered without a branch: every term is written, the count
-        // moves on only for those in range.
+/// [`sum_exp_near_portable`] with the gathering done eight terms at a time
+/// by AVX-512's compress: the same terms in the same order, so the same
+/// bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sum_exp_near_avx512(v: &mut [f64], max: f64) -> f64 {
+    use std::arch::x86_64::{
+        _CMP_GT_OQ, _mm512_cmp_pd_mask, _mm512_loadu_pd, _mm512_maskz_compress_pd, _mm512_set1_pd,
+        _mm512_storeu_pd, _mm512_sub_pd,
+    };
+    let vmax = _mm512_set1_pd(max);
+    let floor = _mm512_set1_pd(-40.0);
+    sum_gathered(v, |block| {
         let mut m = 0;
-        for &x in block {
-            let d = x - max;
-            near[m] = d;
-            m += usize::from(d > -40.0);
+        let mut i = 0;
+        while i + 8 <= block.len() {
+            // SAFETY: `i + 8 <= len` for the load; the store covers
+            // `m..m + 8` with `m <= i`, inside the block, and only terms
+            // already loaded (at `i` or before) or gathered are overwritten.
+            unsafe {
+                let d = _mm512_sub_pd(_mm512_loadu_pd(block.as_ptr().add(i)), vmax);
+                let keep = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, floor);
+                let packed = _mm512_maskz_compress_pd(keep, d);
+                _mm512_storeu_pd(block.as_mut_ptr().add(m), packed);
+                m += keep.count_ones() as usize;
+            }
+            i += 8;
         }
-        let mut lanes = near[..m].chunks_exact(4);
+        gather_near(block, max, i, m)
+    })
+}
+
+#[inline(always)]
+fn sum_exp_near_portable(v: &mut [f64], max: f64) -> f64 {
+    sum_gathered(v, |block| gather_near(block, max, 0, 0))
+}
+
+/// Gathers `x - max` for the `x` of `block[start..]` within 40 of `max`
+/// after the `m` already at its front, in order, and returns how many are
+/// there now. Without a branch: every term is written (at or before its own
+/// place, `m <= start`), the count moves on only for those in range.
+#[inline(always)]
+fn gather_near(block: &mut [f64], max: f64, start: usize, mut m: usize) -> usize {
+    for i in start..block.len() {
+        let d = block[i] - max;
+        block[m] = d;
+        m += usize::from(d > -40.0);
+    }
+    m
+}
+
+/// `Σ exp(d)` over the terms `gather` moves to the front of each block of
+/// `v` (returning their count), four partial sums in a fixed order: the
+/// same bits on every machine.
+#[inline(always)]
+fn sum_gathered(v: &mut [f64], mut gather: impl FnMut(&mut [f64]) -> usize) -> f64 {
+    const BLOCK: usize = 256;
+    let mut acc = [0.0f64; 4];
+    for block in v.chunks_mut(BLOCK) {
+        let m = gather(block);
+        let mut lanes = block[..m].chunks_exact(4);
         for c in &mut lanes {
             for (a, &d) in acc.iter_mut().zip(c) {
                 *a += exp_near(d);
@@ -1442,14 +1496,28 @@ mod tests {
             .filter(|&d| d > -40.0)
             .map(f64::exp)
             .sum();
-        assert!((sum_exp_near(&v, 3.0) - exact).abs() < 1e-13 * exact);
-        assert!((log_sum_exp(&v) - (3.0 + exact.ln())).abs() < 1e-13);
+        assert!((sum_exp_near(&mut v.clone(), 3.0) - exact).abs() < 1e-13 * exact);
+        assert!((log_sum_exp(&mut v.clone()) - (3.0 + exact.ln())).abs() < 1e-13);
+    }
+
+    /// Whatever the CPU's vector units, the gathered sum has the portable
+    /// code's bits: the same terms, in the same order, in the same lanes.
+    #[test]
+    fn vector_paths_give_the_portable_bits() {
+        let mut rng = StdRng::seed_from_u64(5);
+        for n in [0, 1, 7, 8, 9, 255, 256, 257, 1000, 3001] {
+            let v: Vec<f64> = (0..n).map(|_| -60.0 * rng.random::<f64>()).collect();
+            let max = v.iter().copied().fold(0.0, f64::max);
+            let fast = sum_exp_near(&mut v.clone(), max);
+            let portable = sum_exp_near_portable(&mut v.clone(), max);
+            assert_eq!(fast.to_bits(), portable.to_bits(), "n = {n}");
+        }
     }
 
     #[test]
     fn log_sum_exp_is_stable() {
-        assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-9);
-        assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
+        assert!((log_sum_exp(&mut [1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-9);
+        assert_eq!(log_sum_exp(&mut []), f64::NEG_INFINITY);
     }
 
     /// The batch scorer of the univariate form gives `log_pdf`'s sums bit
