@@ -1093,15 +1093,15 @@ fn gather_near(block: &mut [f64], max: f64, start: usize, mut m: usize) -> usize
 }
 
 /// `Σ exp(d)` over the terms `gather` moves to the front of each block of
-/// `v` (returning their count), four partial sums in a fixed order: the
+/// `v` (returning their count), eight partial sums in a fixed order (two 256-bit or one 512-bit register): the
 /// same bits on every machine.
 #[inline(always)]
 fn sum_gathered(v: &mut [f64], mut gather: impl FnMut(&mut [f64]) -> usize) -> f64 {
     const BLOCK: usize = 256;
-    let mut acc = [0.0f64; 4];
+    let mut acc = [0.0f64; 8];
     for block in v.chunks_mut(BLOCK) {
         let m = gather(block);
-        let mut lanes = block[..m].chunks_exact(4);
+        let mut lanes = block[..m].chunks_exact(8);
         for c in &mut lanes {
             for (a, &d) in acc.iter_mut().zip(c) {
                 *a += exp_near(d);
@@ -1111,7 +1111,7 @@ fn sum_gathered(v: &mut [f64], mut gather: impl FnMut(&mut [f64]) -> usize) -> f
             *a += exp_near(d);
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
 /// `exp(d)` for `d` in [-40, 0], within 1e-15 relative: with `k` the
