@@ -1093,8 +1093,9 @@ fn gather_near(block: &mut [f64], max: f64, start: usize, mut m: usize) -> usize
 }
 
 /// `Σ exp(d)` over the terms `gather` moves to the front of each block of
-/// `v` (returning their count), eight partial sums in a fixed order (two 256-bit or one 512-bit register): the
-/// same bits on every machine.
+/// `v` (returning their count), in eight partial sums (two 256-bit registers
+/// or one 512-bit one) added in a fixed order: the same bits on every
+/// machine.
 #[inline(always)]
 fn sum_gathered(v: &mut [f64], mut gather: impl FnMut(&mut [f64]) -> usize) -> f64 {
     const BLOCK: usize = 256;
