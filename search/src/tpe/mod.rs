@@ -40,6 +40,7 @@
 //! with neighbour widths, gamma 0.15, and no repeats in discrete spaces.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 mod categorical;
 mod options;
@@ -609,51 +610,66 @@ impl Fit<'_> {
                 buf.kept.push(i);
             }
         }
-        buf.obs.clear();
-        for (&j, spec) in group.params.iter().zip(&group.specs) {
-            let domain = &params[j].domain;
-            let values = buf.kept.iter().map(|&i| columns[j][i]);
-            match spec {
-                DimSpec::Categorical { .. } => {
-                    buf.obs.extend(values.map(|u| model_value(domain, u)));
-                }
-                _ => buf.obs.extend(values),
-            }
-        }
-        // The neighbour rule needs each dimension's kernels in sorted order:
-        // filter the cache's sorted trials down to this set.
-        // A set much smaller than the history (the good one) is sorted
-        // directly instead: by value, ties by position, the same order.
+        // Per dimension: its column of values, and for the neighbour rule
+        // its kernels in sorted order, filtered from the cache's sorted
+        // trials (a set much smaller than the history, the good one, is
+        // sorted directly instead: by value, ties by position, the same
+        // order). Dimensions are independent: large sets are split among
+        // threads, with the same results.
         let presorted = self.options.bandwidth == Bandwidth::Neighbor;
-        if presorted {
-            let n = buf.kept.len();
-            let small = n * SMALL_SET < self.cache.numbers.len();
-            buf.orders.resize_with(group.params.len(), Vec::new);
-            for (d, (order, (&j, spec))) in buf
-                .orders
-                .iter_mut()
-                .zip(group.params.iter().zip(&group.specs))
-                .enumerate()
-            {
-                order.clear();
-                if matches!(spec, DimSpec::Categorical { .. }) {
-                    continue;
-                }
-                if small {
-                    let column = &buf.obs[d * n..(d + 1) * n];
-                    order.extend(0..n as u32);
-                    order.sort_unstable_by(|&a, &b| {
-                        column[a as usize]
-                            .total_cmp(&column[b as usize])
-                            .then(a.cmp(&b))
-                    });
+        let n = buf.kept.len();
+        let d = group.params.len();
+        let small = n * SMALL_SET < self.cache.numbers.len();
+        buf.obs.clear();
+        buf.obs.resize(n * d, 0.0);
+        buf.orders.resize_with(d, Vec::new);
+        let (kept, slot) = (&buf.kept, &buf.slot);
+        let column = |k: usize, obs: &mut [f64], order: &mut Vec<u32>| {
+            let (j, spec) = (group.params[k], &group.specs[k]);
+            let domain = &params[j].domain;
+            let categorical = matches!(spec, DimSpec::Categorical { .. });
+            for (o, &i) in obs.iter_mut().zip(kept) {
+                let u = columns[j][i];
+                *o = if categorical {
+                    model_value(domain, u)
                 } else {
-                    order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
-                        let k = buf.slot[pos as usize];
-                        (k != u32::MAX).then_some(k)
-                    }));
-                }
+                    u
+                };
             }
+            order.clear();
+            if !presorted || categorical {
+                return;
+            }
+            if small {
+                order.extend(0..n as u32);
+                order.sort_unstable_by(|&a, &b| {
+                    obs[a as usize].total_cmp(&obs[b as usize]).then(a.cmp(&b))
+                });
+            } else {
+                order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
+                    let k = slot[pos as usize];
+                    (k != u32::MAX).then_some(k)
+                }));
+            }
+        };
+        let threads = self.options.scoring_threads();
+        if threads <= 1 || n * d < pool::MIN_WORK {
+            for (k, order) in buf.orders.iter_mut().enumerate() {
+                column(k, &mut buf.obs[k * n..(k + 1) * n], order);
+            }
+        } else {
+            // `n * d >= MIN_WORK`, so `n > 0`.
+            let parts: Vec<Mutex<(&mut [f64], &mut Vec<u32>)>> = buf
+                .obs
+                .chunks_mut(n)
+                .zip(&mut buf.orders)
+                .map(Mutex::new)
+                .collect();
+            pool::for_each(d, threads - 1, &|k| {
+                let mut part = parts[k].lock().unwrap_or_else(|e| e.into_inner());
+                let (obs, order) = &mut *part;
+                column(k, obs, order);
+            });
         }
         for &i in set {
             buf.slot[i] = u32::MAX;

@@ -812,11 +812,11 @@ impl ParzenEstimator {
 
     /// How many threads to split `terms` units of work among: at most
     /// [`ParzenEstimator::set_threads`]'s, one per dimension, and one per
-    /// [`MIN_TERMS_PER_THREAD`].
+    /// [`pool::MIN_WORK`].
     fn threads_for(&self, terms: usize) -> usize {
         self.threads
             .min(self.dims.len())
-            .min(terms / MIN_TERMS_PER_THREAD)
+            .min(terms / pool::MIN_WORK)
             .max(1)
     }
 
@@ -890,11 +890,6 @@ impl ParzenEstimator {
         log_sum_exp(scratch)
     }
 }
-
-/// Below this many kernel terms per thread, [`ParzenEstimator::log_pdf_dims`]
-/// and [`ParzenEstimator::refit`] spawn no more threads: a scoped thread costs
-/// tens of microseconds.
-const MIN_TERMS_PER_THREAD: usize = 1 << 14;
 
 thread_local! {
     /// Each thread's buffer of kernel terms for
