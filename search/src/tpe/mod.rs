@@ -42,11 +42,12 @@
 use std::collections::HashSet;
 
 mod categorical;
+mod final_prediction;
 mod options;
 pub mod parzen;
 mod split;
 
-pub use options::{Bandwidth, Startup, TpeOptions};
+pub use options::{Bandwidth, PrunedRank, Startup, TpeOptions};
 pub use split::{Split, recency_weights, split_trials};
 
 use crate::domain::bucket_index;
