@@ -232,6 +232,56 @@ mod tests {
         assert_eq!(s.above, vec![1, 3, 4]);
     }
 
+    /// The ranking, best first, read off the good sets of sizes 1, 2, ...
+    fn ranking(h: &History, opts: &TpeOptions) -> Vec<u64> {
+        let mut order = Vec::new();
+        for k in 1..=split_trials(h, opts).n_ranked {
+            let s = split_trials(h, &opts.clone().gamma(1.0).max_below(k));
+            let new = s
+                .below
+                .iter()
+                .find(|&&i| !order.contains(&h.trials[i].number));
+            order.push(h.trials[*new.unwrap()].number);
+        }
+        order
+    }
+
+    #[test]
+    fn pruned_trials_ranked_by_predicted_final_value() {
+        let mut h = History::new(Direction::Minimize);
+        // Complete trials: (value at step 1, final) = (1, 2), (2, 3),
+        // (3, 5), (4, 4), (5, 6): the line final = 1.3 + 0.9 x (see
+        // final_prediction's `line_by_hand`); sorted finals 2 3 4 5 6.
+        let complete = [(1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (4.0, 4.0), (5.0, 6.0)];
+        for (n, &(x, y)) in complete.iter().enumerate() {
+            let curve = [(1, x), (27, y)];
+            h.trials
+                .push(obs(n as u64, TrialState::Complete, Some(y), &curve));
+        }
+        h.trials.extend([
+            obs(5, TrialState::Pruned, None, &[(1, 0.5)]),
+            obs(6, TrialState::Pruned, None, &[(1, 6.0)]),
+            // No complete trial reported step 3: Optuna's rank.
+            obs(7, TrialState::Pruned, None, &[(1, 1.0), (3, 0.1)]),
+            obs(8, TrialState::Pruned, None, &[(1, 2.0)]),
+            obs(9, TrialState::Failed, None, &[(1, 0.1)]),
+        ]);
+        let opts = TpeOptions::default();
+        // Optuna: complete by value, then pruned deepest first, by value.
+        assert_eq!(ranking(&h, &opts), vec![0, 1, 3, 2, 4, 7, 5, 8, 6]);
+        // Linear: 5 -> 1.75, 8 -> 3.1, 6 -> 6.7.
+        let linear = opts.clone().pruned_rank(PrunedRank::Linear);
+        assert_eq!(ranking(&h, &linear), vec![5, 0, 1, 8, 3, 2, 4, 6, 7]);
+        // Quantile: 5 -> 2 (held at the low end), 8 -> 3, 6 -> 6 (held at
+        // the high end); each after the complete trial of the same value.
+        let quantile = opts.clone().pruned_rank(PrunedRank::Quantile);
+        assert_eq!(ranking(&h, &quantile), vec![0, 5, 1, 8, 3, 2, 4, 6, 7]);
+        // With four complete trials there is no fit: Optuna's rank.
+        h.trials.remove(4);
+        assert_eq!(ranking(&h, &linear), ranking(&h, &opts));
+        assert_eq!(ranking(&h, &linear), vec![0, 1, 3, 2, 7, 5, 8, 6]);
+    }
+
     #[test]
     fn optuna_gamma_rule() {
         let o = TpeOptions::default().gamma(0.1);
