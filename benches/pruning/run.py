@@ -147,8 +147,8 @@ ETA = int(os.environ.get("PRUNING_ETA", "3"))
 
 
 # hypersweep variants: `<method>-<rule>` is `<method>` with TPE's `pruned_rank: <rule>`
-# (pruned trials ranked by a predicted final value: `linear` or `quantile`).
-HS_RANKS = {"lin": "linear", "q": "quantile"}
+# (pruned trials ranked by a predicted final value, `hs-asha-lin`, `hs-hyperband-lin`).
+HS_RANKS = {"lin": "linear"}
 
 
 def hs_split(method):

@@ -1,5 +1,5 @@
-//! Predicted final values of pruned trials, for `pruned_rank: linear |
-//! quantile` (see `PrunedRank`).
+//! Predicted final values of pruned trials, for `pruned_rank: linear` (see
+//! `PrunedRank`).
 //!
 //! Optuna's rule ranks every pruned trial below every complete one, because
 //! values at different steps are not comparable. A pruned trial's curve says
@@ -7,10 +7,12 @@
 //! that reported the pruned trial's last step show how values at that step
 //! turned into final values in this study. One fit per step, on those
 //! trials only (`MIN_SUPPORT` or more, else no prediction): a least-squares
-//! line of final loss on loss at the step, or a quantile map (the pruned
-//! trial's place among the complete trials' losses at the step, carried to
-//! the same place among their final losses). Everything is derived from the
+//! line of final loss on loss at the step. Everything is derived from the
 //! history, in trial order, so the prediction is the same in any process.
+//!
+//! A quantile map (the pruned trial's place among the complete trials'
+//! losses at the step, carried to the same place among their final losses)
+//! was screened too and did no better (docs/benchmarks.md, issue 11).
 
 use crate::{Direction, History, TrialState};
 
@@ -20,24 +22,14 @@ use super::PrunedRank;
 /// with fewer, pruned trials stopped there keep Optuna's rank.
 pub const MIN_SUPPORT: usize = 5;
 
-/// A fit at one step, from loss at that step to final loss.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FinalFit {
-    /// `final = intercept + slope * at_step`.
-    Line {
-        /// Value at an at-step loss of 0.
-        intercept: f64,
-        /// Change of final loss per unit of at-step loss.
-        slope: f64,
-    },
-    /// The sorted at-step losses and, separately sorted, the final losses
-    /// of the same trials.
-    Quantiles {
-        /// At-step losses, ascending.
-        at_step: Vec<f64>,
-        /// Final losses, ascending.
-        finals: Vec<f64>,
-    },
+/// A fit at one step, from loss at that step to final loss:
+/// `final = intercept + slope * at_step`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FinalFit {
+    /// Final loss at an at-step loss of 0.
+    pub intercept: f64,
+    /// Change of final loss per unit of at-step loss.
+    pub slope: f64,
 }
 
 impl FinalFit {
@@ -51,34 +43,12 @@ impl FinalFit {
         match rule {
             PrunedRank::DeepestStep => None,
             PrunedRank::Linear => least_squares_line(pairs),
-            PrunedRank::Quantile => {
-                let mut at_step: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-                let mut finals: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-                at_step.sort_by(f64::total_cmp);
-                finals.sort_by(f64::total_cmp);
-                Some(FinalFit::Quantiles { at_step, finals })
-            }
         }
     }
 
     /// The predicted final loss of a trial whose loss at the step is `x`.
     pub fn predict(&self, x: f64) -> f64 {
-        match self {
-            FinalFit::Line { intercept, slope } => intercept + slope * x,
-            FinalFit::Quantiles { at_step, finals } => {
-                let n = at_step.len();
-                if x <= at_step[0] {
-                    return finals[0];
-                }
-                if x >= at_step[n - 1] {
-                    return finals[n - 1];
-                }
-                // at_step[i] <= x < at_step[i + 1], so the gap is positive.
-                let i = at_step.partition_point(|&a| a <= x) - 1;
-                let t = (x - at_step[i]) / (at_step[i + 1] - at_step[i]);
-                finals[i] + t * (finals[i + 1] - finals[i])
-            }
-        }
+        self.intercept + self.slope * x
     }
 }
 
@@ -96,7 +66,7 @@ fn least_squares_line(pairs: &[(f64, f64)]) -> Option<FinalFit> {
     }
     let slope = sxy / sxx;
     let intercept = mean_y - slope * mean_x;
-    (slope.is_finite() && intercept.is_finite()).then_some(FinalFit::Line { intercept, slope })
+    (slope.is_finite() && intercept.is_finite()).then_some(FinalFit { intercept, slope })
 }
 
 /// The `(loss at step, final loss)` pairs of the complete trials with a
@@ -135,29 +105,15 @@ mod tests {
         // slope 0.9, intercept 4 - 2.7 = 1.3.
         let pairs = [(1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (4.0, 4.0), (5.0, 6.0)];
         let fit = FinalFit::fit(PrunedRank::Linear, &pairs).unwrap();
-        let FinalFit::Line { intercept, slope } = fit else {
-            panic!("expected a line, got {fit:?}");
-        };
-        assert!(close(slope, 0.9) && close(intercept, 1.3));
+        assert!(
+            close(fit.slope, 0.9) && close(fit.intercept, 1.3),
+            "{fit:?}"
+        );
         assert!(close(fit.predict(10.0), 10.3));
         assert_eq!(FinalFit::fit(PrunedRank::Linear, &pairs[..4]), None);
         assert_eq!(FinalFit::fit(PrunedRank::DeepestStep, &pairs), None);
         let flat = [(1.0, 2.0); 5];
         assert_eq!(FinalFit::fit(PrunedRank::Linear, &flat), None);
-    }
-
-    #[test]
-    fn quantiles_by_hand() {
-        // At-step losses sorted: 1 2 3 4 5; finals sorted: 2 3 4 5 6.
-        let pairs = [(1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (4.0, 4.0), (5.0, 6.0)];
-        let fit = FinalFit::fit(PrunedRank::Quantile, &pairs).unwrap();
-        // 2.5 sits halfway between the 2nd and 3rd at-step losses: halfway
-        // between the 2nd and 3rd finals, 3 and 4.
-        assert!(close(fit.predict(2.5), 3.5));
-        assert!(close(fit.predict(4.0), 5.0));
-        // Held at the ends.
-        assert!(close(fit.predict(0.0), 2.0));
-        assert!(close(fit.predict(9.0), 6.0));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub enum Bandwidth {
 /// into good and bad (`split`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PrunedRank {
     /// Optuna's rule: every complete trial first, by its value; then the
     /// pruned ones, the deepest (largest last step) first and by their value
@@ -52,13 +53,8 @@ pub enum PrunedRank {
     /// Rank a pruned trial among the complete ones by a prediction of its
     /// final value: a least-squares line of final value on value at its
     /// last step, fit on the complete trials that reported that step (at
-    /// least `MIN_SUPPORT` of them; below that, Optuna's rule).
+    /// least 5 of them; below that, Optuna's rule).
     Linear,
-    /// As `linear`, but the prediction maps the pruned trial's value at its
-    /// last step through the quantiles: where it falls among those complete
-    /// trials' values at that step, the same place among their final values
-    /// (piecewise linear between neighbours, held at the ends).
-    Quantile,
 }
 
 /// Options of the TPE searcher. The defaults were picked on the quality

@@ -12,7 +12,7 @@
 //! them bad pushes the next suggestion away from points already being
 //! evaluated.
 //!
-//! With `pruned_rank: linear | quantile`, a pruned trial whose last step
+//! With `pruned_rank: linear`, a pruned trial whose last step
 //! enough complete trials also reported ranks among the complete trials by
 //! its predicted final value (`final_prediction`), after any complete
 //! trial of the same value; the others keep the rule above.
@@ -272,10 +272,6 @@ mod tests {
         // Linear: 5 -> 1.75, 8 -> 3.1, 6 -> 6.7.
         let linear = opts.clone().pruned_rank(PrunedRank::Linear);
         assert_eq!(ranking(&h, &linear), vec![5, 0, 1, 8, 3, 2, 4, 6, 7]);
-        // Quantile: 5 -> 2 (held at the low end), 8 -> 3, 6 -> 6 (held at
-        // the high end); each after the complete trial of the same value.
-        let quantile = opts.clone().pruned_rank(PrunedRank::Quantile);
-        assert_eq!(ranking(&h, &quantile), vec![0, 5, 1, 8, 3, 2, 4, 6, 7]);
         // With four complete trials there is no fit: Optuna's rank.
         h.trials.remove(4);
         assert_eq!(ranking(&h, &linear), ranking(&h, &opts));

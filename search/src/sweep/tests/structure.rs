@@ -117,7 +117,7 @@ fn top_level_sections() {
         "command": ["python", "train.py", "--lr={lr}"],
         "run": {"parallel": 4, "timeout": 3600, "devices": [0, 1], "trial_timeout": "30m",
                 "seed": 1, "retry_failed": 1, "trials_per_device": 2, "max_consecutive_failures": 3},
-        "tpe": {"n_startup_trials": 5, "pruned_rank": "quantile"},
+        "tpe": {"n_startup_trials": 5, "pruned_rank": "linear"},
         "parameters": {"lr": {"min": 0.001, "max": 0.1}}
     }))
     .unwrap();
@@ -128,7 +128,7 @@ fn top_level_sections() {
     assert_eq!(spec.run.trial_timeout, Some(Duration::from_secs(1800)));
     assert_eq!(spec.run.timeout, Some(Duration::from_secs(3600)));
     assert_eq!(spec.searcher.tpe.n_startup_trials, 5);
-    assert_eq!(spec.searcher.tpe.pruned_rank, PrunedRank::Quantile);
+    assert_eq!(spec.searcher.tpe.pruned_rank, PrunedRank::Linear);
     assert_eq!(
         spec.extra.keys().collect::<Vec<_>>(),
         ["project", "entity", "run_cap", "controller"]
