@@ -136,7 +136,11 @@ pub struct TpeOptions {
     /// and worse on `parkinsons` (+0.43 ± 0.18 log10 regret).
     pub ordinal_choices: bool,
     /// How pruned trials are ranked for the good/bad split. Default
-    /// `deepest_step` (Optuna's rule).
+    /// `deepest_step` (Optuna's rule). On the pruning bench
+    /// (`benches/pruning`, 30 seeds) `linear` made TPE behind Hyperband
+    /// reach the no-pruning best sooner on the three synthetic problems
+    /// (median share of epochs 0.97 -> 0.56, 0.62 -> 0.42, 0.77 -> 0.56)
+    /// and not on the SGD one; behind ASHA it changed little.
     pub pruned_rank: PrunedRank,
 }
 
