@@ -20,7 +20,9 @@ Problems (minimised, steps = epochs, E = 27):
 
 Methods: `hs-none`, `hs-asha`, `hs-hyperband` (hypersweep's TPE and pruners through
 `pruning_worker`), `optuna-none`, `optuna-sha`, `optuna-hyperband` (Optuna's TPESampler with
-SuccessiveHalvingPruner / HyperbandPruner). Both sides use min_resource 1, max_resource 27,
+SuccessiveHalvingPruner / HyperbandPruner); not run unless named in `--methods`:
+`hs-asha-lin`, `hs-hyperband-lin` (hypersweep's TPE with `pruned_rank: linear`, which ranks
+pruned trials by a predicted final value). Both sides use min_resource 1, max_resource 27,
 eta (reduction factor) 3; `--min-resource` and `--eta` change them on both sides at once.
 `--trace` also stores every trial (epochs run, pruned or not, last value, parameters), which
 `analyse.py` reads to say where the epochs went.

@@ -41,7 +41,7 @@ enum Request {
         study: String,
         early_terminate: Option<Value>,
         #[serde(default)]
-        tpe: TpeOptions,
+        tpe: Box<TpeOptions>,
     },
     Ask,
     Report {
@@ -99,7 +99,7 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
         let describe = pruner.describe();
         tpe.check().map_err(|e| anyhow!("{e}"))?;
         let options = SearcherOptions {
-            tpe,
+            tpe: *tpe,
             ..SearcherOptions::default()
         };
         *study = Some(Study {
