@@ -93,7 +93,7 @@ def main():
     print("| problem | method | trials | complete | pruned epochs | hit trial | diverges at |"
           + (" false prunes before the hit |" if args.false_prunes else ""))
     print("|---|---|---|---|---|---|---|" + ("---|" if args.false_prunes else ""))
-    order = lambda kv: (kv[0][0], run.METHODS.index(kv[0][1]))
+    order = lambda kv: (kv[0][0], (run.METHODS + run.VARIANTS).index(kv[0][1]))
     for (pname, m), rs in sorted(rows.items(), key=order):
         hit = statistics.median(x["hit"] for x in rs)
         line = (f"| {pname} | {m} | {statistics.median(x['trials'] for x in rs):.0f} | "

@@ -20,7 +20,9 @@ Problems (minimised, steps = epochs, E = 27):
 
 Methods: `hs-none`, `hs-asha`, `hs-hyperband` (hypersweep's TPE and pruners through
 `pruning_worker`), `optuna-none`, `optuna-sha`, `optuna-hyperband` (Optuna's TPESampler with
-SuccessiveHalvingPruner / HyperbandPruner). Both sides use min_resource 1, max_resource 27,
+SuccessiveHalvingPruner / HyperbandPruner); not run unless named in `--methods`:
+`hs-asha-lin`, `hs-hyperband-lin` (hypersweep's TPE with `pruned_rank: linear`, which ranks
+pruned trials by a predicted final value). Both sides use min_resource 1, max_resource 27,
 eta (reduction factor) 3; `--min-resource` and `--eta` change them on both sides at once.
 `--trace` also stores every trial (epochs run, pruned or not, last value, parameters), which
 `analyse.py` reads to say where the epochs went.
@@ -146,7 +148,21 @@ MIN_RESOURCE = int(os.environ.get("PRUNING_MIN_RESOURCE", "1"))
 ETA = int(os.environ.get("PRUNING_ETA", "3"))
 
 
+# hypersweep variants: `<method>-<rule>` is `<method>` with TPE's `pruned_rank: <rule>`
+# (pruned trials ranked by a predicted final value, `hs-asha-lin`, `hs-hyperband-lin`).
+HS_RANKS = {"lin": "linear"}
+
+
+def hs_split(method):
+    """(base method, TPE options) of a hypersweep method name."""
+    base, _, rule = method.rpartition("-")
+    if rule in HS_RANKS:
+        return base, {"pruned_rank": HS_RANKS[rule]}
+    return method, {}
+
+
 def hs_pruner(method):
+    method = hs_split(method)[0]
     return {
         "hs-none": None,
         "hs-asha": {"type": "asha", "min_resource": MIN_RESOURCE, "max_resource": E, "eta": ETA},
@@ -156,6 +172,7 @@ def hs_pruner(method):
 
 
 METHODS = ["hs-none", "hs-asha", "hs-hyperband", "optuna-none", "optuna-sha", "optuna-hyperband"]
+VARIANTS = [f"hs-{m}-{r}" for m in ("asha", "hyperband") for r in HS_RANKS]
 
 
 def sweep(ask, report, tell, curve, trace=None):
@@ -201,7 +218,8 @@ def run_hs(method, problem, seed, trace=None):
     space = {"params": [{"name": n, "domain": {"type": "float", "low": lo, "high": hi, "log": log}}
                         for n, lo, hi, log in problem.params]}
     call({"op": "init", "space": space, "method": "tpe", "seed": seed,
-          "study": f"{problem.name}-{seed}", "early_terminate": hs_pruner(method)})
+          "study": f"{problem.name}-{seed}", "early_terminate": hs_pruner(method),
+          "tpe": hs_split(method)[1]})
 
     def ask():
         a = call({"op": "ask"})
@@ -269,7 +287,7 @@ def summarise(runs):
     by = {(r["problem"], r["seed"], r["method"]): r for r in runs}
     names = sorted({r["problem"] for r in runs})
     seeds = sorted({r["seed"] for r in runs})
-    methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
+    methods = [m for m in METHODS + VARIANTS if any(r["method"] == m for r in runs)]
     table = {}
     for pname in names:
         for m in methods:

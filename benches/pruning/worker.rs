@@ -8,8 +8,9 @@
 //! pruning_worker`). One JSON object per line each way:
 //!
 //! - `{"op":"init","space":{"params":[...]},"method":"tpe","seed":0,
-//!   "study":"name","early_terminate":{...} | null}`: a fresh study; the
-//!   block is read by the sweep-file parser, as `hypersweep run` reads it.
+//!   "study":"name","early_terminate":{...} | null, "tpe":{...}}`: a fresh
+//!   study; the block is read by the sweep-file parser, as `hypersweep run`
+//!   reads it, and the optional `tpe` object as a sweep file's `tpe` options.
 //!   Answer `{"ok":true,"pruner":"<describe>"}`.
 //! - `{"op":"ask"}`: `{"number":n,"params":{...}}`.
 //! - `{"op":"report","step":s,"value":v}`: records the running trial's
@@ -21,6 +22,7 @@ use std::io::{BufRead, BufWriter, Write};
 
 use anyhow::{Context, Result, anyhow};
 use hypersweep_search::sweep::parse_sweep;
+use hypersweep_search::tpe::TpeOptions;
 use hypersweep_search::{
     Direction, History, Method, Observation, SearchSpace, Searcher, SearcherOptions, TrialState,
     build_searcher, suggestion_rng,
@@ -38,6 +40,8 @@ enum Request {
         seed: u64,
         study: String,
         early_terminate: Option<Value>,
+        #[serde(default)]
+        tpe: Box<TpeOptions>,
     },
     Ask,
     Report {
@@ -87,13 +91,19 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
         seed,
         study: name,
         early_terminate,
+        tpe,
     } = request
     {
         let method = Method::from_name(&method).ok_or_else(|| anyhow!("unknown method"))?;
         let pruner = pruner(early_terminate, &name)?;
         let describe = pruner.describe();
+        tpe.check().map_err(|e| anyhow!("{e}"))?;
+        let options = SearcherOptions {
+            tpe: *tpe,
+            ..SearcherOptions::default()
+        };
         *study = Some(Study {
-            searcher: build_searcher(method, &SearcherOptions::default(), seed),
+            searcher: build_searcher(method, &options, seed),
             pruner,
             space,
             history: History::new(Direction::Minimize),

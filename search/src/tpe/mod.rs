@@ -43,12 +43,13 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 mod categorical;
+mod final_prediction;
 mod options;
 pub mod parzen;
 mod pool;
 mod split;
 
-pub use options::{Bandwidth, Startup, TpeOptions};
+pub use options::{Bandwidth, PrunedRank, Startup, TpeOptions};
 pub use split::{Split, recency_weights, split_trials};
 
 use crate::domain::bucket_index;

@@ -11,12 +11,19 @@
 //! trials — their parameters are known and their value is not, so calling
 //! them bad pushes the next suggestion away from points already being
 //! evaluated.
+//!
+//! With `pruned_rank: linear`, a pruned trial whose last step
+//! enough complete trials also reported ranks among the complete trials by
+//! its predicted final value (`final_prediction`), after any complete
+//! trial of the same value; the others keep the rule above.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use crate::{History, TrialState};
 
-use super::TpeOptions;
+use super::final_prediction::{FinalFit, support_at};
+use super::{PrunedRank, TpeOptions};
 
 /// Indices into `History::trials`, each list in trial order (oldest first),
 /// which the recency weights rely on.
@@ -34,18 +41,67 @@ pub struct Split {
 /// A trial's position in the ranking; smaller is better.
 #[derive(Debug, Clone, Copy)]
 enum Rank {
-    Complete { loss: f64 },
-    Pruned { step: u64, loss: f64 },
+    Complete {
+        loss: f64,
+    },
+    /// A pruned trial with a predicted final loss: among the complete ones.
+    Predicted {
+        predicted: f64,
+        step: u64,
+        loss: f64,
+    },
+    Pruned {
+        step: u64,
+        loss: f64,
+    },
 }
 
 impl Rank {
+    /// The sort key: complete and predicted trials first, by their (final or
+    /// predicted) loss, a complete trial before a predicted one of equal
+    /// loss; then pruned trials. Pruned and predicted trials with equal keys
+    /// so far follow Optuna's order: deeper first, then by their loss there.
+    fn key(&self) -> (u8, f64, u8, u64, f64) {
+        match *self {
+            Rank::Complete { loss } => (0, loss, 0, 0, 0.0),
+            Rank::Predicted {
+                predicted,
+                step,
+                loss,
+            } => (0, predicted, 1, u64::MAX - step, loss),
+            Rank::Pruned { step, loss } => (1, 0.0, 1, u64::MAX - step, loss),
+        }
+    }
+
     fn cmp(&self, other: &Rank) -> Ordering {
-        match (self, other) {
-            (Rank::Complete { loss: a }, Rank::Complete { loss: b }) => a.total_cmp(b),
-            (Rank::Complete { .. }, Rank::Pruned { .. }) => Ordering::Less,
-            (Rank::Pruned { .. }, Rank::Complete { .. }) => Ordering::Greater,
-            (Rank::Pruned { step: sa, loss: a }, Rank::Pruned { step: sb, loss: b }) => {
-                sb.cmp(sa).then(a.total_cmp(b))
+        let (a, b) = (self.key(), other.key());
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+            .then(a.4.total_cmp(&b.4))
+    }
+}
+
+/// Gives the pruned trials of `ranked` a predicted final loss where a fit
+/// at their last step exists (one fit per step, on the complete trials that
+/// reported it).
+fn predict_pruned(ranked: &mut [(Rank, usize)], history: &History, rule: PrunedRank) {
+    let mut fits: BTreeMap<u64, Option<FinalFit>> = BTreeMap::new();
+    for (rank, _) in ranked.iter_mut() {
+        if let Rank::Pruned { step, loss } = *rank {
+            let fit = fits
+                .entry(step)
+                .or_insert_with(|| FinalFit::fit(rule, &support_at(history, step)));
+            if let Some(fit) = fit {
+                let predicted = fit.predict(loss);
+                if predicted.is_finite() {
+                    *rank = Rank::Predicted {
+                        predicted,
+                        step,
+                        loss,
+                    };
+                }
             }
         }
     }
@@ -76,6 +132,9 @@ pub fn split_trials(history: &History, options: &TpeOptions) -> Split {
         if let Some(r) = rank {
             ranked.push((r, i));
         }
+    }
+    if options.pruned_rank != PrunedRank::DeepestStep {
+        predict_pruned(&mut ranked, history, options.pruned_rank);
     }
     // Ties keep trial order, so the split is a pure function of the
     // history. Only which trials are the best `n_below` matters, not their
@@ -171,6 +230,52 @@ mod tests {
         assert_eq!(s.above, vec![1, 3, 4, 6]);
         let s = split_trials(&h, &opts.constant_liar(false));
         assert_eq!(s.above, vec![1, 3, 4]);
+    }
+
+    /// The ranking, best first, read off the good sets of sizes 1, 2, ...
+    fn ranking(h: &History, opts: &TpeOptions) -> Vec<u64> {
+        let mut order = Vec::new();
+        for k in 1..=split_trials(h, opts).n_ranked {
+            let s = split_trials(h, &opts.clone().gamma(1.0).max_below(k));
+            let new = s
+                .below
+                .iter()
+                .find(|&&i| !order.contains(&h.trials[i].number));
+            order.push(h.trials[*new.unwrap()].number);
+        }
+        order
+    }
+
+    #[test]
+    fn pruned_trials_ranked_by_predicted_final_value() {
+        let mut h = History::new(Direction::Minimize);
+        // Complete trials: (value at step 1, final) = (1, 2), (2, 3),
+        // (3, 5), (4, 4), (5, 6): the line final = 1.3 + 0.9 x (see
+        // final_prediction's `line_by_hand`); sorted finals 2 3 4 5 6.
+        let complete = [(1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (4.0, 4.0), (5.0, 6.0)];
+        for (n, &(x, y)) in complete.iter().enumerate() {
+            let curve = [(1, x), (27, y)];
+            h.trials
+                .push(obs(n as u64, TrialState::Complete, Some(y), &curve));
+        }
+        h.trials.extend([
+            obs(5, TrialState::Pruned, None, &[(1, 0.5)]),
+            obs(6, TrialState::Pruned, None, &[(1, 6.0)]),
+            // No complete trial reported step 3: Optuna's rank.
+            obs(7, TrialState::Pruned, None, &[(1, 1.0), (3, 0.1)]),
+            obs(8, TrialState::Pruned, None, &[(1, 2.0)]),
+            obs(9, TrialState::Failed, None, &[(1, 0.1)]),
+        ]);
+        let opts = TpeOptions::default();
+        // Optuna: complete by value, then pruned deepest first, by value.
+        assert_eq!(ranking(&h, &opts), vec![0, 1, 3, 2, 4, 7, 5, 8, 6]);
+        // Linear: 5 -> 1.75, 8 -> 3.1, 6 -> 6.7.
+        let linear = opts.clone().pruned_rank(PrunedRank::Linear);
+        assert_eq!(ranking(&h, &linear), vec![5, 0, 1, 8, 3, 2, 4, 6, 7]);
+        // With four complete trials there is no fit: Optuna's rank.
+        h.trials.remove(4);
+        assert_eq!(ranking(&h, &linear), ranking(&h, &opts));
+        assert_eq!(ranking(&h, &linear), vec![0, 1, 3, 2, 7, 5, 8, 6]);
     }
 
     #[test]

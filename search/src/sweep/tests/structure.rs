@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::super::{Devices, Method, PrunerKind};
 use super::*;
+use crate::tpe::PrunedRank;
 
 #[test]
 fn nested_groups_flatten_and_resolve_conditions_relative_first() {
@@ -116,7 +117,7 @@ fn top_level_sections() {
         "command": ["python", "train.py", "--lr={lr}"],
         "run": {"parallel": 4, "timeout": 3600, "devices": [0, 1], "trial_timeout": "30m",
                 "seed": 1, "retry_failed": 1, "trials_per_device": 2, "max_consecutive_failures": 3},
-        "tpe": {"n_startup_trials": 5},
+        "tpe": {"n_startup_trials": 5, "pruned_rank": "linear"},
         "parameters": {"lr": {"min": 0.001, "max": 0.1}}
     }))
     .unwrap();
@@ -127,6 +128,7 @@ fn top_level_sections() {
     assert_eq!(spec.run.trial_timeout, Some(Duration::from_secs(1800)));
     assert_eq!(spec.run.timeout, Some(Duration::from_secs(3600)));
     assert_eq!(spec.searcher.tpe.n_startup_trials, 5);
+    assert_eq!(spec.searcher.tpe.pruned_rank, PrunedRank::Linear);
     assert_eq!(
         spec.extra.keys().collect::<Vec<_>>(),
         ["project", "entity", "run_cap", "controller"]
@@ -220,6 +222,10 @@ fn top_level_errors_name_the_key() {
             "early_terminate",
         ),
         (json!({"parameters": p, "tpe": {"gamma_typo": 1}}), "tpe"),
+        (
+            json!({"parameters": p, "tpe": {"pruned_rank": "spline"}}),
+            "tpe",
+        ),
         (
             json!({"parameters": p, "command": "python train.py"}),
             "command",
