@@ -72,10 +72,11 @@ impl Job {
     /// Claims and runs items until none are left.
     fn work(&self) {
         loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.n {
+            let claim = self.next.fetch_add(1, Ordering::Relaxed);
+            if claim >= self.n {
                 return;
             }
+            let i = spread(claim, self.n);
             // SAFETY: `i < n`, so `for_each` is still waiting for this item
             // and the function it borrowed is alive.
             let f = unsafe { &*self.f };
@@ -84,6 +85,19 @@ impl Job {
             }
             self.finished.fetch_add(1, Ordering::Release);
         }
+    }
+}
+
+/// The item of the `claim`-th claim: the first and second halves of
+/// `0..n` alternate (0, h, 1, h + 1, ... for `h = ceil(n / 2)`), so that
+/// threads claiming one after another work on items far apart, whose data
+/// (vector headers, output rows) share no cache line.
+fn spread(claim: usize, n: usize) -> usize {
+    let half = n.div_ceil(2);
+    if claim % 2 == 0 {
+        claim / 2
+    } else {
+        half + claim / 2
     }
 }
 
@@ -179,6 +193,15 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_cover_every_item_once() {
+        for n in 0..20 {
+            let mut items: Vec<usize> = (0..n).map(|c| spread(c, n)).collect();
+            items.sort_unstable();
+            assert_eq!(items, (0..n).collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn every_item_runs_once_whatever_the_helpers() {
