@@ -13,7 +13,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 use std::thread;
 
 /// Below this much work (kernels times dimensions, or kernel terms) per
@@ -136,9 +136,15 @@ fn pool() -> &'static Pool {
 impl Pool {
     /// Makes `job` the current one and wakes the helpers, starting more if
     /// fewer than `helpers` exist. A helper that cannot be started is no
-    /// error: the caller does the work.
+    /// error: the caller does the work. So is a lock held elsewhere (a
+    /// helper between jobs, or, in a child forked while one held it, for
+    /// ever): the job is not offered and the caller does all of it.
     fn offer(&'static self, job: &Arc<Job>, helpers: usize) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
         state.job = Some(Arc::clone(job));
         state.generation += 1;
         self.latest.store(state.generation, Ordering::Release);
@@ -155,8 +161,15 @@ impl Pool {
         self.wake.notify_all();
     }
 
+    /// Clears `job` if it is still the current one. Left in place (the
+    /// lock held elsewhere), it is harmless: every item is claimed, so a
+    /// helper that takes it returns at once.
     fn withdraw(&self, job: &Arc<Job>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
         if state.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)) {
             state.job = None;
         }
