@@ -94,7 +94,7 @@ impl Job {
 /// (vector headers, output rows) share no cache line.
 fn spread(claim: usize, n: usize) -> usize {
     let half = n.div_ceil(2);
-    if claim % 2 == 0 {
+    if claim.is_multiple_of(2) {
         claim / 2
     } else {
         half + claim / 2
