@@ -1,9 +1,13 @@
-//! Suggest latency of the model-free searchers.
+//! Suggest latency of the model-free searchers, and of TPE in many
+//! dimensions.
 //!
 //! `random` and `sobol` on a 20-parameter mixed space (floats, log floats,
 //! integers, categoricals) with a history of 100 finished trials; `grid` on a
 //! 10^5-point grid whose first 10^4 points are already in the history (its
-//! worst case: every taken point is skipped before the free one is found).
+//! worst case: every taken point is skipped before the free one is found);
+//! `tpe` on 40 floats with 1,000 finished trials closing in on the optimum
+//! (univariate kernels: the group is larger than `max_joint_params`), on
+//! one thread and on the default number.
 //!
 //! Run: `cargo bench --bench suggest` (add `-- --quick` for a short run).
 
@@ -13,11 +17,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hypersweep_search::grid::GridSearcher;
 use hypersweep_search::random::{RandomSearcher, sample_params};
 use hypersweep_search::sobol::SobolSearcher;
+use hypersweep_search::tpe::{TpeOptions, TpeSearcher};
 use hypersweep_search::{
     Direction, Domain, History, Observation, Param, Params, SearchSpace, Searcher, StdRng,
     TrialState,
 };
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use serde_json::json;
 
 fn float(low: f64, high: f64, log: bool) -> Domain {
@@ -134,6 +139,32 @@ fn grid_prefix_history(space: &SearchSpace, trials: usize) -> History {
     history
 }
 
+/// 40 floats in [-10, 10] and `trials` finished trials drawn from a box
+/// that shrinks toward the origin, valued by the sphere.
+fn converging_sphere(trials: usize) -> (SearchSpace, History) {
+    let d = 40;
+    let space = SearchSpace::new(
+        (0..d)
+            .map(|i| Param::new(format!("x{i}"), float(-10.0, 10.0, false)))
+            .collect(),
+    )
+    .expect("a valid space");
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut history = History::new(Direction::Minimize);
+    for n in 0..trials {
+        let spread = 10.0 * (1.0 - n as f64 / (1.1 * trials as f64));
+        let x: Vec<f64> = (0..d)
+            .map(|_| (2.0 * rng.random::<f64>() - 1.0) * spread)
+            .collect();
+        let params = (0..d).map(|i| (format!("x{i}"), json!(x[i]))).collect();
+        history.upsert(Observation {
+            value: Some(x.iter().map(|v| v * v).sum()),
+            ..observation(n, params)
+        });
+    }
+    (space, history)
+}
+
 fn suggest_latency(c: &mut Criterion) {
     let space = mixed_space();
     let history = mixed_history(&space, 100);
@@ -164,6 +195,15 @@ fn suggest_latency(c: &mut Criterion) {
     c.bench_function("suggest/grid/1e5 points, 1e4 taken", |b| {
         b.iter(|| black_box(grid.suggest(&grid_space, &grid_history, &mut rng)))
     });
+
+    let (sphere, sphere_history) = converging_sphere(1000);
+    for (label, threads) in [("1 thread", 1), ("default threads", 0)] {
+        let mut tpe = TpeSearcher::new(TpeOptions::default().threads(threads), 0);
+        c.bench_function(
+            &format!("suggest/tpe/40 floats, 1000 trials, {label}"),
+            |b| b.iter(|| black_box(tpe.suggest(&sphere, &sphere_history, &mut rng))),
+        );
+    }
 }
 
 criterion_group!(benches, suggest_latency);
