@@ -303,7 +303,7 @@ impl ParzenEstimator {
         let threads = if config.multivariate {
             1
         } else {
-            self.threads_for(n_kernels * d)
+            self.threads_for(n_kernels * d, d)
         };
         if threads <= 1 {
             for (j, dim) in dims.iter_mut().enumerate() {
@@ -793,7 +793,7 @@ impl ParzenEstimator {
         let d = self.dims.len();
         assert_eq!(points.len(), m * d);
         assert_eq!(out.len(), m * d);
-        let threads = self.threads_for(self.n_kernels * m * d);
+        let threads = self.threads_for(self.n_kernels * m * d, d);
         if threads <= 1 {
             let mut scratch = Vec::new();
             for (j, out) in out.chunks_exact_mut(m).enumerate() {
@@ -810,14 +810,12 @@ impl ParzenEstimator {
         });
     }
 
-    /// How many threads to split `terms` units of work among: at most
-    /// [`ParzenEstimator::set_threads`]'s, one per dimension, and one per
+    /// How many threads to split `terms` units of work over `dims`
+    /// dimensions among: at most [`ParzenEstimator::set_threads`]'s, one per
+    /// dimension, and one per
     /// [`pool::MIN_WORK`].
-    fn threads_for(&self, terms: usize) -> usize {
-        self.threads
-            .min(self.dims.len())
-            .min(terms / pool::MIN_WORK)
-            .max(1)
+    fn threads_for(&self, terms: usize, dims: usize) -> usize {
+        self.threads.min(dims).min(terms / pool::MIN_WORK).max(1)
     }
 
     /// Lets [`ParzenEstimator::refit`] and
