@@ -18,7 +18,7 @@ use std::thread;
 
 /// Below this much work (kernels times dimensions, or kernel terms) per
 /// thread, no more threads are asked for: waking one costs microseconds.
-pub(super) const MIN_WORK: usize = 1 << 14;
+pub(super) const MIN_WORK: usize = 1 << 13;
 
 /// Runs `f(i)` for every `i` in `0..n`, on the calling thread and on up to
 /// `helpers` pooled threads; returns when all are done. A panic in `f`
