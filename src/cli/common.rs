@@ -154,13 +154,23 @@ pub fn open_existing(location: &Location) -> anyhow::Result<Arc<dyn Storage>> {
     if !dir.exists() {
         bail!("no store at {}", dir.display());
     }
-    match SledStorage::open(dir) {
-        Ok(store) => Ok(Arc::new(store)),
-        Err(locked @ StorageError::Locked { .. }) => match connect_live(dir) {
-            Some(live) => Ok(live),
-            None => Err(locked.into()),
-        },
-        Err(err) => Err(err.into()),
+    // A holder that serves no live socket may be brief: another reading
+    // command, or, just after its owner was killed, a trial process forked
+    // but not yet started (it holds a copy of the owner's lock until its
+    // program runs, which on a loaded machine can take a while).
+    let deadline = Instant::now() + BRIEF_HOLD;
+    loop {
+        match SledStorage::open(dir) {
+            Ok(store) => return Ok(Arc::new(store)),
+            Err(locked @ StorageError::Locked { .. }) => match connect_live(dir) {
+                Some(live) => return Ok(live),
+                None if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                None => return Err(locked.into()),
+            },
+            Err(err) => return Err(err.into()),
+        }
     }
 }
 

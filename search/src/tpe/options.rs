@@ -269,10 +269,15 @@ impl TpeOptions {
     /// The threads [`TpeOptions::threads`] asks for: itself, or for 0 the
     /// available parallelism (1 when unknown), at most 8.
     pub fn scoring_threads(&self) -> usize {
+        // Asked once per process: finding it reads the CPU affinity and
+        // cgroup files, tens of microseconds every suggestion otherwise.
+        static AVAILABLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         match self.threads {
-            0 => std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(8),
+            0 => *AVAILABLE.get_or_init(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(8)
+            }),
             n => n,
         }
     }

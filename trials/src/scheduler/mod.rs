@@ -61,7 +61,7 @@ use hypersweep_search::sweep::SweepSpec;
 use hypersweep_search::{Direction, SearchError, SearchSpace, Searcher, TrialState};
 use thiserror::Error;
 
-use crate::device;
+use crate::device::{self, SlotError};
 use crate::error::StorageError;
 use crate::pruner::Pruner;
 use crate::runner::{Device, Runner};
@@ -114,11 +114,13 @@ pub enum SchedulerError {
     Runtime(String),
     /// The configuration has no worker slot: its devices cannot give every
     /// trial the GPUs it asks for (`SchedulerConfig::from_spec` leaves
-    /// `slots` empty then; [`crate::device::slots`] says why).
+    /// `slots` empty then, and keeps the reason in `slot_error`, carried
+    /// here).
     #[error(
-        "no worker slot to run trials on: the devices cannot give every trial its `gpus_per_trial` GPUs (`hypersweep check` lists the slots)"
+        "no worker slot to run trials on: {} (`hypersweep check` lists the slots)",
+        .0.as_ref().map_or_else(|| "the configuration lists none".to_string(), ToString::to_string)
     )]
-    NoSlots,
+    NoSlots(Option<SlotError>),
 }
 
 /// How a sweep ended.
@@ -167,6 +169,9 @@ pub struct SchedulerConfig {
     /// when the devices cannot give each trial its GPUs: the sweep then
     /// refuses to start ([`SchedulerError::NoSlots`]).
     pub slots: Vec<Device>,
+    /// Why [`SchedulerConfig::from_spec`] could make no slot, if so: the
+    /// sweep's refusal to start says it.
+    pub slot_error: Option<SlotError>,
     /// Seed of every suggestion.
     pub seed: u64,
     /// Wall-clock limit of this run.
@@ -207,21 +212,24 @@ impl SchedulerConfig {
     /// The configuration a sweep file asks for (seed 0 when it names none).
     pub fn from_spec(study: impl Into<String>, spec: &SweepSpec) -> Self {
         let run = &spec.run;
+        // Checked when the sweep starts, not here: a study is also opened by
+        // commands that run nothing (ask, tell) on machines without its GPUs.
+        let (slots, slot_error) = match device::slots(
+            &run.devices,
+            run.parallel,
+            run.trials_per_device,
+            run.gpus_per_trial,
+        ) {
+            Ok(slots) => (slots, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
         SchedulerConfig {
             study: study.into(),
             space: spec.space.clone(),
             direction: spec.metric.goal,
             budget: run.trials,
-            // Checked when the sweep starts, not here: a study is also
-            // opened by commands that run nothing (ask, tell) on machines
-            // without its GPUs.
-            slots: device::slots(
-                &run.devices,
-                run.parallel,
-                run.trials_per_device,
-                run.gpus_per_trial,
-            )
-            .unwrap_or_default(),
+            slots,
+            slot_error,
             seed: run.seed.unwrap_or(0),
             timeout: run.timeout,
             target: spec.metric.target,
@@ -322,7 +330,7 @@ impl Scheduler {
     /// Runs the sweep to its end.
     pub async fn run(self) -> Result<SweepSummary, SchedulerError> {
         if self.config.slots.is_empty() {
-            return Err(SchedulerError::NoSlots);
+            return Err(SchedulerError::NoSlots(self.config.slot_error.clone()));
         }
         // A synchronous runner's slots are threads of their own, unless
         // several slots share the syncs of a store that batches them.

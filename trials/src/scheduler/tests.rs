@@ -533,3 +533,33 @@ async fn running_trials_heartbeat() {
 
 #[path = "repeat_tests.rs"]
 mod repeat_tests;
+
+/// A sweep whose devices cannot give a trial its GPUs refuses to start and
+/// says why (the reason `SchedulerConfig::from_spec` found).
+#[tokio::test]
+async fn too_few_gpus_refuses_to_start_with_the_reason() {
+    let storage = Arc::new(MemoryStorage::new());
+    let mut s = spec();
+    s.run.devices = hypersweep_search::sweep::Devices::List(vec![0]);
+    s.run.gpus_per_trial = 2;
+    storage.create_study("s", &s).unwrap();
+    let cfg = SchedulerConfig::from_spec("s", &s);
+    assert!(cfg.slots.is_empty());
+    let script: Arc<Script> = Arc::new(|_| Box::pin(async { RunOutcome::Complete(0.0) }));
+    let sched = scheduler_on(cfg, storage.clone(), Box::new(UniformSearcher), script);
+    let err = sched.run().await.expect_err("no slot");
+    assert!(
+        matches!(
+            err,
+            SchedulerError::NoSlots(Some(SlotError::TooFewGpus {
+                per_trial: 2,
+                found: 1,
+                ..
+            }))
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("2 GPUs (`gpus_per_trial`)"), "{message}");
+    assert!(storage.trials("s").unwrap().is_empty());
+}
