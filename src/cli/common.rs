@@ -154,17 +154,18 @@ pub fn open_existing(location: &Location) -> anyhow::Result<Arc<dyn Storage>> {
     if !dir.exists() {
         bail!("no store at {}", dir.display());
     }
-    // A holder that serves no live socket may be brief: another reading
-    // command, or, just after its owner was killed, a trial process forked
-    // but not yet started (it holds a copy of the owner's lock until its
-    // program runs, which on a loaded machine can take a while).
+    // When the recorded owner is dead, whoever still holds the lock is
+    // brief: CI once saw `export` refused right after a `kill -9` of the
+    // owner, on a loaded machine (the likely holder, not confirmed, is a
+    // trial process forked but not yet started, with a copy of the lock).
+    // A live owner without a live socket is refused at once, as before.
     let deadline = Instant::now() + BRIEF_HOLD;
     loop {
         match SledStorage::open(dir) {
             Ok(store) => return Ok(Arc::new(store)),
             Err(locked @ StorageError::Locked { .. }) => match connect_live(dir) {
                 Some(live) => return Ok(live),
-                None if Instant::now() < deadline => {
+                None if owner_is_gone(dir) && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 None => return Err(locked.into()),
@@ -172,6 +173,14 @@ pub fn open_existing(location: &Location) -> anyhow::Result<Arc<dyn Storage>> {
             Err(err) => return Err(err.into()),
         }
     }
+}
+
+/// Whether the process recorded as the store's owner has exited (known only
+/// where `/proc` lists processes; elsewhere it is taken to be alive).
+fn owner_is_gone(dir: &Path) -> bool {
+    let proc = Path::new("/proc");
+    proc.join("self").exists()
+        && SledStorage::owner_pid(dir).is_some_and(|pid| !proc.join(pid.to_string()).exists())
 }
 
 /// Serves a sled store's live socket for as long as the returned guard
