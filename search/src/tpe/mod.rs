@@ -57,7 +57,7 @@ use crate::random::sample_params;
 use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
-use parzen::{DimSpec, EstimatorConfig, ParzenEstimator};
+use parzen::{DimSpec, EstimatorConfig, LogSum, ParzenEstimator, sum_of_logs};
 
 /// The TPE searcher; see the module documentation.
 #[derive(Debug, Clone)]
@@ -514,16 +514,16 @@ fn suggest_tpe(
                     .map(|x| below.log_pdf(x, scratch) - above.log_pdf(x, scratch)),
             );
         } else {
-            // Per dimension and candidate, then summed per candidate in
-            // dimension order: `log_pdf`'s sums, bit for bit.
+            // Per dimension and candidate, then combined per candidate in
+            // dimension order: `log_pdf`'s values, bit for bit.
             let (lb, la) = (&mut work.dim_log_below, &mut work.dim_log_above);
-            lb.resize(m * d, 0.0);
-            la.resize(m * d, 0.0);
+            lb.resize(m * d, LogSum::default());
+            la.resize(m * d, LogSum::default());
             below.log_pdf_dims(candidates, m, lb);
             above.log_pdf_dims(candidates, m, la);
             scores.extend((0..m).map(|c| {
-                let below: f64 = (0..d).fold(0.0, |acc, j| acc + lb[j * m + c]);
-                let above: f64 = (0..d).fold(0.0, |acc, j| acc + la[j * m + c]);
+                let below = sum_of_logs((0..d).map(|j| lb[j * m + c]));
+                let above = sum_of_logs((0..d).map(|j| la[j * m + c]));
                 below - above
             }));
         }
@@ -563,8 +563,8 @@ struct Workspace {
     /// Each candidate's score, and (univariate) each dimension's log
     /// densities at each candidate.
     scores: Vec<f64>,
-    dim_log_below: Vec<f64>,
-    dim_log_above: Vec<f64>,
+    dim_log_below: Vec<LogSum>,
+    dim_log_above: Vec<LogSum>,
     buffers: FitBuffers,
 }
 

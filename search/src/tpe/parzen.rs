@@ -765,19 +765,20 @@ impl ParzenEstimator {
             }
             log_sum_exp(scratch)
         } else {
-            let mut total = 0.0;
-            for (dim, &xj) in self.dims.iter().zip(x) {
-                total += self.dim_log_pdf(dim, xj, scratch);
-            }
-            total
+            sum_of_logs(
+                self.dims
+                    .iter()
+                    .zip(x)
+                    .map(|(dim, &xj)| self.dim_log_pdf(dim, xj, scratch)),
+            )
         }
     }
 
-    /// Univariate form only: the log density of each dimension at each of
-    /// the `m` points of `points` (row-major, `m * n_dims` values), into
-    /// `out[j * m + c]` for dimension `j` and point `c`. Summed over `j` in
-    /// order from 0, a point's values give [`ParzenEstimator::log_pdf`]'s
-    /// result bit for bit.
+    /// Univariate form only: the density of each dimension at each of the
+    /// `m` points of `points` (row-major, `m * n_dims` values), into
+    /// `out[j * m + c]` for dimension `j` and point `c`, as a [`LogSum`].
+    /// Combined by [`sum_of_logs`] over `j` in order from 0, a point's
+    /// values give [`ParzenEstimator::log_pdf`]'s result bit for bit.
     ///
     /// Points in the same bucket of a discrete dimension, or with the same
     /// choice of a categorical one, share one evaluation (the same bits).
@@ -785,7 +786,7 @@ impl ParzenEstimator {
     /// [`ParzenEstimator::set_threads`] allows when the work is large enough
     /// to pay for them; each value is computed the same way whichever thread
     /// computes it.
-    pub fn log_pdf_dims(&self, points: &[f64], m: usize, out: &mut [f64]) {
+    pub fn log_pdf_dims(&self, points: &[f64], m: usize, out: &mut [LogSum]) {
         assert!(
             !self.multivariate,
             "log_pdf_dims is for univariate estimators"
@@ -801,7 +802,7 @@ impl ParzenEstimator {
             }
             return;
         }
-        let outs: Vec<Mutex<&mut [f64]>> = out.chunks_exact_mut(m).map(Mutex::new).collect();
+        let outs: Vec<Mutex<&mut [LogSum]>> = out.chunks_exact_mut(m).map(Mutex::new).collect();
         pool::for_each(d, threads - 1, &|j| {
             let mut out = outs[j].lock().unwrap_or_else(|e| e.into_inner());
             SCRATCH.with_borrow_mut(|scratch| {
@@ -832,7 +833,7 @@ impl ParzenEstimator {
         j: usize,
         points: &[f64],
         m: usize,
-        out: &mut [f64],
+        out: &mut [LogSum],
         scratch: &mut Vec<f64>,
     ) {
         let d = self.dims.len();
@@ -840,7 +841,7 @@ impl ParzenEstimator {
         let xs = (0..m).map(|c| points[c * d + j]);
         // Discrete and categorical values repeat: the key of an evaluation
         // (bucket or choice) and its result, for the points seen so far.
-        let mut seen: Vec<(usize, f64)> = Vec::new();
+        let mut seen: Vec<(usize, LogSum)> = Vec::new();
         for (o, x) in out.iter_mut().zip(xs) {
             let key = match dim {
                 Dim::Numerical(_) => None,
@@ -860,15 +861,15 @@ impl ParzenEstimator {
         }
     }
 
-    /// The univariate log density of one dimension at `x`.
-    fn dim_log_pdf(&self, dim: &Dim, x: f64, scratch: &mut Vec<f64>) -> f64 {
+    /// The univariate density of one dimension at `x`.
+    fn dim_log_pdf(&self, dim: &Dim, x: f64, scratch: &mut Vec<f64>) -> LogSum {
         match dim {
             Dim::Numerical(NumericalDim {
                 mu,
                 scale,
                 log_coef,
                 ..
-            }) => return log_sum_exp_kernels(log_coef, mu, scale, x, scratch),
+            }) => return kernel_sum(log_coef, mu, scale, x, scratch),
             Dim::Discrete(dim) => {
                 let row = dim.log_masses(x);
                 scratch.clear();
@@ -885,8 +886,43 @@ impl ParzenEstimator {
                 dim.add_log_p(choice_index(x, dim.n_choices()), scratch);
             }
         }
-        log_sum_exp(scratch)
+        max_and_sum(scratch)
     }
+}
+
+/// `max + log(sum)`, a log-sum-exp kept in its two parts: the largest term
+/// and the sum of `exp(term - max)` (at least 1 when `max` is finite), so
+/// that a product of many densities takes one logarithm
+/// ([`sum_of_logs`]) instead of one per factor.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LogSum {
+    /// The largest term (`-inf` for none).
+    pub max: f64,
+    /// `Σ exp(term - max)` over the terms within range.
+    pub sum: f64,
+}
+
+/// `Σ_i (max_i + log sum_i)` of `parts`, as `Σ max_i + log Π sum_i`: one
+/// logarithm for all (the product's binary exponent is taken out whenever it
+/// grows past 2^600, so any number of parts is safe). It differs from the
+/// sum of the parts' logarithms in the last bits only.
+pub fn sum_of_logs(parts: impl Iterator<Item = LogSum>) -> f64 {
+    const BIG: f64 = 4.149_515_568_880_993e180; // 2^600
+    let mut maxes = 0.0;
+    let mut product = 1.0f64;
+    let mut exponent = 0i64;
+    for LogSum { max, sum } in parts {
+        maxes += max;
+        product *= sum;
+        if product > BIG && product.is_finite() {
+            // Take the binary exponent out: product = m 2^e, m in [1, 2).
+            let bits = product.to_bits();
+            let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+            product = f64::from_bits((bits & !(0x7ff << 52)) | (1023 << 52));
+            exponent += e;
+        }
+    }
+    maxes + (product.ln() + exponent as f64 * std::f64::consts::LN_2)
 }
 
 thread_local! {
@@ -895,32 +931,34 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `log Σ_k exp(coef[k] - ((x - mu[k]) * scale[k])^2)`, as [`log_sum_exp`]
-/// of those terms (the same bits), with the largest found as the terms are
-/// written to `scratch`.
-fn log_sum_exp_kernels(
-    coef: &[f64],
-    mu: &[f64],
-    scale: &[f64],
-    x: f64,
-    scratch: &mut Vec<f64>,
-) -> f64 {
+/// `log Σ_k exp(coef[k] - ((x - mu[k]) * scale[k])^2)` in its two parts, as
+/// [`max_and_sum`] of those terms (the same bits), with the largest found as
+/// the terms are written to `scratch`.
+fn kernel_sum(coef: &[f64], mu: &[f64], scale: &[f64], x: f64, scratch: &mut Vec<f64>) -> LogSum {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             let max = unsafe { kernel_terms_avx2(coef, mu, scale, x, scratch) };
-            if !max.is_finite() {
-                return max;
-            }
-            return max + sum_exp_near(scratch, max).ln();
+            return with_sum(max, scratch, sum_exp_near);
         }
     }
     let max = kernel_terms_portable(coef, mu, scale, x, scratch);
+    with_sum(max, scratch, sum_exp_near_portable)
+}
+
+/// `max` with `sum(terms, max)`, or with 1 when `max` is not finite (no
+/// term, or an infinite one: the parts then add up to what one logarithm
+/// per part would).
+#[inline(always)]
+fn with_sum(max: f64, terms: &mut [f64], sum: impl FnOnce(&mut [f64], f64) -> f64) -> LogSum {
     if !max.is_finite() {
-        return max;
+        return LogSum { max, sum: 1.0 };
     }
-    max + sum_exp_near_portable(scratch, max).ln()
+    LogSum {
+        max,
+        sum: sum(terms, max),
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -1005,11 +1043,17 @@ fn subtract_squares_avx(acc: &mut [f64], mu: &[f64], scale: &[f64], x: f64) {
 /// half of all terms are within range. The gathering is done in place: `v`
 /// is left holding scratch.
 pub fn log_sum_exp(v: &mut [f64]) -> f64 {
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let LogSum { max, sum } = max_and_sum(v);
     if !max.is_finite() {
         return max;
     }
-    max + sum_exp_near(v, max).ln()
+    max + sum.ln()
+}
+
+/// [`log_sum_exp`] of `v` in its two parts.
+pub fn max_and_sum(v: &mut [f64]) -> LogSum {
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    with_sum(max, v, sum_exp_near)
 }
 
 /// `Σ exp(x - max)` over the `x` of `v` within 40 of `max`.
@@ -1508,6 +1552,36 @@ mod tests {
         }
     }
 
+    /// One logarithm for many parts agrees with one per part to rounding,
+    /// also when the product leaves the range of a double.
+    #[test]
+    fn sum_of_logs_matches_the_sum_of_logarithms() {
+        let mut rng = StdRng::seed_from_u64(9);
+        for n in [0, 1, 40, 300] {
+            let parts: Vec<LogSum> = (0..n)
+                .map(|_| LogSum {
+                    max: -50.0 * rng.random::<f64>(),
+                    sum: 1.0 + 1000.0 * rng.random::<f64>(),
+                })
+                .collect();
+            let plain: f64 = parts.iter().map(|p| p.max + p.sum.ln()).sum();
+            let one = sum_of_logs(parts.iter().copied());
+            assert!(
+                (one - plain).abs() <= 1e-12 * plain.abs().max(1.0),
+                "{n}: {one} vs {plain}"
+            );
+        }
+        let none = LogSum {
+            max: f64::NEG_INFINITY,
+            sum: 1.0,
+        };
+        let some = LogSum {
+            max: -1.0,
+            sum: 2.0,
+        };
+        assert_eq!(sum_of_logs([some, none].into_iter()), f64::NEG_INFINITY);
+    }
+
     #[test]
     fn log_sum_exp_is_stable() {
         assert!((log_sum_exp(&mut [1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-9);
@@ -1565,10 +1639,10 @@ mod tests {
             let mut pe = ParzenEstimator::default();
             pe.set_threads(threads);
             pe.refit(&columns, &weights, &specs, &config, None);
-            let mut out = vec![0.0; m * d];
+            let mut out = vec![LogSum::default(); m * d];
             pe.log_pdf_dims(&points, m, &mut out);
             for (c, want) in expected.iter().enumerate() {
-                let got = (0..d).fold(0.0, |acc, j| acc + out[j * m + c]);
+                let got = sum_of_logs((0..d).map(|j| out[j * m + c]));
                 assert_eq!(
                     got.to_bits(),
                     want.to_bits(),
