@@ -92,7 +92,6 @@ pub fn support_at(history: &History, step: u64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Observation, Params};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
@@ -119,14 +118,7 @@ mod tests {
     #[test]
     fn support_uses_complete_trials_that_reported_the_step() {
         let mut h = History::new(Direction::Maximize);
-        let t = |number, state, value: Option<f64>, inter: &[(u64, f64)]| Observation {
-            number,
-            params: Params::new(),
-            state,
-            value,
-            intermediate: inter.to_vec(),
-            duration_ms: None,
-        };
+        let t = crate::tpe::split::tests::obs;
         h.trials = vec![
             t(0, TrialState::Complete, Some(0.9), &[(1, 0.5), (3, 0.8)]),
             t(1, TrialState::Pruned, None, &[(1, 0.4)]),

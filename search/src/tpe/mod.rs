@@ -653,13 +653,13 @@ impl Fit<'_> {
                 }));
             }
         };
-        let threads = self.options.scoring_threads();
-        if threads <= 1 || n * d < pool::MIN_WORK {
+        let threads = pool::threads_for(self.options.scoring_threads(), d, n * d);
+        if threads <= 1 {
             for (k, order) in buf.orders.iter_mut().enumerate() {
                 column(k, &mut buf.obs[k * n..(k + 1) * n], order);
             }
         } else {
-            // `n * d >= MIN_WORK`, so `n > 0`.
+            // More than one thread means `n * d >= MIN_WORK`, so `n > 0`.
             let parts: Vec<Mutex<(&mut [f64], &mut Vec<u32>)>> = buf
                 .obs
                 .chunks_mut(n)

@@ -303,7 +303,7 @@ impl ParzenEstimator {
         let threads = if config.multivariate {
             1
         } else {
-            self.threads_for(n_kernels * d, d)
+            pool::threads_for(self.threads, d, n_kernels * d)
         };
         if threads <= 1 {
             for (j, dim) in dims.iter_mut().enumerate() {
@@ -794,7 +794,7 @@ impl ParzenEstimator {
         let d = self.dims.len();
         assert_eq!(points.len(), m * d);
         assert_eq!(out.len(), m * d);
-        let threads = self.threads_for(self.n_kernels * m * d, d);
+        let threads = pool::threads_for(self.threads, d, self.n_kernels * m * d);
         if threads <= 1 {
             let mut scratch = Vec::new();
             for (j, out) in out.chunks_exact_mut(m).enumerate() {
@@ -809,14 +809,6 @@ impl ParzenEstimator {
                 self.dim_log_pdf_points(j, points, m, &mut out, scratch);
             });
         });
-    }
-
-    /// How many threads to split `terms` units of work over `dims`
-    /// dimensions among: at most [`ParzenEstimator::set_threads`]'s, one per
-    /// dimension, and one per
-    /// [`pool::MIN_WORK`].
-    fn threads_for(&self, terms: usize, dims: usize) -> usize {
-        self.threads.min(dims).min(terms / pool::MIN_WORK).max(1)
     }
 
     /// Lets [`ParzenEstimator::refit`] and
@@ -1043,10 +1035,8 @@ fn subtract_squares_avx(acc: &mut [f64], mu: &[f64], scale: &[f64], x: f64) {
 /// half of all terms are within range. The gathering is done in place: `v`
 /// is left holding scratch.
 pub fn log_sum_exp(v: &mut [f64]) -> f64 {
+    // A non-finite largest term comes with a sum of 1: `max + 0`.
     let LogSum { max, sum } = max_and_sum(v);
-    if !max.is_finite() {
-        return max;
-    }
     max + sum.ln()
 }
 

@@ -20,6 +20,13 @@ use std::thread;
 /// thread, no more threads are asked for: waking one costs microseconds.
 pub(super) const MIN_WORK: usize = 1 << 13;
 
+/// How many threads (the caller's included) to split `items` items of
+/// `work` units in all among: at most `threads`, one per item, and one per
+/// [`MIN_WORK`] units; at least 1.
+pub(super) fn threads_for(threads: usize, items: usize, work: usize) -> usize {
+    threads.min(items).min(work / MIN_WORK).max(1)
+}
+
 /// Runs `f(i)` for every `i` in `0..n`, on the calling thread and on up to
 /// `helpers` pooled threads; returns when all are done. A panic in `f`
 /// (on any thread) is raised again here once every started item ended.

@@ -190,11 +190,12 @@ pub fn recency_weights(n: usize, out: &mut Vec<f64>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::{Direction, Observation, Params};
 
-    fn obs(
+    /// A trial with no params (the split reads only states and values).
+    pub(in crate::tpe) fn obs(
         number: u64,
         state: TrialState,
         value: Option<f64>,
