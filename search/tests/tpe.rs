@@ -339,6 +339,75 @@ fn a_searcher_that_has_seen_other_histories_answers_like_a_fresh_one() {
     check(&mut used, &space, &history, 300);
 }
 
+/// Past 100 trials in more than 16 params, the bad density of each
+/// suggestion is the last one's with the newest trial added, and the
+/// searcher adds it instead of fitting again (`Observations`): its
+/// suggestions must still be a fresh searcher's, with running trials
+/// finishing late, failed ones, and a trial in the middle taken out.
+#[test]
+fn a_searcher_that_adds_to_its_densities_answers_like_a_fresh_one() {
+    let mut params: Vec<Param> = (0..20)
+        .map(|i| Param::new(format!("x{i}"), float(-5.0, 5.0)))
+        .collect();
+    for i in 0..2 {
+        let int = Domain::Int {
+            low: 0,
+            high: 9,
+            log: false,
+            step: None,
+        };
+        params.push(Param::new(format!("k{i}"), int));
+        let choices = Domain::Categorical {
+            choices: vec![json!("a"), json!("b"), json!("c")],
+            probabilities: None,
+        };
+        params.push(Param::new(format!("c{i}"), choices));
+    }
+    let space = SearchSpace::new(params).expect("valid space");
+    let loss = |p: &Params| -> f64 {
+        p.iter()
+            .map(|(_, v)| match (v.as_f64(), v.as_str()) {
+                (Some(x), _) => (x - 1.0).powi(2),
+                (_, Some(c)) => f64::from(u8::from(c != "b")),
+                _ => 0.0,
+            })
+            .sum()
+    };
+    let options = TpeOptions::default();
+    let mut used = TpeSearcher::new(options.clone(), 3);
+    let mut history = History::new(Direction::Minimize);
+    let mut check = |history: &History, seed: u64| {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let again = used.suggest(&space, history, &mut rng).expect("ok");
+        if history.trials.len() >= 130 || seed.is_multiple_of(10) {
+            let fresh = TpeSearcher::new(options.clone(), 3)
+                .suggest(&space, history, &mut StdRng::seed_from_u64(seed))
+                .expect("ok");
+            assert_eq!(fresh, again, "{} trials", history.trials.len());
+        }
+        again
+    };
+    for n in 0..175u64 {
+        let params = check(&history, n);
+        let mut trial = complete(n, params.clone(), loss(&params));
+        match n % 11 {
+            // Finishes four trials later.
+            3 => trial.state = TrialState::Running,
+            7 => trial.state = TrialState::Failed,
+            _ => {}
+        }
+        history.trials.push(trial);
+        if n >= 4 && (n - 4) % 11 == 3 {
+            let late = &mut history.trials[n as usize - 4];
+            late.state = TrialState::Complete;
+            late.value = Some(loss(&late.params));
+        }
+        if n == 120 {
+            history.trials.remove(60);
+        }
+    }
+}
+
 /// In a space of nine configurations, nine suggestions are nine different
 /// configurations (startup included); the tenth is a repeat, not an error.
 #[test]

@@ -57,7 +57,7 @@ use crate::random::sample_params;
 use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
-use parzen::{DimSpec, EstimatorConfig, LogSum, ParzenEstimator, sum_of_logs};
+use parzen::{DimSpec, EstimatorConfig, LogSum, Observations, ParzenEstimator, sum_of_logs};
 
 /// The TPE searcher; see the module documentation.
 #[derive(Debug, Clone)]
@@ -91,6 +91,12 @@ struct HistoryCache {
     /// set, sorted: the neighbour rule's order for any subset of trials is
     /// then a filter of this list, not a sort.
     sorted: Vec<Vec<(f64, u32)>>,
+    /// Per position: whether the trial sets every parameter (then every
+    /// group is whole without looking at its columns).
+    complete: Vec<bool>,
+    /// Changes whenever a position may come to name another trial: a new
+    /// space, or a history that did not grow from the cached one.
+    epoch: u64,
 }
 
 impl HistoryCache {
@@ -120,8 +126,10 @@ impl HistoryCache {
     fn sync(&mut self, space: &SearchSpace, history: &History) {
         let d = space.params().len();
         if self.params != space.params() {
+            self.epoch += 1;
             self.params = space.params().to_vec();
             self.numbers.clear();
+            self.complete.clear();
             self.columns = vec![Vec::new(); d];
             self.sorted = vec![Vec::new(); d];
         }
@@ -134,7 +142,9 @@ impl HistoryCache {
         if keep < self.numbers.len() {
             // Not a history that grew from the cached one: keep the common
             // prefix and sort it afresh.
+            self.epoch += 1;
             self.numbers.truncate(keep);
+            self.complete.truncate(keep);
             for (column, list) in self.columns.iter_mut().zip(&mut self.sorted) {
                 column.truncate(keep);
                 list.clear();
@@ -151,6 +161,8 @@ impl HistoryCache {
         for t in &history.trials[keep..] {
             let pos = self.numbers.len() as u32;
             let row = encode_row(space, &t.params);
+            self.complete
+                .push(row.iter().all(|u| u.is_some_and(|u| !u.is_nan())));
             for ((column, list), u) in self.columns.iter_mut().zip(&mut self.sorted).zip(row) {
                 match u.filter(|u| !u.is_nan()) {
                     Some(u) => {
@@ -487,10 +499,11 @@ fn suggest_tpe(
             config: &config,
         };
         let threads = options.scoring_threads();
-        below.set_threads(threads);
-        above.set_threads(threads);
-        fit.refit(below, &split.below, &mut work.buffers);
-        fit.refit(above, &split.above, &mut work.buffers);
+        below.estimator.set_threads(threads);
+        above.estimator.set_threads(threads);
+        fit.refit(below, &split.below, &mut work.slot);
+        fit.refit(above, &split.above, &mut work.slot);
+        let (below, above) = (&below.estimator, &above.estimator);
 
         let candidates = &mut work.candidates;
         candidates.clear();
@@ -507,7 +520,7 @@ fn suggest_tpe(
         let scores = &mut work.scores;
         scores.clear();
         if config.multivariate {
-            let scratch = &mut work.buffers.scratch;
+            let scratch = &mut work.scratch;
             scores.extend(
                 candidates
                     .chunks_exact(d)
@@ -553,35 +566,48 @@ fn suggest_tpe(
 /// by a sort rather than by filtering the whole history's.
 const SMALL_SET: usize = 8;
 
+/// At most this many trials added to a set since its last fit are added to
+/// its columns and sorted orders one by one; more, and they are rebuilt.
+const MAX_ADDED: usize = 8;
+
 /// Storage reused from one suggestion to the next, so that a suggestion at
 /// thousands of trials allocates next to nothing: the estimators of each
-/// group (good, bad) and the buffers they are built from.
+/// group (good, bad) with what they were built from.
 #[derive(Debug, Clone, Default)]
 struct Workspace {
-    estimators: Vec<(ParzenEstimator, ParzenEstimator)>,
+    estimators: Vec<(Model, Model)>,
     candidates: Vec<f64>,
     /// Each candidate's score, and (univariate) each dimension's log
     /// densities at each candidate.
     scores: Vec<f64>,
     dim_log_below: Vec<LogSum>,
     dim_log_above: Vec<LogSum>,
-    buffers: FitBuffers,
-}
-
-#[derive(Debug, Clone, Default)]
-struct FitBuffers {
-    /// Positions of the trials the estimator is built on.
-    kept: Vec<usize>,
-    /// Their observations, column-major, and their weights.
-    obs: Vec<f64>,
-    weights: Vec<f64>,
-    /// Per dimension of the group, the kernels sorted by coordinate.
-    orders: Vec<Vec<u32>>,
     /// The kernel index of each trial in the estimator being built, or
     /// `u32::MAX`; all `u32::MAX` between builds.
     slot: Vec<u32>,
     /// For `ParzenEstimator::log_pdf`.
     scratch: Vec<f64>,
+}
+
+/// One density and the observations it was fitted to, kept for the next
+/// fit: the bad density of a long sweep gains one trial per suggestion,
+/// and its columns and sorted orders then gain one value each instead of
+/// being gathered again.
+#[derive(Debug, Clone, Default)]
+struct Model {
+    estimator: ParzenEstimator,
+    /// The history cache's epoch the columns were gathered in.
+    epoch: Option<u64>,
+    /// Positions of the trials the estimator is built on, in trial order.
+    kept: Vec<u32>,
+    /// The next fit's, while it is being built.
+    next: Vec<u32>,
+    /// Per dimension of the group, the trials' values (`kept` order).
+    columns: Vec<Vec<f64>>,
+    /// Per dimension of the group, the kernels sorted by value, ties by
+    /// index (numerical and discrete dimensions under the neighbour rule).
+    orders: Vec<Vec<u32>>,
+    weights: Vec<f64>,
 }
 
 /// What building one group's estimators needs.
@@ -594,94 +620,140 @@ struct Fit<'a> {
 }
 
 impl Fit<'_> {
-    /// Refits `estimator` to the trials `set` (positions in the history, in
-    /// trial order) on which every parameter of the group is set.
-    fn refit(&self, estimator: &mut ParzenEstimator, set: &[usize], buf: &mut FitBuffers) {
+    /// Refits `model` to the trials `set` (positions in the history, in
+    /// trial order) on which every parameter of the group is set. When they
+    /// are the trials of its last fit followed by a few more, its columns
+    /// and orders gain the new trials' values; otherwise they are gathered
+    /// again. Either way they come out the same.
+    fn refit(&self, model: &mut Model, set: &[usize], slot: &mut Vec<u32>) {
         let params = self.space.params();
         let group = self.group;
         let columns = &self.cache.columns;
-        buf.slot.resize(self.cache.numbers.len(), u32::MAX);
         // The trials where the whole group is set (all of them, or none, in
-        // a space of valid configurations), then their values column by
-        // column: the layout the estimator works in.
-        buf.kept.clear();
-        for &i in set {
-            if group.params.iter().all(|&j| !columns[j][i].is_nan()) {
-                buf.slot[i] = buf.kept.len() as u32;
-                buf.kept.push(i);
-            }
-        }
-        // Per dimension: its column of values, and for the neighbour rule
-        // its kernels in sorted order, filtered from the cache's sorted
-        // trials (a set much smaller than the history, the good one, is
-        // sorted directly instead: by value, ties by position, the same
-        // order). Dimensions are independent: large sets are split among
-        // threads, with the same results.
+        // a space of valid configurations).
+        model.next.clear();
+        let complete = &self.cache.complete;
+        model.next.extend(set.iter().filter_map(|&i| {
+            let whole = complete[i] || group.params.iter().all(|&j| !columns[j][i].is_nan());
+            whole.then_some(i as u32)
+        }));
+        std::mem::swap(&mut model.kept, &mut model.next);
+        let (kept, last) = (&model.kept, &model.next);
         let presorted = self.options.bandwidth == Bandwidth::Neighbor;
-        let n = buf.kept.len();
+        let n = kept.len();
         let d = group.params.len();
-        let small = n * SMALL_SET < self.cache.numbers.len();
-        buf.obs.clear();
-        buf.obs.resize(n * d, 0.0);
-        buf.orders.resize_with(d, Vec::new);
-        let (kept, slot) = (&buf.kept, &buf.slot);
-        let column = |k: usize, obs: &mut [f64], order: &mut Vec<u32>| {
+        let value = |k: usize, i: u32| {
             let (j, spec) = (group.params[k], &group.specs[k]);
-            let domain = &params[j].domain;
-            let categorical = matches!(spec, DimSpec::Categorical { .. });
-            for (o, &i) in obs.iter_mut().zip(kept) {
-                let u = columns[j][i];
-                *o = if categorical {
-                    model_value(domain, u)
-                } else {
-                    u
-                };
-            }
-            order.clear();
-            if !presorted || categorical {
-                return;
-            }
-            if small {
-                order.extend(0..n as u32);
-                order.sort_unstable_by(|&a, &b| {
-                    obs[a as usize].total_cmp(&obs[b as usize]).then(a.cmp(&b))
-                });
-            } else {
-                order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
-                    let k = slot[pos as usize];
-                    (k != u32::MAX).then_some(k)
-                }));
+            let u = columns[j][i as usize];
+            match spec {
+                DimSpec::Categorical { .. } => model_value(&params[j].domain, u),
+                _ => u,
             }
         };
-        let threads = pool::threads_for(self.options.scoring_threads(), d, n * d);
-        if threads <= 1 {
-            for (k, order) in buf.orders.iter_mut().enumerate() {
-                column(k, &mut buf.obs[k * n..(k + 1) * n], order);
+        let sorted = |k: usize| presorted && !matches!(group.specs[k], DimSpec::Categorical { .. });
+        let extend = model.epoch == Some(self.cache.epoch)
+            && model.columns.len() == d
+            && n > last.len()
+            && n - last.len() <= MAX_ADDED
+            && kept.starts_with(last);
+        model.epoch = Some(self.cache.epoch);
+        model.columns.resize_with(d, Vec::new);
+        model.orders.resize_with(d, Vec::new);
+        if extend {
+            let old = last.len();
+            for (k, (column, order)) in model.columns.iter_mut().zip(&mut model.orders).enumerate()
+            {
+                for (idx, &i) in kept.iter().enumerate().skip(old) {
+                    let v = value(k, i);
+                    column.push(v);
+                    if sorted(k) {
+                        // After every smaller value, and every equal one
+                        // (their indices are smaller): the order a sort by
+                        // value, ties by index, gives.
+                        let at =
+                            order.partition_point(|&o| column[o as usize].total_cmp(&v).is_le());
+                        order.insert(at, idx as u32);
+                    }
+                }
             }
         } else {
-            // More than one thread means `n * d >= MIN_WORK`, so `n > 0`.
-            let parts: Vec<Mutex<(&mut [f64], &mut Vec<u32>)>> = buf
-                .obs
-                .chunks_mut(n)
-                .zip(&mut buf.orders)
-                .map(Mutex::new)
-                .collect();
-            pool::for_each(d, threads - 1, &|k| {
-                let mut part = parts[k].lock().unwrap_or_else(|e| e.into_inner());
-                let (obs, order) = &mut *part;
-                column(k, obs, order);
-            });
-        }
-        for &i in set {
-            buf.slot[i] = u32::MAX;
+            // Per dimension: its column of values, and for the neighbour
+            // rule its kernels in sorted order, filtered from the cache's
+            // sorted trials (a set much smaller than the history, the good
+            // one, is sorted directly instead: by value, ties by position,
+            // the same order). Dimensions are independent: large sets are
+            // split among threads, with the same results.
+            let small = n * SMALL_SET < self.cache.numbers.len();
+            slot.resize(self.cache.numbers.len(), u32::MAX);
+            for (k, &i) in kept.iter().enumerate() {
+                slot[i as usize] = k as u32;
+            }
+            let slot_ref = &*slot;
+            let gather = |k: usize, column: &mut Vec<f64>, order: &mut Vec<u32>| {
+                column.clear();
+                column.extend(kept.iter().map(|&i| value(k, i)));
+                order.clear();
+                if !sorted(k) {
+                    return;
+                }
+                if small {
+                    order.extend(0..n as u32);
+                    order.sort_unstable_by(|&a, &b| {
+                        column[a as usize]
+                            .total_cmp(&column[b as usize])
+                            .then(a.cmp(&b))
+                    });
+                } else {
+                    let j = group.params[k];
+                    order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
+                        let k = slot_ref[pos as usize];
+                        (k != u32::MAX).then_some(k)
+                    }));
+                }
+            };
+            let threads = pool::threads_for(self.options.scoring_threads(), d, n * d);
+            if threads <= 1 {
+                for (k, (column, order)) in
+                    model.columns.iter_mut().zip(&mut model.orders).enumerate()
+                {
+                    gather(k, column, order);
+                }
+            } else {
+                let parts: Vec<Mutex<(&mut Vec<f64>, &mut Vec<u32>)>> = model
+                    .columns
+                    .iter_mut()
+                    .zip(&mut model.orders)
+                    .map(Mutex::new)
+                    .collect();
+                pool::for_each(d, threads - 1, &|k| {
+                    let mut part = parts[k].lock().unwrap_or_else(|e| e.into_inner());
+                    let (column, order) = &mut *part;
+                    gather(k, column, order);
+                });
+            }
+            for &i in kept {
+                slot[i as usize] = u32::MAX;
+            }
         }
         if self.options.recency_weights {
-            recency_weights(buf.kept.len(), &mut buf.weights);
+            recency_weights(n, &mut model.weights);
         } else {
-            buf.weights.clear();
-            buf.weights.resize(buf.kept.len(), 1.0);
+            model.weights.clear();
+            model.weights.resize(n, 1.0);
         }
-        let orders = presorted.then(|| &buf.orders[..group.params.len()]);
-        estimator.refit(&buf.obs, &buf.weights, &group.specs, self.config, orders);
+        let column_refs: Vec<&[f64]> = model.columns.iter().map(Vec::as_slice).collect();
+        let orders = presorted.then_some(&model.orders[..]);
+        let observations = Observations {
+            epoch: self.cache.epoch,
+            ids: &model.kept,
+        };
+        model.estimator.refit(
+            &column_refs,
+            &model.weights,
+            &group.specs,
+            self.config,
+            orders,
+            Some(observations),
+        );
     }
 }

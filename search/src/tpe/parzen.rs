@@ -114,6 +114,12 @@ struct NumericalDim {
     /// `(Φ of the lower truncation point, Z)` per kernel, `Z` the mass
     /// inside [0, 1] ([`truncation`]); for inverse-CDF sampling.
     truncation: Vec<(f64, f64)>,
+    /// `log(sigma * sqrt(2 pi) * Z)` per kernel (univariate form only): a
+    /// refit that adds kernels takes `log_coef` from it and the new
+    /// weights without taking these logarithms again.
+    log_norm: Vec<f64>,
+    /// The lower bound the widths were clamped to.
+    low: f64,
 }
 
 /// One discrete numerical dimension: the kernels, for their widths and for
@@ -185,7 +191,44 @@ pub struct ParzenEstimator {
     /// Threads the univariate form may use ([`ParzenEstimator::set_threads`];
     /// 0 as 1).
     threads: usize,
+    /// What the last refit was given as [`Observations`], with its specs
+    /// and config, for the next refit to tell whether it only adds
+    /// observations.
+    last: Option<LastFit>,
+    /// Numerical dimensions refitted by adding kernels, for the tests to
+    /// know that they took that path.
+    #[cfg(test)]
+    extended: usize,
 }
+
+/// Which observations an estimator is refitted to, named by ids that stay
+/// the same from one refit to the next (TPE: the trials' positions in the
+/// history): when the observations of a refit are those of the previous one
+/// with a few more after them, and nothing else changed, the univariate
+/// form keeps the kernels it has and fits only the new ones and the
+/// neighbours whose widths they change. The result is the same, bit for bit,
+/// as a refit from scratch; only the work differs.
+#[derive(Debug, Clone, Copy)]
+pub struct Observations<'a> {
+    /// Changes whenever an id may come to name another observation (or the
+    /// same one with other values).
+    pub epoch: u64,
+    /// One id per observation, in the order of `weights`.
+    pub ids: &'a [u32],
+}
+
+/// What a refit was given as [`Observations`], and how.
+#[derive(Debug, Clone)]
+struct LastFit {
+    epoch: u64,
+    ids: Vec<u32>,
+    specs: Vec<DimSpec>,
+    config: EstimatorConfig,
+}
+
+/// At most this many observations added since the last refit are fitted on
+/// their own; more, and the estimator is refitted from scratch.
+const MAX_ADDED: usize = 8;
 
 /// Builds the Parzen estimator of `n = weights.len()` observations given
 /// row-major in `obs` (`n * specs.len()` values: coordinates for numerical
@@ -209,26 +252,71 @@ pub fn parzen_estimator(
         .flat_map(|j| (0..n).map(move |i| obs[i * d + j]))
         .collect();
     let mut pe = ParzenEstimator::default();
-    pe.refit(&columns, weights, specs, config, orders);
+    let columns: Vec<&[f64]> = (0..d).map(|j| &columns[j * n..(j + 1) * n]).collect();
+    pe.refit(&columns, weights, specs, config, orders, None);
     pe
 }
 
 impl ParzenEstimator {
     /// Rebuilds this estimator in place as [`parzen_estimator`] would build
-    /// it, reusing its storage; `columns` holds the observations
-    /// column-major (`n` values of the first dimension, then the second...).
+    /// it, reusing its storage; `columns` holds the observations by
+    /// dimension (`n` values each).
+    ///
+    /// With `observations` naming them, a univariate estimator under the
+    /// neighbour rule (with `orders`) whose observations are the previous
+    /// refit's followed by at most [`MAX_ADDED`] more keeps the numerical
+    /// kernels it has: see [`Observations`].
     pub fn refit(
         &mut self,
-        columns: &[f64],
+        columns: &[&[f64]],
         weights: &[f64],
         specs: &[DimSpec],
         config: &EstimatorConfig,
         orders: Option<&[Vec<u32>]>,
+        observations: Option<Observations<'_>>,
     ) {
         let n_obs = weights.len();
         let d = specs.len();
-        debug_assert_eq!(columns.len(), n_obs * d);
+        assert_eq!(columns.len(), d);
+        debug_assert!(columns.iter().all(|c| c.len() == n_obs));
         let n_kernels = n_obs + 1;
+        // The number of observations the kept kernels are fitted to, when
+        // this refit only adds observations to the last one's.
+        let kept = match (&self.last, observations) {
+            (Some(last), Some(now))
+                if !config.multivariate
+                    && config.bandwidth == Bandwidth::Neighbor
+                    && orders.is_some()
+                    && last.epoch == now.epoch
+                    && last.config == *config
+                    && last.ids.len() >= 2
+                    && now.ids.len() > last.ids.len()
+                    && now.ids.len() - last.ids.len() <= MAX_ADDED
+                    && now.ids.starts_with(&last.ids)
+                    && last.specs == specs =>
+            {
+                Some(last.ids.len())
+            }
+            _ => None,
+        };
+        match observations {
+            Some(now) => {
+                let last = self.last.get_or_insert_with(|| LastFit {
+                    epoch: now.epoch,
+                    ids: Vec::new(),
+                    specs: Vec::new(),
+                    config: *config,
+                });
+                last.epoch = now.epoch;
+                last.ids.clear();
+                last.ids.extend_from_slice(now.ids);
+                if last.specs != specs {
+                    last.specs = specs.to_vec();
+                }
+                last.config = *config;
+            }
+            None => self.last = None,
+        }
         self.n_kernels = n_kernels;
         self.multivariate = config.multivariate;
         let total: f64 = weights.iter().sum::<f64>() + config.prior_weight;
@@ -260,8 +348,10 @@ impl ParzenEstimator {
         dims.truncate(d);
         dims.resize_with(d, Dim::empty);
         let log_weights = &self.log_weights;
+        #[cfg(test)]
+        let extended = std::sync::atomic::AtomicUsize::new(0);
         let fit = |j: usize, dim: &mut Dim, order: &mut Vec<(f64, usize)>| {
-            let column = &columns[j * n_obs..(j + 1) * n_obs];
+            let column = columns[j];
             let old = std::mem::replace(dim, Dim::empty());
             *dim = match (&specs[j], old) {
                 (DimSpec::Numerical { min_sigma }, old) => {
@@ -269,7 +359,15 @@ impl ParzenEstimator {
                         Dim::Numerical(dim) => dim,
                         _ => NumericalDim::default(),
                     };
-                    dim.refit(column, &rule(j, *min_sigma), log_weights, order);
+                    let rule = rule(j, *min_sigma);
+                    match kept {
+                        Some(kept) if dim.low == rule.low(n_obs) && dim.mu.len() == kept + 1 => {
+                            dim.extend(column, kept, &rule, log_weights);
+                            #[cfg(test)]
+                            extended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        _ => dim.refit(column, &rule, log_weights, order),
+                    }
                     Dim::Numerical(dim)
                 }
                 (DimSpec::Discrete { min_sigma, edges }, old) => {
@@ -318,6 +416,10 @@ impl ParzenEstimator {
             });
         }
         self.dims = dims;
+        #[cfg(test)]
+        {
+            self.extended += extended.into_inner();
+        }
         self.base.clear();
         if !config.multivariate {
             // Only the joint kernels use `base`.
@@ -371,6 +473,20 @@ struct Rule<'a> {
     config: &'a EstimatorConfig,
 }
 
+impl Rule<'_> {
+    /// The lower bound of the widths of `n` observations' kernels: the
+    /// magic clip's `1 / min(100, n + 1)` (or [`MIN_SIGMA`]), raised to
+    /// the dimension's own `min_sigma`.
+    fn low(&self, n: usize) -> f64 {
+        let clip_low = if self.config.magic_clip {
+            1.0 / (n as f64 + 1.0).min(100.0)
+        } else {
+            MIN_SIGMA
+        };
+        clip_low.max(self.min_sigma).clamp(MIN_SIGMA, 1.0)
+    }
+}
+
 impl NumericalDim {
     /// Kernel centres and widths for the observations `centres`, the prior
     /// last, and the terms that score and sample them.
@@ -411,16 +527,100 @@ impl NumericalDim {
                 &mut self.sigma,
             ),
         }
-        let clip_low = if config.magic_clip {
-            1.0 / (n as f64 + 1.0).min(100.0)
-        } else {
-            MIN_SIGMA
-        };
-        let low = clip_low.max(rule.min_sigma).clamp(MIN_SIGMA, 1.0);
+        let low = rule.low(n);
+        self.low = low;
         for s in &mut self.sigma {
             *s = s.clamp(low, 1.0);
         }
         self.sigma.push(PRIOR_SIGMA);
+    }
+
+    /// [`NumericalDim::refit`] for `centres` whose first `kept` are the
+    /// centres this dimension was last fitted to (with the same rule, width
+    /// bound and more than one observation): the kernels of the new centres
+    /// are fitted, and those of their neighbours in sorted order refitted
+    /// (their widths may change); the others are kept. Every kernel's terms
+    /// are what a refit from scratch computes, bit for bit.
+    fn extend(&mut self, centres: &[f64], kept: usize, rule: &Rule, log_weights: &[f64]) {
+        let n = centres.len();
+        let order = rule
+            .presorted
+            .expect("only the neighbour rule with a sorted order extends");
+        debug_assert_eq!(order.len(), n);
+        debug_assert!(kept >= 2 && n > kept && self.mu.len() == kept + 1);
+        // Take the prior's kernel off the end; it goes back last.
+        for v in [
+            &mut self.mu,
+            &mut self.sigma,
+            &mut self.scale,
+            &mut self.norm,
+        ] {
+            v.truncate(kept);
+        }
+        self.truncation.truncate(kept);
+        self.log_norm.truncate(kept);
+        self.mu
+            .extend(centres[kept..].iter().map(|x| x.clamp(0.0, 1.0)));
+        self.mu.push(0.5);
+        self.sigma.resize(n, 0.0);
+        self.scale.resize(n, 0.0);
+        self.norm.resize(n, 0.0);
+        self.truncation.resize(n, (0.0, 0.0));
+        self.log_norm.resize(n, 0.0);
+        // The places in sorted order of the new kernels and their
+        // neighbours; each kernel's width depends on its two neighbours only.
+        let mut places: Vec<usize> = Vec::with_capacity(3 * (n - kept));
+        for (i, &k) in order.iter().enumerate() {
+            if k as usize >= kept {
+                places.extend(i.saturating_sub(1)..(i + 2).min(n));
+            }
+        }
+        places.sort_unstable();
+        places.dedup();
+        let consider_endpoints = rule.config.consider_endpoints;
+        let half_log_2pi = 0.5 * (2.0 * PI).ln();
+        for i in places {
+            let k = order[i] as usize;
+            let x = self.mu[k];
+            let left = match i {
+                0 => consider_endpoints.then_some(x),
+                _ => Some(x - self.mu[order[i - 1] as usize]),
+            };
+            let right = match order.get(i + 1) {
+                Some(&j) => Some(self.mu[j as usize] - x),
+                None => consider_endpoints.then_some(1.0 - x),
+            };
+            let width = match (left, right) {
+                (Some(a), Some(b)) => a.max(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => 1.0,
+            };
+            let s = width.clamp(self.low, 1.0);
+            self.sigma[k] = s;
+            self.scale[k] = std::f64::consts::FRAC_1_SQRT_2 / s;
+            let t = truncation(x, s);
+            self.truncation[k] = t;
+            let z = s * t.1;
+            self.norm[k] = z;
+            self.log_norm[k] = z.ln() + half_log_2pi;
+        }
+        self.sigma.push(PRIOR_SIGMA);
+        let prior = (
+            std::f64::consts::FRAC_1_SQRT_2 / PRIOR_SIGMA,
+            truncation(0.5, PRIOR_SIGMA),
+        );
+        self.scale.push(prior.0);
+        self.truncation.push(prior.1);
+        let z = PRIOR_SIGMA * prior.1.1;
+        self.norm.push(z);
+        self.log_norm.push(z.ln() + half_log_2pi);
+        self.log_coef.clear();
+        self.log_coef.extend(
+            log_weights
+                .iter()
+                .zip(&self.log_norm)
+                .map(|(lw, ln)| lw - ln),
+        );
     }
 
     /// A draw from kernel `k`, by the inverse CDF of its truncated normal.
@@ -454,19 +654,25 @@ impl NumericalDim {
                 .map(|(s, (_, z))| s * z),
         );
         self.log_coef.clear();
+        self.log_norm.clear();
         if !multivariate {
             let half_log_2pi = 0.5 * (2.0 * PI).ln();
             // Most kernels of a long history share their normaliser (the
             // narrowest width allowed, far from the ends): its logarithm is
             // taken once per run of equal ones.
             let mut last = (f64::NAN, 0.0);
-            self.log_coef
-                .extend(log_weights.iter().zip(&self.norm).map(|(lw, &z)| {
-                    if z != last.0 {
-                        last = (z, z.ln() + half_log_2pi);
-                    }
-                    lw - last.1
-                }));
+            self.log_norm.extend(self.norm.iter().map(|&z| {
+                if z != last.0 {
+                    last = (z, z.ln() + half_log_2pi);
+                }
+                last.1
+            }));
+            self.log_coef.extend(
+                log_weights
+                    .iter()
+                    .zip(&self.log_norm)
+                    .map(|(lw, ln)| lw - ln),
+            );
         }
     }
 }
@@ -1628,7 +1834,8 @@ mod tests {
         for threads in [1, 2, 3, 8] {
             let mut pe = ParzenEstimator::default();
             pe.set_threads(threads);
-            pe.refit(&columns, &weights, &specs, &config, None);
+            let columns: Vec<&[f64]> = columns.chunks_exact(n).collect();
+            pe.refit(&columns, &weights, &specs, &config, None, None);
             let mut out = vec![LogSum::default(); m * d];
             pe.log_pdf_dims(&points, m, &mut out);
             for (c, want) in expected.iter().enumerate() {
@@ -1639,6 +1846,126 @@ mod tests {
                     "threads {threads}, point {c}"
                 );
             }
+        }
+    }
+
+    /// A univariate estimator refitted with observations added after the
+    /// last refit's (a few at a time, or too many, or after one was taken
+    /// out) scores and samples exactly as one fitted from scratch.
+    #[test]
+    fn adding_observations_gives_the_fresh_fit_bit_for_bit() {
+        let [uniform, _] = discrete_specs();
+        let specs = vec![
+            DimSpec::Numerical { min_sigma: 0.0 },
+            DimSpec::Numerical { min_sigma: 0.02 },
+            DimSpec::Discrete {
+                min_sigma: 1.0 / 12.0,
+                edges: uniform,
+            },
+            DimSpec::Categorical {
+                prior: vec![0.25; 4],
+            },
+            DimSpec::Numerical { min_sigma: 0.0 },
+        ];
+        let d = specs.len();
+        let mut rng = StdRng::seed_from_u64(5);
+        let rows: Vec<[f64; 5]> = (0..180)
+            .map(|i| {
+                [
+                    // Clustered, with repeats and the range's ends.
+                    match i % 17 {
+                        0 => 0.0,
+                        1 => 1.0,
+                        2 => 0.5,
+                        _ => 0.4 + 0.2 * rng.random::<f64>().powi(2),
+                    },
+                    rng.random::<f64>(),
+                    (rng.random_range(0..6u8) as f64 + 0.5) / 6.0,
+                    f64::from(rng.random_range(0..4u8)),
+                    0.02 * rng.random::<f64>(),
+                ]
+            })
+            .collect();
+        // Observation ids (row numbers) of each refit, in order: one more,
+        // a few more, none more, too many more, one taken out, and more
+        // after that.
+        let mut steps: Vec<Vec<u32>> = Vec::new();
+        for n in [100, 101, 104, 104, 112, 140, 141] {
+            steps.push((0..n).collect());
+        }
+        steps.push((0..141).filter(|&i| i != 70).collect());
+        steps.push((0..141).filter(|&i| i != 70).chain(141..144).collect());
+        steps.push((0..141).filter(|&i| i != 70).chain(141..180).collect());
+        for consider_endpoints in [false, true] {
+            let config = EstimatorConfig {
+                bandwidth: Bandwidth::Neighbor,
+                consider_endpoints,
+                ..config(false)
+            };
+            let mut grown = ParzenEstimator::default();
+            for ids in &steps {
+                let n = ids.len();
+                let columns: Vec<Vec<f64>> = (0..d)
+                    .map(|j| ids.iter().map(|&i| rows[i as usize][j]).collect())
+                    .collect();
+                let orders: Vec<Vec<u32>> = columns
+                    .iter()
+                    .map(|c| {
+                        let mut o: Vec<u32> = (0..n as u32).collect();
+                        o.sort_by(|&a, &b| c[a as usize].total_cmp(&c[b as usize]).then(a.cmp(&b)));
+                        o
+                    })
+                    .collect();
+                let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+                let columns: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+                let observations = Observations { epoch: 0, ids };
+                grown.refit(
+                    &columns,
+                    &weights,
+                    &specs,
+                    &config,
+                    Some(&orders),
+                    Some(observations),
+                );
+                let mut fresh = ParzenEstimator::default();
+                fresh.refit(&columns, &weights, &specs, &config, Some(&orders), None);
+                let m = 40;
+                let mut points = vec![0.0; m * d];
+                let mut draws = (
+                    StdRng::seed_from_u64(n as u64),
+                    StdRng::seed_from_u64(n as u64),
+                );
+                for (c, x) in points.chunks_exact_mut(d).enumerate() {
+                    let mut y = vec![0.0; d];
+                    fresh.sample(&mut draws.0, x);
+                    grown.sample(&mut draws.1, &mut y);
+                    assert_eq!(x, &y[..], "draw {c} of {n} observations");
+                    if c < 5 {
+                        // Kernel centres and the range's ends too.
+                        x[0] = [0.0, 1.0, 0.5, rows[c][0], rows[n - 1][0]][c];
+                    }
+                }
+                let mut want = vec![LogSum::default(); m * d];
+                let mut got = vec![LogSum::default(); m * d];
+                fresh.log_pdf_dims(&points, m, &mut want);
+                grown.log_pdf_dims(&points, m, &mut got);
+                for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                    assert_eq!(
+                        (w.max.to_bits(), w.sum.to_bits()),
+                        (g.max.to_bits(), g.sum.to_bits()),
+                        "{n} observations, dimension {}, point {}",
+                        i / m,
+                        i % m
+                    );
+                }
+            }
+            // The numerical dimensions of the refits with one to eight
+            // more observations (4 of them) took the shorter path.
+            assert_eq!(
+                grown.extended,
+                3 * 5,
+                "consider_endpoints {consider_endpoints}"
+            );
         }
     }
 
