@@ -509,8 +509,8 @@ fn suggest_tpe(
         candidates.clear();
         candidates.resize(m * d, 0.0);
         // Scoring draws nothing: the candidates are drawn first, in order.
+        below.sample_points(rng, m, candidates);
         for x in candidates.chunks_exact_mut(d) {
-            below.sample(rng, x);
             for ((xj, &j), spec) in x.iter_mut().zip(&group.params).zip(&group.specs) {
                 if !matches!(spec, DimSpec::Categorical { .. }) {
                     *xj = snap(&params[j].domain, *xj);

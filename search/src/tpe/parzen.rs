@@ -401,7 +401,7 @@ impl ParzenEstimator {
         let threads = if config.multivariate {
             1
         } else {
-            pool::threads_for(self.threads, d, n_kernels * d)
+            pool::threads_for(self.threads, d, n_kernels * d * pool::FIT_UNITS)
         };
         if threads <= 1 {
             for (j, dim) in dims.iter_mut().enumerate() {
@@ -623,10 +623,11 @@ impl NumericalDim {
         );
     }
 
-    /// A draw from kernel `k`, by the inverse CDF of its truncated normal.
-    fn draw(&self, k: usize, rng: &mut StdRng) -> f64 {
+    /// A draw from kernel `k`, by the inverse CDF of its truncated normal
+    /// at `u` in [0, 1).
+    fn draw(&self, k: usize, u: f64) -> f64 {
         let (low_cdf, mass) = self.truncation[k];
-        let p = low_cdf + rng.random::<f64>() * mass;
+        let p = low_cdf + u * mass;
         (self.mu[k] + self.sigma[k] * norm_ppf(p)).clamp(0.0, 1.0)
     }
 
@@ -927,21 +928,65 @@ impl ParzenEstimator {
     /// Draws one point into `out` (one value per dimension; choice indices
     /// for categorical dimensions).
     pub fn sample(&self, rng: &mut StdRng, out: &mut [f64]) {
-        let mut kernel = self.pick_kernel(rng);
+        let mut kernel = self.pick_kernel(rng.random::<f64>());
         for (dim, x) in self.dims.iter().zip(out.iter_mut()) {
             if !self.multivariate {
-                kernel = self.pick_kernel(rng);
+                kernel = self.pick_kernel(rng.random::<f64>());
             }
-            *x = match dim {
-                Dim::Numerical(dim) => dim.draw(kernel, rng),
-                Dim::Discrete(dim) => dim.kernels.draw(kernel, rng),
-                Dim::Categorical(dim) => dim.draw(kernel, rng.random::<f64>()) as f64,
-            };
+            *x = Self::draw(dim, kernel, rng.random::<f64>());
         }
     }
 
-    fn pick_kernel(&self, rng: &mut StdRng) -> usize {
-        let u = rng.random::<f64>() * self.cum_weights[self.n_kernels - 1];
+    /// Draws `m` points into `out` (row-major, `m * n_dims` values): what
+    /// `m` calls of [`ParzenEstimator::sample`] draw, bit for bit. The
+    /// univariate form takes every uniform number first, in the order those
+    /// calls would, then splits the dimensions among threads as
+    /// [`ParzenEstimator::set_threads`] allows.
+    pub fn sample_points(&self, rng: &mut StdRng, m: usize, out: &mut [f64]) {
+        let d = self.dims.len();
+        assert_eq!(out.len(), m * d);
+        let threads = pool::threads_for(self.threads, d, m * d * pool::DRAW_UNITS);
+        if self.multivariate || threads <= 1 || d == 0 {
+            for x in out.chunks_exact_mut(d.max(1)).take(m) {
+                self.sample(rng, x);
+            }
+            return;
+        }
+        // Per point: the first kernel pick (which the univariate form does
+        // not use), then a kernel pick and a draw per dimension.
+        let per_point = 1 + 2 * d;
+        let uniforms: Vec<f64> = (0..m * per_point).map(|_| rng.random::<f64>()).collect();
+        let mut columns = vec![0.0; m * d];
+        {
+            let parts: Vec<Mutex<&mut [f64]>> =
+                columns.chunks_exact_mut(m).map(Mutex::new).collect();
+            pool::for_each(d, threads - 1, &|j| {
+                let mut column = parts[j].lock().unwrap_or_else(|e| e.into_inner());
+                for (c, x) in column.iter_mut().enumerate() {
+                    let u = &uniforms[c * per_point + 1 + 2 * j..];
+                    *x = Self::draw(&self.dims[j], self.pick_kernel(u[0]), u[1]);
+                }
+            });
+        }
+        for (c, x) in out.chunks_exact_mut(d).enumerate() {
+            for (j, xj) in x.iter_mut().enumerate() {
+                *xj = columns[j * m + c];
+            }
+        }
+    }
+
+    /// A draw from kernel `kernel` of `dim` at the uniform number `u`.
+    fn draw(dim: &Dim, kernel: usize, u: f64) -> f64 {
+        match dim {
+            Dim::Numerical(dim) => dim.draw(kernel, u),
+            Dim::Discrete(dim) => dim.kernels.draw(kernel, u),
+            Dim::Categorical(dim) => dim.draw(kernel, u) as f64,
+        }
+    }
+
+    /// The kernel at `u` in [0, 1) of the weights' cumulative sums.
+    fn pick_kernel(&self, u: f64) -> usize {
+        let u = u * self.cum_weights[self.n_kernels - 1];
         self.cum_weights
             .partition_point(|&c| c <= u)
             .min(self.n_kernels - 1)
@@ -1966,6 +2011,57 @@ mod tests {
                 3 * 5,
                 "consider_endpoints {consider_endpoints}"
             );
+        }
+    }
+
+    /// Drawing many points at once, split among threads or not, draws what
+    /// one `sample` call after another does.
+    #[test]
+    fn points_drawn_together_are_the_points_drawn_one_by_one() {
+        let [uniform, _] = discrete_specs();
+        let specs = vec![
+            DimSpec::Numerical { min_sigma: 0.0 },
+            DimSpec::Discrete {
+                min_sigma: 1.0 / 12.0,
+                edges: uniform,
+            },
+            DimSpec::Categorical {
+                prior: vec![0.25; 4],
+            },
+        ];
+        let d = specs.len();
+        let mut rng = StdRng::seed_from_u64(9);
+        let n = 300;
+        let mut obs = Vec::with_capacity(n * d);
+        for _ in 0..n {
+            obs.push(rng.random::<f64>());
+            obs.push((rng.random_range(0..6u8) as f64 + 0.5) / 6.0);
+            obs.push(f64::from(rng.random_range(0..4u8)));
+        }
+        let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 5) as f64).collect();
+        for multivariate in [false, true] {
+            let config = EstimatorConfig {
+                bandwidth: Bandwidth::Neighbor,
+                ..config(multivariate)
+            };
+            let mut pe = parzen_estimator(&obs, &weights, &specs, &config, None);
+            // Enough draws for three threads.
+            let m = 256;
+            let mut want = vec![0.0; m * d];
+            let mut one_by_one = StdRng::seed_from_u64(4);
+            for x in want.chunks_exact_mut(d) {
+                pe.sample(&mut one_by_one, x);
+            }
+            let next = one_by_one.random::<u64>();
+            for threads in [1, 2, 5] {
+                pe.set_threads(threads);
+                let mut together = StdRng::seed_from_u64(4);
+                let mut got = vec![0.0; m * d];
+                pe.sample_points(&mut together, m, &mut got);
+                assert_eq!(got, want, "multivariate {multivariate}, threads {threads}");
+                // The generator is left where the single draws leave it.
+                assert_eq!(together.random::<u64>(), next);
+            }
         }
     }
 

@@ -20,6 +20,15 @@ use std::thread;
 /// thread, no more threads are asked for: waking one costs microseconds.
 pub(super) const MIN_WORK: usize = 1 << 13;
 
+/// Work units of fitting one kernel of one dimension (its width, its
+/// truncation's normal CDFs, its normaliser's logarithm): a few dozen
+/// nanoseconds, where a kernel term is one.
+pub(super) const FIT_UNITS: usize = 16;
+
+/// Work units of one draw (a kernel pick by bisection and an inverse
+/// normal CDF).
+pub(super) const DRAW_UNITS: usize = 32;
+
 /// How many threads (the caller's included) to split `items` items of
 /// `work` units in all among: at most `threads`, one per item, and one per
 /// [`MIN_WORK`] units; at least 1.
