@@ -57,7 +57,9 @@ use crate::random::sample_params;
 use crate::sobol::SobolSearcher;
 use crate::{Domain, History, Param, Params, SearchError, SearchSpace, Searcher, StdRng};
 use categorical::categorical_prior;
-use parzen::{DimSpec, EstimatorConfig, LogSum, Observations, ParzenEstimator, sum_of_logs};
+use parzen::{
+    DimSpec, EstimatorConfig, LogSum, Observations, ParzenEstimator, log_pdf_dims_of, sum_of_logs,
+};
 
 /// The TPE searcher; see the module documentation.
 #[derive(Debug, Clone)]
@@ -532,8 +534,7 @@ fn suggest_tpe(
             let (lb, la) = (&mut work.dim_log_below, &mut work.dim_log_above);
             lb.resize(m * d, LogSum::default());
             la.resize(m * d, LogSum::default());
-            below.log_pdf_dims(candidates, m, lb);
-            above.log_pdf_dims(candidates, m, la);
+            log_pdf_dims_of(&[below, above], candidates, m, &mut [lb, la]);
             scores.extend((0..m).map(|c| {
                 let below = sum_of_logs((0..d).map(|j| lb[j * m + c]));
                 let above = sum_of_logs((0..d).map(|j| la[j * m + c]));

@@ -1038,28 +1038,7 @@ impl ParzenEstimator {
     /// to pay for them; each value is computed the same way whichever thread
     /// computes it.
     pub fn log_pdf_dims(&self, points: &[f64], m: usize, out: &mut [LogSum]) {
-        assert!(
-            !self.multivariate,
-            "log_pdf_dims is for univariate estimators"
-        );
-        let d = self.dims.len();
-        assert_eq!(points.len(), m * d);
-        assert_eq!(out.len(), m * d);
-        let threads = pool::threads_for(self.threads, d, self.n_kernels * m * d);
-        if threads <= 1 {
-            let mut scratch = Vec::new();
-            for (j, out) in out.chunks_exact_mut(m).enumerate() {
-                self.dim_log_pdf_points(j, points, m, out, &mut scratch);
-            }
-            return;
-        }
-        let outs: Vec<Mutex<&mut [LogSum]>> = out.chunks_exact_mut(m).map(Mutex::new).collect();
-        pool::for_each(d, threads - 1, &|j| {
-            let mut out = outs[j].lock().unwrap_or_else(|e| e.into_inner());
-            SCRATCH.with_borrow_mut(|scratch| {
-                self.dim_log_pdf_points(j, points, m, &mut out, scratch);
-            });
-        });
+        log_pdf_dims_of(&[self], points, m, &mut [out]);
     }
 
     /// Lets [`ParzenEstimator::refit`] and
@@ -1070,18 +1049,20 @@ impl ParzenEstimator {
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = threads.max(1);
     }
-    /// [`ParzenEstimator::log_pdf_dims`] for dimension `j`.
+    /// [`ParzenEstimator::log_pdf_dims`] for dimension `j` at the points
+    /// `run` (row indices of `points`).
     fn dim_log_pdf_points(
         &self,
         j: usize,
         points: &[f64],
-        m: usize,
+        run: std::ops::Range<usize>,
         out: &mut [LogSum],
         scratch: &mut Vec<f64>,
     ) {
         let d = self.dims.len();
         let dim = &self.dims[j];
-        let xs = (0..m).map(|c| points[c * d + j]);
+        debug_assert_eq!(out.len(), run.len());
+        let xs = run.map(|c| points[c * d + j]);
         // Discrete and categorical values repeat: the key of an evaluation
         // (bucket or choice) and its result, for the points seen so far.
         let mut seen: Vec<(usize, LogSum)> = Vec::new();
@@ -1131,6 +1112,72 @@ impl ParzenEstimator {
         }
         max_and_sum(scratch)
     }
+}
+
+/// Kernel terms in one piece of work of [`log_pdf_dims_of`]: a few
+/// microseconds, so that threads sharing a job finish close together.
+const ITEM_TERMS: usize = 1 << 15;
+
+/// [`ParzenEstimator::log_pdf_dims`] of several univariate estimators over
+/// the same dimensions, at the same `m` points, as one job: `outs[e]` gets
+/// estimator `e`'s values. The work is split among threads as the first
+/// estimator's [`ParzenEstimator::set_threads`] allows, by dimension and
+/// run of points (each about [`ITEM_TERMS`] kernel terms), so that a small
+/// density and a large one share one hand-over to the helper threads and
+/// the threads finish together. Each value is computed the same way
+/// whichever thread computes it.
+pub fn log_pdf_dims_of(
+    estimators: &[&ParzenEstimator],
+    points: &[f64],
+    m: usize,
+    outs: &mut [&mut [LogSum]],
+) {
+    assert_eq!(estimators.len(), outs.len());
+    let Some(first) = estimators.first() else {
+        return;
+    };
+    let d = first.dims.len();
+    assert_eq!(points.len(), m * d);
+    for (pe, out) in estimators.iter().zip(outs.iter()) {
+        assert!(
+            !pe.multivariate,
+            "log_pdf_dims is for univariate estimators"
+        );
+        assert_eq!(pe.dims.len(), d);
+        assert_eq!(out.len(), m * d);
+    }
+    if m == 0 || d == 0 {
+        return;
+    }
+    let terms: usize = estimators.iter().map(|pe| pe.n_kernels * m * d).sum();
+    let threads = pool::threads_for(first.threads, estimators.len() * d * m, terms);
+    if threads <= 1 {
+        let mut scratch = Vec::new();
+        for (pe, out) in estimators.iter().zip(outs.iter_mut()) {
+            for (j, out) in out.chunks_exact_mut(m).enumerate() {
+                pe.dim_log_pdf_points(j, points, 0..m, out, &mut scratch);
+            }
+        }
+        return;
+    }
+    // (estimator, dimension, first point, its values).
+    let mut items: Vec<Mutex<(&ParzenEstimator, usize, usize, &mut [LogSum])>> = Vec::new();
+    for (pe, out) in estimators.iter().zip(outs.iter_mut()) {
+        let run = (ITEM_TERMS / pe.n_kernels.max(1)).clamp(1, m);
+        for (j, out) in out.chunks_exact_mut(m).enumerate() {
+            for (r, out) in out.chunks_mut(run).enumerate() {
+                items.push(Mutex::new((*pe, j, r * run, out)));
+            }
+        }
+    }
+    pool::for_each(items.len(), threads - 1, &|i| {
+        let mut item = items[i].lock().unwrap_or_else(|e| e.into_inner());
+        let (pe, j, start, ref mut out) = *item;
+        let points_run = start..start + out.len();
+        SCRATCH.with_borrow_mut(|scratch| {
+            pe.dim_log_pdf_points(j, points, points_run, out, scratch);
+        });
+    });
 }
 
 /// `max + log(sum)`, a log-sum-exp kept in its two parts: the largest term
