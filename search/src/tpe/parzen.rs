@@ -1160,22 +1160,39 @@ pub fn log_pdf_dims_of(
         }
         return;
     }
-    // (estimator, dimension, first point, its values).
-    let mut items: Vec<Mutex<(&ParzenEstimator, usize, usize, &mut [LogSum])>> = Vec::new();
+    /// One piece of the work: a run of points of one dimension of one
+    /// estimator, and where its values go.
+    struct Item<'a> {
+        estimator: &'a ParzenEstimator,
+        dim: usize,
+        start: usize,
+        out: &'a mut [LogSum],
+    }
+    let mut items: Vec<Mutex<Item>> = Vec::new();
     for (pe, out) in estimators.iter().zip(outs.iter_mut()) {
         let run = (ITEM_TERMS / pe.n_kernels.max(1)).clamp(1, m);
-        for (j, out) in out.chunks_exact_mut(m).enumerate() {
+        for (dim, out) in out.chunks_exact_mut(m).enumerate() {
             for (r, out) in out.chunks_mut(run).enumerate() {
-                items.push(Mutex::new((*pe, j, r * run, out)));
+                items.push(Mutex::new(Item {
+                    estimator: pe,
+                    dim,
+                    start: r * run,
+                    out,
+                }));
             }
         }
     }
     pool::for_each(items.len(), threads - 1, &|i| {
         let mut item = items[i].lock().unwrap_or_else(|e| e.into_inner());
-        let (pe, j, start, ref mut out) = *item;
+        let Item {
+            estimator,
+            dim,
+            start,
+            ref mut out,
+        } = *item;
         let points_run = start..start + out.len();
         SCRATCH.with_borrow_mut(|scratch| {
-            pe.dim_log_pdf_points(j, points, points_run, out, scratch);
+            estimator.dim_log_pdf_points(dim, points, points_run, out, scratch);
         });
     });
 }
@@ -1938,6 +1955,27 @@ mod tests {
                     "threads {threads}, point {c}"
                 );
             }
+            // Scored together with a small density in one job (the large
+            // one's points cut into runs): the same values for both.
+            let small = parzen_estimator(&obs[..5 * d], &weights[..5], &specs, &config, None);
+            let mut alone = vec![LogSum::default(); m * d];
+            small.log_pdf_dims(&points, m, &mut alone);
+            let (mut both_large, mut both_small) = (
+                vec![LogSum::default(); m * d],
+                vec![LogSum::default(); m * d],
+            );
+            log_pdf_dims_of(
+                &[&pe, &small],
+                &points,
+                m,
+                &mut [&mut both_large, &mut both_small],
+            );
+            assert!(
+                ITEM_TERMS / n < m,
+                "the large density's points come in runs"
+            );
+            assert_eq!(both_large, out, "threads {threads}");
+            assert_eq!(both_small, alone, "threads {threads}");
         }
     }
 
