@@ -660,78 +660,78 @@ impl Fit<'_> {
         model.epoch = Some(self.cache.epoch);
         model.columns.resize_with(d, Vec::new);
         model.orders.resize_with(d, Vec::new);
-        if extend {
-            let old = last.len();
-            for (k, (column, order)) in model.columns.iter_mut().zip(&mut model.orders).enumerate()
-            {
+        // Per dimension: its column of values, and for the neighbour rule
+        // its kernels in sorted order. Extended: the new trials' values are
+        // added, each inserted in the order after every smaller value and
+        // every equal one (their indices are smaller), as a sort by value,
+        // ties by index, places it. Gathered: the order is filtered from the
+        // cache's sorted trials (a set much smaller than the history, the
+        // good one, is sorted directly instead: by value, ties by position,
+        // the same order). Dimensions are independent: large sets are split
+        // among threads, with the same results.
+        let old = last.len();
+        let small = n * SMALL_SET < self.cache.numbers.len();
+        if !extend {
+            slot.resize(self.cache.numbers.len(), u32::MAX);
+            for (k, &i) in kept.iter().enumerate() {
+                slot[i as usize] = k as u32;
+            }
+        }
+        let slot_ref = &*slot;
+        let prepare = |k: usize, column: &mut Vec<f64>, order: &mut Vec<u32>| {
+            if extend {
                 for (idx, &i) in kept.iter().enumerate().skip(old) {
                     let v = value(k, i);
                     column.push(v);
                     if sorted(k) {
-                        // After every smaller value, and every equal one
-                        // (their indices are smaller): the order a sort by
-                        // value, ties by index, gives.
                         let at =
                             order.partition_point(|&o| column[o as usize].total_cmp(&v).is_le());
                         order.insert(at, idx as u32);
                     }
                 }
+                return;
+            }
+            column.clear();
+            column.extend(kept.iter().map(|&i| value(k, i)));
+            order.clear();
+            if !sorted(k) {
+                return;
+            }
+            if small {
+                order.extend(0..n as u32);
+                order.sort_unstable_by(|&a, &b| {
+                    column[a as usize]
+                        .total_cmp(&column[b as usize])
+                        .then(a.cmp(&b))
+                });
+            } else {
+                let j = group.params[k];
+                order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
+                    let k = slot_ref[pos as usize];
+                    (k != u32::MAX).then_some(k)
+                }));
+            }
+        };
+        let threads = pool::threads_for(self.options.scoring_threads(), d, n * d);
+        if threads <= 1 {
+            for (k, (column, order)) in model.columns.iter_mut().zip(&mut model.orders).enumerate()
+            {
+                prepare(k, column, order);
             }
         } else {
-            // Per dimension: its column of values, and for the neighbour
-            // rule its kernels in sorted order, filtered from the cache's
-            // sorted trials (a set much smaller than the history, the good
-            // one, is sorted directly instead: by value, ties by position,
-            // the same order). Dimensions are independent: large sets are
-            // split among threads, with the same results.
-            let small = n * SMALL_SET < self.cache.numbers.len();
-            slot.resize(self.cache.numbers.len(), u32::MAX);
-            for (k, &i) in kept.iter().enumerate() {
-                slot[i as usize] = k as u32;
-            }
-            let slot_ref = &*slot;
-            let gather = |k: usize, column: &mut Vec<f64>, order: &mut Vec<u32>| {
-                column.clear();
-                column.extend(kept.iter().map(|&i| value(k, i)));
-                order.clear();
-                if !sorted(k) {
-                    return;
-                }
-                if small {
-                    order.extend(0..n as u32);
-                    order.sort_unstable_by(|&a, &b| {
-                        column[a as usize]
-                            .total_cmp(&column[b as usize])
-                            .then(a.cmp(&b))
-                    });
-                } else {
-                    let j = group.params[k];
-                    order.extend(self.cache.sorted[j].iter().filter_map(|&(_, pos)| {
-                        let k = slot_ref[pos as usize];
-                        (k != u32::MAX).then_some(k)
-                    }));
-                }
-            };
-            let threads = pool::threads_for(self.options.scoring_threads(), d, n * d);
-            if threads <= 1 {
-                for (k, (column, order)) in
-                    model.columns.iter_mut().zip(&mut model.orders).enumerate()
-                {
-                    gather(k, column, order);
-                }
-            } else {
-                let parts: Vec<Mutex<(&mut Vec<f64>, &mut Vec<u32>)>> = model
-                    .columns
-                    .iter_mut()
-                    .zip(&mut model.orders)
-                    .map(Mutex::new)
-                    .collect();
-                pool::for_each(d, threads - 1, &|k| {
-                    let mut part = parts[k].lock().unwrap_or_else(|e| e.into_inner());
-                    let (column, order) = &mut *part;
-                    gather(k, column, order);
-                });
-            }
+            let parts: Vec<Mutex<(&mut Vec<f64>, &mut Vec<u32>)>> = model
+                .columns
+                .iter_mut()
+                .zip(&mut model.orders)
+                .map(Mutex::new)
+                .collect();
+            pool::for_each(d, threads - 1, &|k| {
+                let mut part = parts[k].lock().unwrap_or_else(|e| e.into_inner());
+                let (column, order) = &mut *part;
+                prepare(k, column, order);
+            });
+        }
+        if !extend {
             for &i in kept {
                 slot[i as usize] = u32::MAX;
             }
