@@ -712,7 +712,9 @@ impl Fit<'_> {
                 }));
             }
         };
-        let threads = pool::threads_for(self.options.scoring_threads(), d, n * d);
+        // Sorting a small set costs a few comparisons per value.
+        let units = if small && !extend { pool::FIT_UNITS } else { 1 };
+        let threads = pool::threads_for(self.options.scoring_threads(), d, n * d * units);
         if threads <= 1 {
             for (k, (column, order)) in model.columns.iter_mut().zip(&mut model.orders).enumerate()
             {

@@ -226,6 +226,9 @@ struct LastFit {
     config: EstimatorConfig,
 }
 
+/// Weights whose logarithms one thread takes at a time.
+const LOG_RUN: usize = 256;
+
 /// At most this many observations added since the last refit are fitted on
 /// their own; more, and the estimator is refitted from scratch.
 const MAX_ADDED: usize = 8;
@@ -321,16 +324,42 @@ impl ParzenEstimator {
         self.multivariate = config.multivariate;
         let total: f64 = weights.iter().sum::<f64>() + config.prior_weight;
         self.log_weights.clear();
+        self.log_weights.resize(n_kernels, 0.0);
+        // Equal weights next to each other (the newest trials') share one
+        // logarithm. The logarithms are taken in runs, split among threads
+        // for a long history (the same values on any thread).
+        let log_run = |start: usize, out: &mut [f64]| {
+            let mut last = (f64::NAN, 0.0);
+            for (k, lw) in (start..).zip(out.iter_mut()) {
+                let w = weights.get(k).copied().unwrap_or(config.prior_weight);
+                if w != last.0 {
+                    last = (w, (w / total).ln());
+                }
+                *lw = last.1;
+            }
+        };
+        let threads = if config.multivariate {
+            1
+        } else {
+            let runs = n_kernels.div_ceil(LOG_RUN);
+            pool::threads_for(self.threads, runs, n_kernels * pool::FIT_UNITS)
+        };
+        if threads <= 1 {
+            log_run(0, &mut self.log_weights);
+        } else {
+            let runs: Vec<Mutex<&mut [f64]>> = self
+                .log_weights
+                .chunks_mut(LOG_RUN)
+                .map(Mutex::new)
+                .collect();
+            pool::for_each(runs.len(), threads - 1, &|r| {
+                let mut out = runs[r].lock().unwrap_or_else(|e| e.into_inner());
+                log_run(r * LOG_RUN, &mut out);
+            });
+        }
         self.cum_weights.clear();
         let mut acc = 0.0;
-        // Most weights are equal (the recency ramp leaves the newest at 1):
-        // take each distinct weight's logarithm once.
-        let mut last = (f64::NAN, 0.0);
         for &w in weights.iter().chain(std::iter::once(&config.prior_weight)) {
-            if w != last.0 {
-                last = (w, (w / total).ln());
-            }
-            self.log_weights.push(last.1);
             acc += w / total;
             self.cum_weights.push(acc);
         }
