@@ -3,15 +3,19 @@
     benches/pruning/.venv/bin/python benches/pruning/run.py --seeds 10 --trace
     benches/pruning/.venv/bin/python benches/pruning/analyse.py [--false-prunes]
 
-Reads `results/runs.json` (written with `--trace`) and prints, per problem and method, medians
+Reads `results/runs.json` (or `--runs FILE`, written with `--trace`) and prints, per problem and method, medians
 over seeds of:
 
 - `trials`: trials asked within the budget; `complete`: the share of them run to the end;
 - `pruned epochs`: the share of the budget spent on trials that were pruned;
-- `hit trial`: the number of the first complete trial as good as the target (the best of
-  `hs-none`'s 60-trial sweep), `-` when the median seed never reached it;
+- `hit trial`: the number of the first complete trial as good as the target (the best of the
+  same searcher's 60-trial sweep without pruning: `hs-none` for TPE and Optuna, `hs-auto-none`
+  for `hs-auto-*`; `run.reference`), `-` when the median seed never reached it;
 - `diverges at`: for hypersweep's pruners, the first trial whose parameters differ from those
-  `hs-none` was given (same seed, same trial number): until then pruning changed no suggestion;
+  the same searcher without pruning was given (same seed, same trial number): until then
+  pruning changed no suggestion;
+- `GP suggestions` (runs of `method: auto` only): how many of the run's suggestions were the
+  GP's, the rest being TPE's;
 - with `--false-prunes`: pruned trials, before the hit, whose full curve would have reached the
   target (the curves are deterministic, so they are run to the end here).
 
@@ -61,57 +65,68 @@ def main():
     if not all("trials" in r for r in runs):
         raise SystemExit(f"{args.runs}: runs without a trace; run run.py with --trace")
     problems = run.problems()
-    target = {(r["problem"], r["seed"]): min(v for _, v in r["complete"])
-              for r in runs if r["method"] == "hs-none"}
-    unpruned = {(r["problem"], r["seed"]): [t[3] for t in r["trials"]]
-                for r in runs if r["method"] == "hs-none"}
+    # Each method against its own searcher's no-pruning sweep (run.reference).
+    nones = {(r["problem"], r["seed"], r["method"]): r for r in runs
+             if r["method"] in {run.reference(x["method"]) for x in runs}}
     rows = {}
     for r in runs:
-        key = (r["problem"], r["seed"])
-        if key not in target or (args.problems and r["problem"] not in args.problems.split(",")):
+        ref = nones.get((r["problem"], r["seed"], run.reference(r["method"])))
+        if not ref or (args.problems and r["problem"] not in args.problems.split(",")):
             continue
+        target = min(v for _, v in ref["complete"])
+        unpruned = [t[3] for t in ref["trials"]]
+        hs_pruned = r["method"].startswith("hs-") and run.hs_parse(r["method"])[1] != "none"
         trials = r["trials"]
         spent, hit, false_prunes = 0, None, 0
-        for i, (steps, pruned, last, params) in enumerate(trials):
+        for i, (steps, pruned, last, params, *_) in enumerate(trials):
             spent += steps
-            if not pruned and steps == run.E and last <= target[key]:
+            if not pruned and steps == run.E and last <= target:
                 hit = i
                 break
-            if pruned and args.false_prunes and r["method"] in ("hs-asha", "hs-hyperband"):
+            if pruned and args.false_prunes and hs_pruned:
                 # The worker's trial number is the trial's index in the trace.
                 final = list(problems[r["problem"]].curve(params, r["seed"], i))[-1]
-                false_prunes += final <= target[key]
+                false_prunes += final <= target
         rows.setdefault((r["problem"], r["method"]), []).append({
             "trials": len(trials),
             "complete": sum(not p and s == run.E for s, p, *_ in trials) / len(trials),
             "pruned_epochs": sum(s for s, p, *_ in trials if p) / run.BUDGET,
             "hit": hit if hit is not None else math.inf,
             "false_prunes": false_prunes,
-            "diverges": next((i for i, (t, p) in enumerate(zip(trials, unpruned[key]))
-                              if t[3] != p), min(len(trials), len(unpruned[key]))),
+            "diverges": next((i for i, (t, p) in enumerate(zip(trials, unpruned))
+                              if t[3] != p), min(len(trials), len(unpruned))),
+            "gp": r["searchers"].count("g") if "searchers" in r else None,
         })
+    gp = any(x["gp"] is not None for rs in rows.values() for x in rs)
     print("| problem | method | trials | complete | pruned epochs | hit trial | diverges at |"
-          + (" false prunes before the hit |" if args.false_prunes else ""))
-    print("|---|---|---|---|---|---|---|" + ("---|" if args.false_prunes else ""))
-    order = lambda kv: (kv[0][0], (run.METHODS + run.VARIANTS).index(kv[0][1]))
+          + (" false prunes before the hit |" if args.false_prunes else "")
+          + (" GP suggestions |" if gp else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if args.false_prunes else "")
+          + ("---|" if gp else ""))
+    order = lambda kv: (kv[0][0], run.method_order(kv[0][1]))
     for (pname, m), rs in sorted(rows.items(), key=order):
         hit = statistics.median(x["hit"] for x in rs)
         line = (f"| {pname} | {m} | {statistics.median(x['trials'] for x in rs):.0f} | "
                 f"{statistics.median(x['complete'] for x in rs):.2f} | "
                 f"{statistics.median(x['pruned_epochs'] for x in rs):.2f} | "
                 f"{'-' if hit == math.inf else f'{hit:.0f}'} |")
-        hs_pruner = m in ("hs-asha", "hs-hyperband")
+        hs_pruner = m.startswith("hs-") and run.hs_parse(m)[1] != "none"
         line += f" {statistics.median(x['diverges'] for x in rs):.0f} |" if hs_pruner else " |"
         if args.false_prunes and hs_pruner:
             line += f" {statistics.median(x['false_prunes'] for x in rs):.1f} |"
         elif args.false_prunes:
             line += " |"
+        if gp:
+            counts = [x["gp"] for x in rs if x["gp"] is not None]
+            line += f" {statistics.median(counts):.0f} |" if counts else " |"
         print(line)
     print()
     print("| problem | hs-none's share | oracle bound (same suggestions) |")
     print("|---|---|---|")
-    for pname in sorted({p for p, _ in target}):
+    for pname in sorted({p for p, _ in rows}):
         nones = [r for r in runs if r["problem"] == pname and r["method"] == "hs-none"]
+        if not nones:
+            continue
         shares = [oracle_share([v for _, v in r["complete"]]) for r in nones]
         own = [([v for _, v in r["complete"]].index(min(v for _, v in r["complete"])) + 1)
                * run.E / run.BUDGET for r in nones]
