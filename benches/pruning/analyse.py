@@ -19,6 +19,22 @@ over seeds of:
 - with `--false-prunes`: pruned trials, before the hit, whose full curve would have reached the
   target (the curves are deterministic, so they are run to the end here).
 
+With `--pruned-targets`, per problem and hypersweep pruner, how well the value a pruned trial is
+fitted to stands for its final value (its curve run to the end), when the trial first enters the
+model (the history up to it): `last` is its last value (the GP's `pruned_value: last`), `linear`
+the final value predicted by a least-squares line fit on the complete trials before it that
+reported its last step (`pruned_value: linear`; its last value with fewer than 5 of them).
+Printed, medians over seeds: the mean error of those targets (target minus final value) in
+units of the standard deviation of the run's complete final values, and the rank correlation
+(Spearman) of every pruned and complete trial's target with its final value.
+
+With `--noiseless` (synthetic problems only), run.py's table again with every complete trial
+judged by its noise-free final value (the curve without its noise term) instead of the value
+observed: the target is the noise-free value of the best configuration the no-pruning sweep
+completed, so that reaching it means finding as good a configuration, not also drawing as
+lucky a noise (the noise, sd 0.003 on `curves` and 0.005 on the Hartmann functions, is about
+the size of the gaps between the best trials of a converged searcher).
+
 Then, per problem, a bound for pruning that leaves the searcher's sequence of trials as it is:
 TPE ranks a pruned trial below every complete one, so only its good set (the best
 ceil(0.15 n), at most 25, of the n trials before each suggestion) decides the next suggestion;
@@ -35,6 +51,8 @@ import json
 import math
 import os
 import statistics
+
+import numpy as np
 
 import run
 
@@ -55,16 +73,109 @@ def oracle_share(values: list[float], gamma: float = 0.15, cap: int = 25, startu
     return sum(run.E if i in needed else 1 for i in range(hit + 1)) / run.BUDGET
 
 
+def spearman(a, b):
+    ra = np.argsort(np.argsort(a)).astype(float)
+    rb = np.argsort(np.argsort(b)).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def line_prediction(pairs, x):
+    """final_prediction.rs's least-squares line at `x`; None with fewer than 5 pairs."""
+    if len(pairs) < 5:
+        return None
+    xs, ys = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    sxx = float(np.sum((xs - xs.mean()) ** 2))
+    if not sxx > 0:
+        return None
+    slope = float(np.sum((xs - xs.mean()) * (ys - ys.mean()))) / sxx
+    return float(ys.mean() + slope * (x - xs.mean()))
+
+
+def pruned_targets(runs, problems, only):
+    rows = {}
+    for r in runs:
+        if not r["method"].startswith("hs-") or run.hs_parse(r["method"])[1] == "none":
+            continue
+        if only and r["problem"] not in only.split(","):
+            continue
+        curve = lambda i: list(problems[r["problem"]].curve(r["trials"][i][3], r["seed"], i))
+        curves, finals, last_t, lin_t = {}, [], [], []
+        errors = {"last": [], "linear": []}
+        for i, (steps, pruned, last, params, *_) in enumerate(r["trials"]):
+            if not pruned and steps == run.E:
+                curves[i] = curve(i)
+                finals.append(last)
+                last_t.append(last)
+                lin_t.append(last)
+            elif pruned:
+                final = curve(i)[-1]
+                pairs = [(c[steps - 1], c[-1]) for c in curves.values()]
+                predicted = line_prediction(pairs, last)
+                linear = predicted if predicted is not None else last
+                errors["last"].append(last - final)
+                errors["linear"].append(linear - final)
+                finals.append(final)
+                last_t.append(last)
+                lin_t.append(linear)
+        complete = [c[-1] for c in curves.values()]
+        if not errors["last"] or len(complete) < 2:
+            continue
+        sd = statistics.pstdev(complete) or 1.0
+        rows.setdefault((r["problem"], r["method"]), []).append({
+            "err_last": statistics.mean(errors["last"]) / sd,
+            "err_linear": statistics.mean(errors["linear"]) / sd,
+            "rho_last": spearman(last_t, finals),
+            "rho_linear": spearman(lin_t, finals),
+        })
+    print("| problem | method | error, last value (sd of finals) | error, linear | "
+          "rank correlation with final, last value | rank correlation, linear |")
+    print("|---|---|---|---|---|---|")
+    for (pname, m), rs in sorted(rows.items(), key=lambda kv: (kv[0][0],
+                                                                 run.method_order(kv[0][1]))):
+        med = lambda k: statistics.median(x[k] for x in rs)
+        print(f"| {pname} | {m} | {med('err_last'):+.2f} | {med('err_linear'):+.2f} | "
+              f"{med('rho_last'):.2f} | {med('rho_linear'):.2f} |")
+
+
+def noiseless(runs, problems, only):
+    synthetic = {"curves", "mf-hartmann3", "mf-hartmann6"}
+    noisy = run.noise
+    run.noise = lambda *_: 0.0  # the problems' curves read it at call time
+    try:
+        clean = []
+        for r in runs:
+            if r["problem"] not in synthetic or (only and r["problem"] not in only.split(",")):
+                continue
+            spent, complete = 0, []
+            for steps, pruned, last, params, *_ in r["trials"]:
+                spent += steps
+                if not pruned and steps == run.E:
+                    final = list(problems[r["problem"]].curve(params, r["seed"], 0))[-1]
+                    complete.append((spent, final))
+            clean.append(dict(r, complete=complete))
+    finally:
+        run.noise = noisy
+    print(run.markdown(*run.summarise(clean)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default=os.path.join(run.HERE, "results", "runs.json"))
     ap.add_argument("--false-prunes", action="store_true")
     ap.add_argument("--problems", help="comma-separated; default: all in the file")
+    ap.add_argument("--noiseless", action="store_true",
+                    help="only run.py's table, complete trials judged by noise-free finals")
+    ap.add_argument("--pruned-targets", action="store_true",
+                    help="only the table of pruned trials' targets against their final values")
     args = ap.parse_args()
     runs = json.load(open(args.runs))
     if not all("trials" in r for r in runs):
         raise SystemExit(f"{args.runs}: runs without a trace; run run.py with --trace")
     problems = run.problems()
+    if args.pruned_targets:
+        return pruned_targets(runs, problems, args.problems)
+    if args.noiseless:
+        return noiseless(runs, problems, args.problems)
     # Each method against its own searcher's no-pruning sweep (run.reference).
     nones = {(r["problem"], r["seed"], r["method"]): r for r in runs
              if r["method"] in {run.reference(x["method"]) for x in runs}}

@@ -40,6 +40,9 @@ eta (reduction factor) 3; `--min-resource` and `--eta` change them on both sides
     benches/pruning/setup.sh
     benches/pruning/.venv/bin/python benches/pruning/run.py --seeds 10
 
+`--summarise FILE,...` prints the table of stored runs (e.g. seeds 0-9 and, from a run with
+`--first-seed 10`, seeds 10-29) without running anything.
+
 `--reuse FILE` takes the runs of methods not named in `--methods` (same problems and seeds) from
 an earlier `--trace` file instead of running them again (the runs are deterministic), so that
 new methods are compared with recorded ones; `--runs-name` names the file written (default
@@ -410,6 +413,11 @@ def markdown(names, methods, table):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="run seeds first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--summarise", metavar="FILE[,FILE...]",
+                    help="run nothing: print the table of runs stored in these files "
+                         "(e.g. two seed ranges of the same methods)")
     ap.add_argument("--problems", default=",".join(problems()))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -424,6 +432,16 @@ def main():
     ap.add_argument("--runs-name", default="runs.json",
                     help="file name of the runs written under --out")
     args = ap.parse_args()
+    if args.summarise:
+        runs = [r for f in args.summarise.split(",") for r in json.load(open(f))]
+        seen = set()
+        for r in runs:
+            key = (r["problem"], r["seed"], r["method"])
+            if key in seen:
+                raise SystemExit(f"{args.summarise}: {key} is stored twice")
+            seen.add(key)
+        print(markdown(*summarise(runs)))
+        return
     methods = args.methods.split(",")
     for m in methods:
         if m.startswith("hs-"):
@@ -440,11 +458,12 @@ def main():
     if not os.path.exists(WORKER):
         subprocess.run(["cargo", "build", "--release", "--example", "pruning_worker"],
                        cwd=REPO, check=True)
-    names, seeds = args.problems.split(","), range(args.seeds)
+    names = args.problems.split(",")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(m, p, s, args.trace) for p in names for s in seeds for m in methods]
     reused = []
     if args.reuse:
-        reused = [dict(r, reused=os.path.basename(args.reuse)) for r in json.load(open(args.reuse))
+        reused = [dict(r, reused=r.get("reused", os.path.basename(args.reuse))) for r in json.load(open(args.reuse))
                   if r["method"] not in methods and r["problem"] in names
                   and r["seed"] in seeds and (not args.trace or "trials" in r)]
     # The targets: each method's own no-pruning sweep, and TPE's for the second column.
