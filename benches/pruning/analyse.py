@@ -28,6 +28,13 @@ Printed, medians over seeds: the mean error of those targets (target minus final
 units of the standard deviation of the run's complete final values, and the rank correlation
 (Spearman) of every pruned and complete trial's target with its final value.
 
+With `--replay`, a bound for pruning that leaves the suggestions as they are, for any searcher:
+each no-pruning sweep's trials (`hs-none`, `hs-auto-none`), in their order and with their
+parameters, are run again through the worker with the real ASHA and Hyperband pruners (so the
+GP, which changes its suggestions when it sees a pruned trial, is held to the sequence it asked
+without pruning); printed, the share of the budget spent when that sweep's best trial completes,
+"never" when the pruner stops it (medians over seeds, seeds within 1/3).
+
 With `--noiseless` (synthetic problems only), run.py's table again with every complete trial
 judged by its noise-free final value (the curve without its noise term) instead of the value
 observed: the target is the noise-free value of the best configuration the no-pruning sweep
@@ -51,6 +58,7 @@ import json
 import math
 import os
 import statistics
+import subprocess
 
 import numpy as np
 
@@ -137,6 +145,65 @@ def pruned_targets(runs, problems, only):
               f"{med('rho_last'):.2f} | {med('rho_linear'):.2f} |")
 
 
+def replay_share(r, problem, pruner):
+    """Epochs share at which `r`'s best trial completes when `r`'s trials are replayed, in
+    order, through `pruner` (a hypersweep method name); inf when the pruner stops it."""
+    values = [v for _, v in r["complete"]]
+    best = values.index(min(values))
+    proc = subprocess.Popen([run.WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+
+    def call(msg):
+        proc.stdin.write(json.dumps(msg) + "\n")
+        proc.stdin.flush()
+        answer = json.loads(proc.stdout.readline())
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer
+
+    space = {"params": [{"name": n, "domain": {"type": "float", "low": lo, "high": hi, "log": log}}
+                        for n, lo, hi, log in problem.params]}
+    try:
+        call({"op": "init", "space": space, "method": "random", "seed": r["seed"],
+              "study": f"{problem.name}-{r['seed']}", "early_terminate": run.hs_pruner(pruner)})
+        spent = 0
+        for i, (_, _, _, params, *_) in enumerate(r["trials"][:best + 1]):
+            call({"op": "ask", "params": params})
+            pruned = False
+            for t, v in enumerate(problem.curve(params, r["seed"], i), start=1):
+                spent += 1
+                if call({"op": "report", "step": t, "value": v})["prune"]:
+                    pruned = True
+                    break
+            call({"op": "tell", "value": v, "pruned": pruned})
+            if i == best:
+                return math.inf if pruned else spent / run.BUDGET
+    finally:
+        proc.stdin.close()
+        proc.wait()
+
+
+def replay(runs, problems, only):
+    fmt = lambda x: "never" if x == math.inf else f"{x:.3f}"
+    print("| problem | sweep replayed | its own share | ASHA, same suggestions | "
+          "Hyperband, same suggestions |")
+    print("|---|---|---|---|---|")
+    nones = [r for r in runs if r["method"].startswith("hs-") and run.hs_parse(r["method"])[1]
+             == "none" and (not only or r["problem"] in only.split(","))]
+    for pname, m in sorted({(r["problem"], r["method"]) for r in nones},
+                           key=lambda k: (k[0], run.method_order(k[1]))):
+        rs = [r for r in nones if r["problem"] == pname and r["method"] == m]
+        own = [run.share_and_regret(r, r)[0] for r in rs]
+        cells = [f"{fmt(statistics.median(own))} ({sum(x <= 1 / 3 for x in own)}/{len(own)})"]
+        searcher = run.hs_parse(m)[0]
+        for pruner in ("asha", "hyperband"):
+            name = f"hs-{pruner}" if searcher == "tpe" else f"hs-{searcher}-{pruner}"
+            got = [replay_share(r, problems[pname], name) for r in rs]
+            cells.append(f"{fmt(statistics.median(got))} ({sum(x <= 1 / 3 for x in got)}/"
+                         f"{len(got)})")
+        print(f"| {pname} | {m} | " + " | ".join(cells) + " |")
+
+
 def noiseless(runs, problems, only):
     synthetic = {"curves", "mf-hartmann3", "mf-hartmann6"}
     noisy = run.noise
@@ -163,6 +230,8 @@ def main():
     ap.add_argument("--runs", default=os.path.join(run.HERE, "results", "runs.json"))
     ap.add_argument("--false-prunes", action="store_true")
     ap.add_argument("--problems", help="comma-separated; default: all in the file")
+    ap.add_argument("--replay", action="store_true",
+                    help="only the replay of the no-pruning sweeps through the pruners")
     ap.add_argument("--noiseless", action="store_true",
                     help="only run.py's table, complete trials judged by noise-free finals")
     ap.add_argument("--pruned-targets", action="store_true",
@@ -176,6 +245,8 @@ def main():
         return pruned_targets(runs, problems, args.problems)
     if args.noiseless:
         return noiseless(runs, problems, args.problems)
+    if args.replay:
+        return replay(runs, problems, args.problems)
     # Each method against its own searcher's no-pruning sweep (run.reference).
     nones = {(r["problem"], r["seed"], r["method"]): r for r in runs
              if r["method"] in {run.reference(x["method"]) for x in runs}}

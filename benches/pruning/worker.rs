@@ -15,6 +15,8 @@
 //!   `{"ok":true,"pruner":"<describe>"}`.
 //! - `{"op":"ask"}`: `{"number":n,"params":{...}}`, with `"searcher":"gp"` or
 //!   `"tpe"` under `method: auto` (what `auto::choice` picked for it).
+//!   `{"op":"ask","params":{...}}` starts a trial with the given parameters
+//!   instead (a replay of another run's trials, `analyse.py --replay`).
 //!
 //! Trials record no duration (`duration_ms` stays unset, as the curves are
 //! computed in microseconds), so `auto` holds the GP to its floor budget
@@ -33,8 +35,8 @@ use hypersweep_search::gp::GpOptions;
 use hypersweep_search::sweep::parse_sweep;
 use hypersweep_search::tpe::TpeOptions;
 use hypersweep_search::{
-    Direction, History, Method, Observation, SearchSpace, Searcher, SearcherOptions, TrialState,
-    build_searcher, suggestion_rng,
+    Direction, History, Method, Observation, Params, SearchSpace, Searcher, SearcherOptions,
+    TrialState, build_searcher, suggestion_rng,
 };
 use hypersweep_trials::{NoPruner, Pruner, pruner_from_spec};
 use serde::Deserialize;
@@ -54,7 +56,10 @@ enum Request {
         #[serde(default)]
         gp: Box<GpOptions>,
     },
-    Ask,
+    Ask {
+        #[serde(default)]
+        params: Option<Params>,
+    },
     Report {
         step: u64,
         value: f64,
@@ -129,13 +134,17 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
     let s = study.as_mut().ok_or_else(|| anyhow!("init first"))?;
     match request {
         Request::Init { .. } => unreachable!("handled above"),
-        Request::Ask => {
+        Request::Ask { params: given } => {
             let number = s.history.trials.len() as u64;
             let mut rng = suggestion_rng(s.seed, number);
             let searcher = s
                 .auto
                 .then(|| auto::choice(&s.space, &s.history).method.as_str());
-            let params = s.searcher.suggest(&s.space, &s.history, &mut rng)?;
+            let params = match given {
+                Some(p) if s.space.admits(&p) => p,
+                Some(p) => return Err(anyhow!("params {p:?} are not in the space")),
+                None => s.searcher.suggest(&s.space, &s.history, &mut rng)?,
+            };
             s.history.upsert(Observation {
                 number,
                 params: params.clone(),
