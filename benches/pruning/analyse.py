@@ -33,7 +33,8 @@ each no-pruning sweep's trials (`hs-none`, `hs-auto-none`), in their order and w
 parameters, are run again through the worker with the real ASHA and Hyperband pruners (so the
 GP, which changes its suggestions when it sees a pruned trial, is held to the sequence it asked
 without pruning); printed, the share of the budget spent when that sweep's best trial completes,
-"never" when the pruner stops it (medians over seeds, seeds within 1/3).
+"never" when the pruner stops it (medians over seeds; seeds within 1/3, and on how many seeds
+the pruner stopped that best trial).
 
 With `--noiseless` (synthetic problems only), run.py's table again with every complete trial
 judged by its noise-free final value (the curve without its noise term) instead of the value
@@ -200,7 +201,7 @@ def replay(runs, problems, only):
             name = f"hs-{pruner}" if searcher == "tpe" else f"hs-{searcher}-{pruner}"
             got = [replay_share(r, problems[pname], name) for r in rs]
             cells.append(f"{fmt(statistics.median(got))} ({sum(x <= 1 / 3 for x in got)}/"
-                         f"{len(got)})")
+                         f"{len(got)}; stopped on {sum(x == math.inf for x in got)})")
         print(f"| {pname} | {m} | " + " | ".join(cells) + " |")
 
 

@@ -25,14 +25,15 @@ SuccessiveHalvingPruner / HyperbandPruner); not run unless named in `--methods`:
 `hs-asha-lin`, `hs-hyperband-lin` (hypersweep's TPE with `pruned_rank: linear`, which ranks
 pruned trials by a predicted final value), and the same pruners behind another searcher, named
 `hs-<searcher>-<pruner>`: `hs-auto-none`, `hs-auto-asha`, `hs-auto-hyperband` (`method: auto`,
-the default: the GP while affordable, then TPE) and `hs-gp-...` (the GP alone); a further
-`-<rule>` suffix sets an option of the searcher (`-lin`: TPE's `pruned_rank: linear`;
-`-gplin`: the GP's `pruned_value: linear`, which fits a pruned trial to a predicted final value,
-e.g. `hs-auto-asha-gplin`).
-A pruner is judged against the same searcher without pruning: the target of `hs-auto-asha` is
-the best of `hs-auto-none`; every table also gives the share against `hs-none`'s target (TPE
-without pruning), what a user gains by switching on the defaults.
-Both sides use min_resource 1, max_resource 27,
+the default: the GP while affordable, then TPE; the worker records no durations, so `auto`
+switches at about 200 trials) and `hs-gp-...` (the GP throughout, as `auto` does for long
+trials; slow here past a few hundred trials, seconds per suggestion); a further `-<rule>` suffix
+sets an option of the searcher (`-lin`: TPE's `pruned_rank: linear`; `-gplin`: the GP's
+`pruned_value: linear`, which fits a pruned trial to a predicted final value, e.g.
+`hs-auto-asha-gplin`). A pruner is judged against the same searcher without pruning: the
+target of `hs-auto-asha` is the best of `hs-auto-none`; when another searcher than TPE is in
+the run, the table also gives the share against `hs-none`'s target (TPE without pruning), what
+a user gains by switching on the defaults. Both sides use min_resource 1, max_resource 27,
 eta (reduction factor) 3; `--min-resource` and `--eta` change them on both sides at once.
 `--trace` also stores every trial (epochs run, pruned or not, last value, parameters), which
 `analyse.py` reads to say where the epochs went.
@@ -419,7 +420,8 @@ def main():
                     help="run nothing: print the table of runs stored in these files "
                          "(e.g. two seed ranges of the same methods)")
     ap.add_argument("--problems", default=",".join(problems()))
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", help=f"default: {','.join(METHODS)}; with --summarise, "
+                    "the stored methods to show (default: all)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--min-resource", type=int, default=MIN_RESOURCE,
@@ -434,6 +436,8 @@ def main():
     args = ap.parse_args()
     if args.summarise:
         runs = [r for f in args.summarise.split(",") for r in json.load(open(f))]
+        if args.methods:
+            runs = [r for r in runs if r["method"] in args.methods.split(",")]
         seen = set()
         for r in runs:
             key = (r["problem"], r["seed"], r["method"])
@@ -442,7 +446,7 @@ def main():
             seen.add(key)
         print(markdown(*summarise(runs)))
         return
-    methods = args.methods.split(",")
+    methods = (args.methods or ",".join(METHODS)).split(",")
     for m in methods:
         if m.startswith("hs-"):
             try:
