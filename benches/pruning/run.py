@@ -3,7 +3,8 @@
 Every run is a sequential sweep with TPE under a budget of epochs: 60 trials of `E` epochs
 each (the cost of a 60-trial sweep without pruning). A pruner's run asks trials until that
 many epochs are spent. For each (problem, seed), the target is the best value of
-hypersweep's 60-trial sweep without pruning (`hs-none`); for every method we record
+hypersweep's 60-trial sweep without pruning with the same searcher (`hs-none` for TPE and for
+Optuna's methods, `hs-auto-none` for `hs-auto-*`); for every method we record
 
 - any-time cost: epochs spent until the sweep first holds a *complete* trial as good as the
   target, as a share of the 60-trial sweep's epochs (inf when it never does);
@@ -22,13 +23,31 @@ Methods: `hs-none`, `hs-asha`, `hs-hyperband` (hypersweep's TPE and pruners thro
 `pruning_worker`), `optuna-none`, `optuna-sha`, `optuna-hyperband` (Optuna's TPESampler with
 SuccessiveHalvingPruner / HyperbandPruner); not run unless named in `--methods`:
 `hs-asha-lin`, `hs-hyperband-lin` (hypersweep's TPE with `pruned_rank: linear`, which ranks
-pruned trials by a predicted final value). Both sides use min_resource 1, max_resource 27,
+pruned trials by a predicted final value), and the same pruners behind another searcher, named
+`hs-<searcher>-<pruner>`: `hs-auto-none`, `hs-auto-asha`, `hs-auto-hyperband` (`method: auto`,
+the default: the GP while affordable, then TPE; the worker records no durations, so `auto`
+switches at about 200 trials) and `hs-gp-...` (the GP throughout, as `auto` does for long
+trials; slow here past a few hundred trials, seconds per suggestion); a further `-<rule>` suffix
+sets an option of the searcher (`-lin`: TPE's `pruned_rank: linear`; `-gplin`: the GP's
+`pruned_value: linear`, which fits a pruned trial to a predicted final value, e.g.
+`hs-auto-asha-gplin`). A pruner is judged against the same searcher without pruning: the
+target of `hs-auto-asha` is the best of `hs-auto-none`; when another searcher than TPE is in
+the run, the table also gives the share against `hs-none`'s target (TPE without pruning), what
+a user gains by switching on the defaults. Both sides use min_resource 1, max_resource 27,
 eta (reduction factor) 3; `--min-resource` and `--eta` change them on both sides at once.
 `--trace` also stores every trial (epochs run, pruned or not, last value, parameters), which
 `analyse.py` reads to say where the epochs went.
 
     benches/pruning/setup.sh
     benches/pruning/.venv/bin/python benches/pruning/run.py --seeds 10
+
+`--summarise FILE,...` prints the table of stored runs (e.g. seeds 0-9 and, from a run with
+`--first-seed 10`, seeds 10-29) without running anything.
+
+`--reuse FILE` takes the runs of methods not named in `--methods` (same problems and seeds) from
+an earlier `--trace` file instead of running them again (the runs are deterministic), so that
+new methods are compared with recorded ones; `--runs-name` names the file written (default
+`runs.json`), which then holds the reused runs too, marked `"reused"`.
 """
 
 from __future__ import annotations
@@ -148,31 +167,64 @@ MIN_RESOURCE = int(os.environ.get("PRUNING_MIN_RESOURCE", "1"))
 ETA = int(os.environ.get("PRUNING_ETA", "3"))
 
 
-# hypersweep variants: `<method>-<rule>` is `<method>` with TPE's `pruned_rank: <rule>`
-# (pruned trials ranked by a predicted final value, `hs-asha-lin`, `hs-hyperband-lin`).
-HS_RANKS = {"lin": "linear"}
+# hypersweep methods: `hs-[<searcher>-]<pruner>[-<rule>]`. No searcher means TPE (the names
+# of the first runs); a rule sets an option of the searcher: `lin` is TPE's
+# `pruned_rank: linear` (pruned trials ranked by a predicted final value), `gplin` the GP's
+# `pruned_value: linear` (pruned trials fitted to a predicted final value).
+HS_SEARCHERS = ("auto", "gp")
+HS_PRUNERS = ("none", "asha", "hyperband")
+HS_RULES = {"lin": {"tpe": {"pruned_rank": "linear"}}, "gplin": {"gp": {"pruned_value": "linear"}}}
 
 
-def hs_split(method):
-    """(base method, TPE options) of a hypersweep method name."""
-    base, _, rule = method.rpartition("-")
-    if rule in HS_RANKS:
-        return base, {"pruned_rank": HS_RANKS[rule]}
-    return method, {}
+def hs_parse(method):
+    """(searcher, pruner, searcher options) of a hypersweep method name."""
+    parts = method.split("-")
+    if parts[0] != "hs" or len(parts) < 2:
+        raise ValueError(f"{method}: not a hypersweep method (hs-[searcher-]pruner[-rule])")
+    parts = parts[1:]
+    searcher = parts.pop(0) if parts[0] in HS_SEARCHERS else "tpe"
+    if not parts or parts[0] not in HS_PRUNERS:
+        raise ValueError(f"{method}: expected a pruner among {', '.join(HS_PRUNERS)}")
+    pruner = parts.pop(0)
+    options = {}
+    for rule in parts:
+        if rule not in HS_RULES:
+            raise ValueError(f"{method}: unknown rule {rule!r}; known: {', '.join(HS_RULES)}")
+        for block, opts in HS_RULES[rule].items():
+            options.setdefault(block, {}).update(opts)
+    return searcher, pruner, options
 
 
 def hs_pruner(method):
-    method = hs_split(method)[0]
     return {
-        "hs-none": None,
-        "hs-asha": {"type": "asha", "min_resource": MIN_RESOURCE, "max_resource": E, "eta": ETA},
-        "hs-hyperband": {"type": "hyperband", "min_resource": MIN_RESOURCE, "max_resource": E,
-                         "eta": ETA},
-    }[method]
+        "none": None,
+        "asha": {"type": "asha", "min_resource": MIN_RESOURCE, "max_resource": E, "eta": ETA},
+        "hyperband": {"type": "hyperband", "min_resource": MIN_RESOURCE, "max_resource": E,
+                      "eta": ETA},
+    }[hs_parse(method)[1]]
+
+
+def reference(method):
+    """The no-pruning method whose best is `method`'s target: the same searcher's."""
+    if not method.startswith("hs-"):
+        return "hs-none"
+    searcher = hs_parse(method)[0]
+    return "hs-none" if searcher == "tpe" else f"hs-{searcher}-none"
 
 
 METHODS = ["hs-none", "hs-asha", "hs-hyperband", "optuna-none", "optuna-sha", "optuna-hyperband"]
-VARIANTS = [f"hs-{m}-{r}" for m in ("asha", "hyperband") for r in HS_RANKS]
+VARIANTS = [f"hs-{m}-lin" for m in ("asha", "hyperband")] + [
+    f"hs-{s}-{p}{r}" for s in HS_SEARCHERS for p in HS_PRUNERS for r in ("", "-gplin")
+    if p != "none" or not r]
+
+
+def method_order(method):
+    """Sort key: the known methods in their order, then any other (rules on other searchers)."""
+    known = METHODS + VARIANTS
+    if method in known:
+        return (known.index(method), method)
+    base = "-".join(method.split("-")[:3 if hs_parse(method)[0] != "tpe" else 2])
+    return (known.index(base) if base in known else len(known), method)
 
 
 def sweep(ask, report, tell, curve, trace=None):
@@ -204,7 +256,7 @@ def sweep(ask, report, tell, curve, trace=None):
     return complete
 
 
-def run_hs(method, problem, seed, trace=None):
+def run_hs(method, problem, seed, trace=None, searchers=None):
     proc = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def call(msg):
@@ -217,12 +269,14 @@ def run_hs(method, problem, seed, trace=None):
 
     space = {"params": [{"name": n, "domain": {"type": "float", "low": lo, "high": hi, "log": log}}
                         for n, lo, hi, log in problem.params]}
-    call({"op": "init", "space": space, "method": "tpe", "seed": seed,
-          "study": f"{problem.name}-{seed}", "early_terminate": hs_pruner(method),
-          "tpe": hs_split(method)[1]})
+    searcher, _, options = hs_parse(method)
+    call({"op": "init", "space": space, "method": searcher, "seed": seed,
+          "study": f"{problem.name}-{seed}", "early_terminate": hs_pruner(method), **options})
 
     def ask():
         a = call({"op": "ask"})
+        if searchers is not None and "searcher" in a:
+            searchers.append(a["searcher"])
         return a["number"], a["params"]
 
     try:
@@ -270,11 +324,17 @@ def one(job):
     method, pname, seed, traced = job
     problem = problems()[pname]
     start = time.time()
-    runner = run_hs if method.startswith("hs-") else run_optuna
     trace = [] if traced else None
-    complete = runner(method, problem, seed, trace)
+    searchers = []
+    if method.startswith("hs-"):
+        complete = run_hs(method, problem, seed, trace, searchers)
+    else:
+        complete = run_optuna(method, problem, seed, trace)
     run = {"method": method, "problem": pname, "seed": seed, "complete": complete,
            "seconds": time.time() - start}
+    if searchers:
+        # `method: auto`: which searcher made each suggestion, "g" (GP) or "t" (TPE).
+        run["searchers"] = "".join(x[0] for x in searchers)
     if traced:
         run["trials"] = trace
     return run
@@ -283,54 +343,85 @@ def one(job):
 # ---------------------------------------------------------------- report
 
 
+def share_and_regret(ref, run):
+    """(share of the budget to reach `ref`'s best, final regret) of `run`, or None."""
+    if not ref or not run or not ref["complete"] or not run["complete"]:
+        return None
+    target = min(v for _, v in ref["complete"])
+    reached = [e for e, v in run["complete"] if v <= target]
+    share = reached[0] / BUDGET if reached else math.inf
+    return share, min(v for _, v in run["complete"]) - target
+
+
 def summarise(runs):
+    """Per (problem, method): medians against the method's own no-pruning target and, for
+    searchers other than TPE, against TPE's (`hs-none`)."""
     by = {(r["problem"], r["seed"], r["method"]): r for r in runs}
     names = sorted({r["problem"] for r in runs})
     seeds = sorted({r["seed"] for r in runs})
-    methods = [m for m in METHODS + VARIANTS if any(r["method"] == m for r in runs)]
+    methods = sorted({r["method"] for r in runs}, key=method_order)
     table = {}
     for pname in names:
         for m in methods:
-            shares, regrets, hits = [], [], 0
-            for s in seeds:
-                ref, run = by.get((pname, s, "hs-none")), by.get((pname, s, m))
-                if not ref or not run or not ref["complete"] or not run["complete"]:
-                    continue
-                target = min(v for _, v in ref["complete"])
-                reached = [e for e, v in run["complete"] if v <= target]
-                share = reached[0] / BUDGET if reached else math.inf
-                hits += share <= 1 / 3
-                shares.append(share)
-                regrets.append(min(v for _, v in run["complete"]) - target)
-            if shares:
-                table[(pname, m)] = {
-                    "median_share": statistics.median(shares),
-                    "within_third": hits,
-                    "seeds": len(shares),
-                    "median_regret": statistics.median(regrets),
-                }
+            row = {}
+            for col, ref_method in (("own", reference(m)), ("tpe", "hs-none")):
+                got = [share_and_regret(by.get((pname, s, ref_method)), by.get((pname, s, m)))
+                       for s in seeds]
+                got = [g for g in got if g]
+                if got:
+                    row[col] = {
+                        "median_share": statistics.median(g[0] for g in got),
+                        "within_third": sum(g[0] <= 1 / 3 for g in got),
+                        "seeds": len(got),
+                        "median_regret": statistics.median(g[1] for g in got),
+                    }
+            if "own" in row:
+                table[(pname, m)] = row
     return names, methods, table
 
 
 def markdown(names, methods, table):
     fmt = lambda x: "never" if x == math.inf else f"{x:.3f}"
-    lines = ["| problem | method | median share of epochs to reach the no-pruning best | "
-             "seeds within 1/3 | median final regret vs no-pruning best |",
-             "|---|---|---|---|---|"]
+    other = any(reference(m) != "hs-none" for m in methods)
+    head = ("| problem | method | median share of epochs to reach the no-pruning best | "
+            "seeds within 1/3 | median final regret vs no-pruning best |")
+    rule = "|---|---|---|---|---|"
+    if other:
+        head = ("| problem | method | target | median share of epochs to reach the target | "
+                "seeds within 1/3 | median final regret | share to reach TPE's no-pruning best "
+                "(hs-none) | seeds within 1/3 | median final regret vs hs-none |")
+        rule = "|---|---|---|---|---|---|---|---|---|"
+    lines = [head, rule]
     for pname in names:
         for m in methods:
             row = table.get((pname, m))
-            if row:
-                lines.append(f"| {pname} | {m} | {fmt(row['median_share'])} | "
-                             f"{row['within_third']}/{row['seeds']} | {row['median_regret']:+.4f} |")
+            if not row:
+                continue
+            own = row["own"]
+            cells = [pname, m]
+            if other:
+                cells.append(f"{reference(m)}'s best")
+            cells += [fmt(own["median_share"]), f"{own['within_third']}/{own['seeds']}",
+                      f"{own['median_regret']:+.4f}"]
+            if other:
+                tpe = row.get("tpe")
+                cells += ([fmt(tpe["median_share"]), f"{tpe['within_third']}/{tpe['seeds']}",
+                           f"{tpe['median_regret']:+.4f}"] if tpe else ["", "", ""])
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="run seeds first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--summarise", metavar="FILE[,FILE...]",
+                    help="run nothing: print the table of runs stored in these files "
+                         "(e.g. two seed ranges of the same methods)")
     ap.add_argument("--problems", default=",".join(problems()))
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", help=f"default: {','.join(METHODS)}; with --summarise, "
+                    "the stored methods to show (default: all)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--min-resource", type=int, default=MIN_RESOURCE,
@@ -338,7 +429,32 @@ def main():
     ap.add_argument("--eta", type=int, default=ETA, help="reduction factor (both sides)")
     ap.add_argument("--trace", action="store_true",
                     help="store each trial's [epochs run, pruned, last value, params]")
+    ap.add_argument("--reuse", help="an earlier runs file: take the runs of methods not in "
+                    "--methods from it (same problems and seeds) instead of running them")
+    ap.add_argument("--runs-name", default="runs.json",
+                    help="file name of the runs written under --out")
     args = ap.parse_args()
+    if args.summarise:
+        runs = [r for f in args.summarise.split(",") for r in json.load(open(f))]
+        if args.methods:
+            runs = [r for r in runs if r["method"] in args.methods.split(",")]
+        seen = set()
+        for r in runs:
+            key = (r["problem"], r["seed"], r["method"])
+            if key in seen:
+                raise SystemExit(f"{args.summarise}: {key} is stored twice")
+            seen.add(key)
+        print(markdown(*summarise(runs)))
+        return
+    methods = (args.methods or ",".join(METHODS)).split(",")
+    for m in methods:
+        if m.startswith("hs-"):
+            try:
+                hs_parse(m)
+            except ValueError as e:
+                ap.error(str(e))
+        elif m not in METHODS:
+            ap.error(f"{m}: unknown method")
     # Also through the environment, so that pool workers that re-import see them.
     globals().update(MIN_RESOURCE=args.min_resource, ETA=args.eta)
     os.environ["PRUNING_MIN_RESOURCE"] = str(args.min_resource)
@@ -346,8 +462,23 @@ def main():
     if not os.path.exists(WORKER):
         subprocess.run(["cargo", "build", "--release", "--example", "pruning_worker"],
                        cwd=REPO, check=True)
-    jobs = [(m, p, s, args.trace) for p in args.problems.split(",") for s in range(args.seeds)
-            for m in args.methods.split(",")]
+    names = args.problems.split(",")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(m, p, s, args.trace) for p in names for s in seeds for m in methods]
+    reused = []
+    if args.reuse:
+        reused = [dict(r, reused=r.get("reused", os.path.basename(args.reuse))) for r in json.load(open(args.reuse))
+                  if r["method"] not in methods and r["problem"] in names
+                  and r["seed"] in seeds and (not args.trace or "trials" in r)]
+    # The targets: each method's own no-pruning sweep, and TPE's for the second column.
+    needed = {reference(m) for m in methods}
+    if any(reference(m) != "hs-none" for m in methods):
+        needed.add("hs-none")
+    missing = needed - set(methods) - {r["method"] for r in reused}
+    if missing:
+        ap.error(f"no runs of {', '.join(sorted(missing))}, the targets of the methods asked: "
+                 "add them to --methods" + (f" (not in {args.reuse})" if args.reuse else
+                                              " or take them from an earlier run with --reuse"))
     runs = []
     with ProcessPoolExecutor(args.jobs) as pool:
         for r in pool.map(one, jobs):
@@ -355,7 +486,8 @@ def main():
             print(f"{r['problem']:>13} seed {r['seed']:>2} {r['method']:>16}: "
                   f"{len(r['complete'])} complete, {r['seconds']:.1f}s", file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "runs.json"), "w") as f:
+    runs += reused
+    with open(os.path.join(args.out, args.runs_name), "w") as f:
         json.dump(runs, f)
     text = markdown(*summarise(runs))
     with open(os.path.join(args.out, "latest.md"), "w") as f:

@@ -8,11 +8,20 @@
 //! pruning_worker`). One JSON object per line each way:
 //!
 //! - `{"op":"init","space":{"params":[...]},"method":"tpe","seed":0,
-//!   "study":"name","early_terminate":{...} | null, "tpe":{...}}`: a fresh
-//!   study; the block is read by the sweep-file parser, as `hypersweep run`
-//!   reads it, and the optional `tpe` object as a sweep file's `tpe` options.
-//!   Answer `{"ok":true,"pruner":"<describe>"}`.
-//! - `{"op":"ask"}`: `{"number":n,"params":{...}}`.
+//!   "study":"name","early_terminate":{...} | null, "tpe":{...}, "gp":{...}}`:
+//!   a fresh study; the block is read by the sweep-file parser, as
+//!   `hypersweep run` reads it, and the optional `tpe` and `gp` objects as a
+//!   sweep file's `tpe` and `gp` options. Answer
+//!   `{"ok":true,"pruner":"<describe>"}`.
+//! - `{"op":"ask"}`: `{"number":n,"params":{...}}`, with `"searcher":"gp"` or
+//!   `"tpe"` under `method: auto` (what `auto::choice` picked for it).
+//!   `{"op":"ask","params":{...}}` starts a trial with the given parameters
+//!   instead (a replay of another run's trials, `analyse.py --replay`).
+//!
+//! Trials record no duration (`duration_ms` stays unset, as the curves are
+//! computed in microseconds), so `auto` holds the GP to its floor budget
+//! (`auto::FLOOR_MS`), as for any sweep of fast trials: GP for the first
+//! `auto::gp_trials(d, FLOOR_MS)` trials, then TPE.
 //! - `{"op":"report","step":s,"value":v}`: records the running trial's
 //!   value at step `s`; answer `{"prune":bool}`.
 //! - `{"op":"tell","value":v,"pruned":bool}`: finishes the running trial
@@ -21,11 +30,13 @@
 use std::io::{BufRead, BufWriter, Write};
 
 use anyhow::{Context, Result, anyhow};
+use hypersweep_search::auto;
+use hypersweep_search::gp::GpOptions;
 use hypersweep_search::sweep::parse_sweep;
 use hypersweep_search::tpe::TpeOptions;
 use hypersweep_search::{
-    Direction, History, Method, Observation, SearchSpace, Searcher, SearcherOptions, TrialState,
-    build_searcher, suggestion_rng,
+    Direction, History, Method, Observation, Params, SearchSpace, Searcher, SearcherOptions,
+    TrialState, build_searcher, suggestion_rng,
 };
 use hypersweep_trials::{NoPruner, Pruner, pruner_from_spec};
 use serde::Deserialize;
@@ -42,8 +53,13 @@ enum Request {
         early_terminate: Option<Value>,
         #[serde(default)]
         tpe: Box<TpeOptions>,
+        #[serde(default)]
+        gp: Box<GpOptions>,
     },
-    Ask,
+    Ask {
+        #[serde(default)]
+        params: Option<Params>,
+    },
     Report {
         step: u64,
         value: f64,
@@ -61,6 +77,7 @@ struct Study {
     space: SearchSpace,
     history: History,
     seed: u64,
+    auto: bool,
 }
 
 impl Study {
@@ -92,6 +109,7 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
         study: name,
         early_terminate,
         tpe,
+        gp,
     } = request
     {
         let method = Method::from_name(&method).ok_or_else(|| anyhow!("unknown method"))?;
@@ -100,6 +118,7 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
         tpe.check().map_err(|e| anyhow!("{e}"))?;
         let options = SearcherOptions {
             tpe: *tpe,
+            gp: *gp,
             ..SearcherOptions::default()
         };
         *study = Some(Study {
@@ -108,16 +127,24 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
             space,
             history: History::new(Direction::Minimize),
             seed,
+            auto: method == Method::Auto,
         });
         return Ok(json!({"ok": true, "pruner": describe}));
     }
     let s = study.as_mut().ok_or_else(|| anyhow!("init first"))?;
     match request {
         Request::Init { .. } => unreachable!("handled above"),
-        Request::Ask => {
+        Request::Ask { params: given } => {
             let number = s.history.trials.len() as u64;
             let mut rng = suggestion_rng(s.seed, number);
-            let params = s.searcher.suggest(&s.space, &s.history, &mut rng)?;
+            let searcher = s
+                .auto
+                .then(|| auto::choice(&s.space, &s.history).method.as_str());
+            let params = match given {
+                Some(p) if s.space.admits(&p) => p,
+                Some(p) => return Err(anyhow!("params {p:?} are not in the space")),
+                None => s.searcher.suggest(&s.space, &s.history, &mut rng)?,
+            };
             s.history.upsert(Observation {
                 number,
                 params: params.clone(),
@@ -126,7 +153,11 @@ fn handle(study: &mut Option<Study>, line: &str) -> Result<Value> {
                 intermediate: Vec::new(),
                 duration_ms: None,
             });
-            Ok(json!({"number": number, "params": params}))
+            let mut answer = json!({"number": number, "params": params});
+            if let Some(searcher) = searcher {
+                answer["searcher"] = json!(searcher);
+            }
+            Ok(answer)
         }
         Request::Report { step, value } => {
             let i = s.running()?;

@@ -10,7 +10,8 @@
 //!   variance and a noise term ([`kernel`], [`model`]);
 //! - targets: losses, log-warped when heavily right-skewed, standardised
 //!   ([`warp`]); failed trials get the worst target (so their region is
-//!   avoided), pruned trials their last intermediate value;
+//!   avoided), pruned trials their last intermediate value, or with
+//!   `pruned_value: linear` a final value predicted from it ([`PrunedValue`]);
 //! - hyper-parameters: MAP of the log marginal likelihood under weak priors
 //!   (length scales near the unit cube's size, small noise), L-BFGS with
 //!   analytic gradients ([`likelihood`]), from the prior's mode and fixed
@@ -51,10 +52,14 @@ mod warp;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
+use std::collections::BTreeMap;
+
+use crate::tpe::PrunedRank;
+use crate::tpe::final_prediction::{FinalFit, support_at};
 use crate::{History, Params, SearchError, SearchSpace, Searcher, StdRng, TrialState};
 
 pub use acquisition::{log_expected_improvement, log_h};
-pub use options::GpOptions;
+pub use options::{GpOptions, PrunedValue};
 
 use encoding::Encoding;
 use kernel::DimKind;
@@ -184,27 +189,52 @@ struct Data {
     pending: Vec<Vec<f64>>,
 }
 
+/// The loss each trial is fitted to, by trial: complete trials their value,
+/// pruned ones what `pruned` says (their last value, or a predicted final
+/// value), `None` for failed trials and trials without a value. Running
+/// trials are not in it (they are pending points).
+fn training_losses(history: &History, pruned: PrunedValue) -> Vec<(usize, Option<f64>)> {
+    let direction = history.direction;
+    // One fit per step, from the complete trials that reported it.
+    let mut fits: BTreeMap<u64, Option<FinalFit>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(history.trials.len());
+    for (i, t) in history.trials.iter().enumerate() {
+        let loss = match t.state {
+            TrialState::Complete => t.loss(direction),
+            TrialState::Pruned => t.last_intermediate().map(|(step, v)| {
+                let last = direction.loss(v);
+                let fit = match pruned {
+                    PrunedValue::Last => None,
+                    PrunedValue::Linear => *fits.entry(step).or_insert_with(|| {
+                        FinalFit::fit(PrunedRank::Linear, &support_at(history, step))
+                    }),
+                };
+                fit.map(|f| f.predict(last))
+                    .filter(|p| p.is_finite())
+                    .unwrap_or(last)
+            }),
+            TrialState::Running => continue,
+            TrialState::Failed => None,
+        };
+        out.push((i, loss));
+    }
+    out
+}
+
 fn training_data(
     space: &SearchSpace,
     history: &History,
     encoding: &Encoding,
-    warp: bool,
+    options: &GpOptions,
 ) -> Option<Data> {
     let mut observed = Vec::new();
     let mut failed = Vec::new();
-    let mut pending = Vec::new();
-    for t in &history.trials {
-        let loss = match t.state {
-            TrialState::Complete => t.loss(history.direction),
-            TrialState::Pruned => t
-                .last_intermediate()
-                .map(|(_, v)| history.direction.loss(v)),
-            TrialState::Running => {
-                pending.push(encoding.features_of(space, &t.params));
-                continue;
-            }
-            TrialState::Failed => None,
-        };
+    let pending: Vec<Vec<f64>> = history
+        .running()
+        .map(|t| encoding.features_of(space, &t.params))
+        .collect();
+    for (i, loss) in training_losses(history, options.pruned_value) {
+        let t = &history.trials[i];
         match loss {
             Some(l) => observed.push((t, l)),
             None => failed.push(t),
@@ -214,7 +244,7 @@ fn training_data(
         return None;
     }
     let losses: Vec<f64> = observed.iter().map(|(_, l)| *l).collect();
-    let mut y = warp::transform(&losses, warp);
+    let mut y = warp::transform(&losses, options.warp_outputs);
     let worst = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let best = y.iter().copied().fold(f64::INFINITY, f64::min);
     let mut order: Vec<usize> = (0..observed.len()).collect();
@@ -263,7 +293,7 @@ impl Searcher for GpSearcher {
         if kinds.is_empty() || history.n_with_value() < self.options.n_startup_trials.max(1) {
             return Ok(random_params(space, rng));
         }
-        let Some(data) = training_data(space, history, &encoding, self.options.warp_outputs) else {
+        let Some(data) = training_data(space, history, &encoding, &self.options) else {
             return Ok(random_params(space, rng));
         };
         let hyper = self.fit_hyper(&kinds, &data.x, &data.y);
@@ -348,4 +378,151 @@ pub fn fit_kernel(x: &[Vec<f64>], y: &[f64], options: &GpOptions) -> Option<Fitt
         noise_variance: h.log_noise.exp(),
         mean: h.mean,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Direction, Observation};
+
+    fn obs(
+        number: u64,
+        state: TrialState,
+        value: Option<f64>,
+        curve: &[(u64, f64)],
+    ) -> Observation {
+        Observation {
+            number,
+            params: Params::default(),
+            state,
+            value,
+            intermediate: curve.to_vec(),
+            duration_ms: None,
+        }
+    }
+
+    /// Five complete trials whose (value at step 1, final value) are
+    /// (1, 2), (2, 3), (3, 5), (4, 4), (5, 6), then a trial pruned at step 1
+    /// with 10, one pruned at step 3 with 7, a failed and a running one;
+    /// `sign` -1 stores every value negated (to be maximised).
+    fn history(direction: Direction, sign: f64) -> History {
+        let mut h = History::new(direction);
+        let pairs = [(1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (4.0, 4.0), (5.0, 6.0)];
+        for (i, &(x, y)) in pairs.iter().enumerate() {
+            let curve = [(1, sign * x), (2, sign * (x + y) / 2.0), (3, sign * y)];
+            h.trials
+                .push(obs(i as u64, TrialState::Complete, Some(sign * y), &curve));
+        }
+        h.trials
+            .push(obs(5, TrialState::Pruned, None, &[(1, sign * 10.0)]));
+        h.trials.push(obs(
+            6,
+            TrialState::Pruned,
+            None,
+            &[(1, sign * 8.0), (2, sign * 7.5), (3, sign * 7.0)],
+        ));
+        h.trials.push(obs(7, TrialState::Failed, None, &[]));
+        h.trials
+            .push(obs(8, TrialState::Running, None, &[(1, 1.0)]));
+        h
+    }
+
+    #[test]
+    fn pruned_trials_by_last_value_or_a_predicted_final_value() {
+        for (direction, sign) in [(Direction::Minimize, 1.0), (Direction::Maximize, -1.0)] {
+            let h = history(direction, sign);
+            let last = training_losses(&h, PrunedValue::Last);
+            let linear = training_losses(&h, PrunedValue::Linear);
+            let expected_last: Vec<(usize, Option<f64>)> = vec![
+                (0, Some(2.0)),
+                (1, Some(3.0)),
+                (2, Some(5.0)),
+                (3, Some(4.0)),
+                (4, Some(6.0)),
+                (5, Some(10.0)),
+                (6, Some(7.0)),
+                (7, None),
+            ];
+            assert_eq!(last, expected_last, "{direction:?}");
+            // By hand: at step 1, x = 1..5 and final y = 2 3 5 4 6: means 3
+            // and 4, sxx = 10, sxy = 4 + 1 + 0 + 0 + 4 = 9, so final =
+            // 1.3 + 0.9 x, and the trial pruned at 10 is fitted to 10.3.
+            // At step 3 the complete trials' values are their finals (x =
+            // y): slope 1, intercept 0, so the one pruned at 7 keeps 7.
+            assert_eq!(linear.len(), 8);
+            for (i, (got, want)) in linear.iter().zip(&expected_last).enumerate() {
+                let want = if i == 5 { Some(10.3) } else { want.1 };
+                assert_eq!(got.0, i);
+                match (got.1, want) {
+                    (Some(g), Some(w)) => assert!((g - w).abs() < 1e-12, "{i}: {g} {w}"),
+                    (g, w) => assert_eq!(g, w, "{i}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_with_fewer_than_five_complete_trials_keeps_the_last_value() {
+        let mut h = history(Direction::Minimize, 1.0);
+        // Four complete trials reported step 1: no line there.
+        h.trials[4].intermediate.retain(|&(s, _)| s != 1);
+        let linear = training_losses(&h, PrunedValue::Linear);
+        assert_eq!(linear[5], (5, Some(10.0)));
+        // Step 3 still has its five: final = value there.
+        assert!((linear[6].1.unwrap() - 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_option_changes_the_suggestion_only_through_pruned_trials() {
+        let space =
+            SearchSpace::new(vec![crate::Param::new("x", crate::Domain::float(0.0, 1.0))]).unwrap();
+        let mut h = History::new(Direction::Minimize);
+        for i in 0..12u64 {
+            let x = (i as f64 + 0.5) / 12.0;
+            let mut p = Params::default();
+            p.insert("x", crate::Value::from(x));
+            let y = (x - 0.3) * (x - 0.3);
+            h.trials.push(Observation {
+                number: i,
+                params: p,
+                state: TrialState::Complete,
+                value: Some(y),
+                intermediate: vec![(1, y + 1.0), (2, y)],
+                duration_ms: None,
+            });
+        }
+        let suggest = |h: &History, pruned_value| {
+            let options = GpOptions {
+                pruned_value,
+                n_candidates: 64,
+                ..GpOptions::default()
+            };
+            let mut rng = crate::suggestion_rng(1, h.trials.len() as u64);
+            GpSearcher::new(options, 1)
+                .suggest(&space, h, &mut rng)
+                .unwrap()
+        };
+        // No pruned trial: the same suggestion either way.
+        assert_eq!(
+            suggest(&h, PrunedValue::Last),
+            suggest(&h, PrunedValue::Linear)
+        );
+        // A trial pruned at step 1 near the optimum: by its last value
+        // (1.0) it looks worse than every complete trial, by the line
+        // (final = value - 1) it is the best; the suggestions differ.
+        let mut p = Params::default();
+        p.insert("x", crate::Value::from(0.3));
+        h.trials.push(Observation {
+            number: 12,
+            params: p,
+            state: TrialState::Pruned,
+            value: None,
+            intermediate: vec![(1, 1.0)],
+            duration_ms: None,
+        });
+        assert_ne!(
+            suggest(&h, PrunedValue::Last),
+            suggest(&h, PrunedValue::Linear)
+        );
+    }
 }

@@ -26,6 +26,24 @@ pub struct GpOptions {
     /// Warp the objective by a shifted logarithm when it is strongly skewed
     /// (see [`super::warp`]).
     pub warp_outputs: bool,
+    /// The target a pruned trial is fitted to (see [`PrunedValue`]).
+    pub pruned_value: PrunedValue,
+}
+
+/// The training target of a pruned trial, whose last value was recorded at
+/// an earlier step than the complete trials' final values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PrunedValue {
+    /// Its last intermediate value, as if it were a final one.
+    #[default]
+    Last,
+    /// A prediction of its final value: a least-squares line of final value
+    /// on value at its last step, fit on the complete trials that reported
+    /// that step (at least 5 of them; with fewer, its last value), the same
+    /// prediction as TPE's `pruned_rank: linear`.
+    Linear,
 }
 
 impl Default for GpOptions {
@@ -38,6 +56,7 @@ impl Default for GpOptions {
             deterministic_objective: false,
             min_noise: 1e-6,
             warp_outputs: true,
+            pruned_value: PrunedValue::Last,
         }
     }
 }

@@ -43,7 +43,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 mod categorical;
-mod final_prediction;
+pub(crate) mod final_prediction;
 mod options;
 pub mod parzen;
 mod pool;

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::super::{Devices, Method, PrunerKind};
 use super::*;
+use crate::gp::PrunedValue;
 use crate::tpe::PrunedRank;
 
 #[test]
@@ -118,6 +119,7 @@ fn top_level_sections() {
         "run": {"parallel": 4, "timeout": 3600, "devices": [0, 1], "trial_timeout": "30m",
                 "seed": 1, "retry_failed": 1, "trials_per_device": 2, "max_consecutive_failures": 3},
         "tpe": {"n_startup_trials": 5, "pruned_rank": "linear"},
+        "gp": {"pruned_value": "linear"},
         "parameters": {"lr": {"min": 0.001, "max": 0.1}}
     }))
     .unwrap();
@@ -129,6 +131,7 @@ fn top_level_sections() {
     assert_eq!(spec.run.timeout, Some(Duration::from_secs(3600)));
     assert_eq!(spec.searcher.tpe.n_startup_trials, 5);
     assert_eq!(spec.searcher.tpe.pruned_rank, PrunedRank::Linear);
+    assert_eq!(spec.searcher.gp.pruned_value, PrunedValue::Linear);
     assert_eq!(
         spec.extra.keys().collect::<Vec<_>>(),
         ["project", "entity", "run_cap", "controller"]
@@ -225,6 +228,10 @@ fn top_level_errors_name_the_key() {
         (
             json!({"parameters": p, "tpe": {"pruned_rank": "spline"}}),
             "tpe",
+        ),
+        (
+            json!({"parameters": p, "gp": {"pruned_value": "spline"}}),
+            "gp",
         ),
         (
             json!({"parameters": p, "command": "python train.py"}),
