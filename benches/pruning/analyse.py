@@ -59,7 +59,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 
 import numpy as np
 
@@ -151,19 +150,7 @@ def replay_share(r, problem, pruner):
     order, through `pruner` (a hypersweep method name); inf when the pruner stops it."""
     values = [v for _, v in r["complete"]]
     best = values.index(min(values))
-    proc = subprocess.Popen([run.WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-
-    def call(msg):
-        proc.stdin.write(json.dumps(msg) + "\n")
-        proc.stdin.flush()
-        answer = json.loads(proc.stdout.readline())
-        if "error" in answer:
-            raise RuntimeError(answer["error"])
-        return answer
-
-    space = {"params": [{"name": n, "domain": {"type": "float", "low": lo, "high": hi, "log": log}}
-                        for n, lo, hi, log in problem.params]}
+    proc, call, space = run.start_worker(problem)
     try:
         call({"op": "init", "space": space, "method": "random", "seed": r["seed"],
               "study": f"{problem.name}-{r['seed']}", "early_terminate": run.hs_pruner(pruner)})

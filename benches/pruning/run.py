@@ -256,7 +256,9 @@ def sweep(ask, report, tell, curve, trace=None):
     return complete
 
 
-def run_hs(method, problem, seed, trace=None, searchers=None):
+def start_worker(problem):
+    """A `pruning_worker` process, a function that sends it one request and returns its
+    answer (raising its error), and `problem`'s search space as the worker takes it."""
     proc = subprocess.Popen([WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def call(msg):
@@ -269,6 +271,11 @@ def run_hs(method, problem, seed, trace=None, searchers=None):
 
     space = {"params": [{"name": n, "domain": {"type": "float", "low": lo, "high": hi, "log": log}}
                         for n, lo, hi, log in problem.params]}
+    return proc, call, space
+
+
+def run_hs(method, problem, seed, trace=None, searchers=None):
+    proc, call, space = start_worker(problem)
     searcher, _, options = hs_parse(method)
     call({"op": "init", "space": space, "method": searcher, "seed": seed,
           "study": f"{problem.name}-{seed}", "early_terminate": hs_pruner(method), **options})
