@@ -567,10 +567,6 @@ fn suggest_tpe(
 /// by a sort rather than by filtering the whole history's.
 const SMALL_SET: usize = 8;
 
-/// At most this many trials added to a set since its last fit are added to
-/// its columns and sorted orders one by one; more, and they are rebuilt.
-const MAX_ADDED: usize = 8;
-
 /// Storage reused from one suggestion to the next, so that a suggestion at
 /// thousands of trials allocates next to nothing: the estimators of each
 /// group (good, bad) with what they were built from.
@@ -652,11 +648,31 @@ impl Fit<'_> {
             }
         };
         let sorted = |k: usize| presorted && !matches!(group.specs[k], DimSpec::Categorical { .. });
-        let extend = model.epoch == Some(self.cache.epoch)
-            && model.columns.len() == d
-            && n > last.len()
-            && n - last.len() <= MAX_ADDED
-            && kept.starts_with(last);
+        // The trials added since the last fit (indices in the new order),
+        // when that is all that changed.
+        let added = if model.epoch == Some(self.cache.epoch) && model.columns.len() == d {
+            parzen::added_indices(last, kept)
+        } else {
+            None
+        };
+        let extend = added.is_some();
+        let added = added.unwrap_or_default();
+        // With trials added before the last one kept, the kept kernels'
+        // indices move: `remap[o]` is old kernel `o`'s new index.
+        let remap: Vec<u32> = if extend && added[0] < last.len() {
+            let mut remap = Vec::with_capacity(last.len());
+            let mut next_added = added.iter().peekable();
+            for i in 0..n {
+                if next_added.peek() == Some(&&i) {
+                    next_added.next();
+                } else {
+                    remap.push(i as u32);
+                }
+            }
+            remap
+        } else {
+            Vec::new()
+        };
         model.epoch = Some(self.cache.epoch);
         model.columns.resize_with(d, Vec::new);
         model.orders.resize_with(d, Vec::new);
@@ -669,7 +685,6 @@ impl Fit<'_> {
         // good one, is sorted directly instead: by value, ties by position,
         // the same order). Dimensions are independent: large sets are split
         // among threads, with the same results.
-        let old = last.len();
         let small = n * SMALL_SET < self.cache.numbers.len();
         if !extend {
             slot.resize(self.cache.numbers.len(), u32::MAX);
@@ -680,12 +695,21 @@ impl Fit<'_> {
         let slot_ref = &*slot;
         let prepare = |k: usize, column: &mut Vec<f64>, order: &mut Vec<u32>| {
             if extend {
-                for (idx, &i) in kept.iter().enumerate().skip(old) {
-                    let v = value(k, i);
-                    column.push(v);
-                    if sorted(k) {
-                        let at =
-                            order.partition_point(|&o| column[o as usize].total_cmp(&v).is_le());
+                for &idx in &added {
+                    column.insert(idx, value(k, kept[idx]));
+                }
+                if sorted(k) {
+                    if !remap.is_empty() {
+                        for o in order.iter_mut() {
+                            *o = remap[*o as usize];
+                        }
+                    }
+                    for &idx in &added {
+                        let v = column[idx];
+                        let at = order.partition_point(|&o| {
+                            let by_value = column[o as usize].total_cmp(&v);
+                            by_value.is_lt() || (by_value.is_eq() && (o as usize) < idx)
+                        });
                         order.insert(at, idx as u32);
                     }
                 }

@@ -231,7 +231,7 @@ const LOG_RUN: usize = 256;
 
 /// At most this many observations added since the last refit are fitted on
 /// their own; more, and the estimator is refitted from scratch.
-const MAX_ADDED: usize = 8;
+pub(super) const MAX_ADDED: usize = 8;
 
 /// Builds the Parzen estimator of `n = weights.len()` observations given
 /// row-major in `obs` (`n * specs.len()` values: coordinates for numerical
@@ -285,7 +285,9 @@ impl ParzenEstimator {
         let n_kernels = n_obs + 1;
         // The number of observations the kept kernels are fitted to, when
         // this refit only adds observations to the last one's.
-        let kept = match (&self.last, observations) {
+        // The indices (in the new kernel order) of the observations this
+        // refit adds to the last one's, when it only adds a few.
+        let added = match (&self.last, observations) {
             (Some(last), Some(now))
                 if !config.multivariate
                     && config.bandwidth == Bandwidth::Neighbor
@@ -295,13 +297,15 @@ impl ParzenEstimator {
                     && last.ids.len() >= 2
                     && now.ids.len() > last.ids.len()
                     && now.ids.len() - last.ids.len() <= MAX_ADDED
-                    && now.ids.starts_with(&last.ids)
                     && last.specs == specs =>
             {
-                Some(last.ids.len())
+                added_indices(&last.ids, now.ids)
             }
             _ => None,
         };
+        let kept = added
+            .as_ref()
+            .map(|_| self.last.as_ref().map_or(0, |l| l.ids.len()));
         match observations {
             Some(now) => {
                 let last = self.last.get_or_insert_with(|| LastFit {
@@ -389,9 +393,11 @@ impl ParzenEstimator {
                         _ => NumericalDim::default(),
                     };
                     let rule = rule(j, *min_sigma);
-                    match kept {
-                        Some(kept) if dim.low == rule.low(n_obs) && dim.mu.len() == kept + 1 => {
-                            dim.extend(column, kept, &rule, log_weights);
+                    match (kept, &added) {
+                        (Some(kept), Some(added))
+                            if dim.low == rule.low(n_obs) && dim.mu.len() == kept + 1 =>
+                        {
+                            dim.extend(column, added, &rule, log_weights);
                             #[cfg(test)]
                             extended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
@@ -502,6 +508,45 @@ struct Rule<'a> {
     config: &'a EstimatorConfig,
 }
 
+/// The indices in `now` of the ids that are not in `last`, when `last` is
+/// `now` with those taken out (both in the same order) and there are at
+/// most [`MAX_ADDED`] of them; `None` otherwise.
+pub(super) fn added_indices(last: &[u32], now: &[u32]) -> Option<Vec<usize>> {
+    if now.len() <= last.len() || now.len() - last.len() > MAX_ADDED {
+        return None;
+    }
+    // Usually the new ones come last: the common prefix is compared at once.
+    let common = last.iter().zip(now).take_while(|(a, b)| a == b).count();
+    let mut added = Vec::with_capacity(now.len() - last.len());
+    let mut rest = last[common..].iter().peekable();
+    for (i, id) in now.iter().enumerate().skip(common) {
+        if rest.peek() == Some(&id) {
+            rest.next();
+        } else {
+            if added.len() == MAX_ADDED {
+                return None;
+            }
+            added.push(i);
+        }
+    }
+    (rest.peek().is_none() && added.len() == now.len() - last.len()).then_some(added)
+}
+
+/// Inserts `value` into `v` at each of the indices `at` (ascending, in the
+/// order after the insertions).
+fn insert_at<T: Copy>(v: &mut Vec<T>, at: &[usize], value: T) {
+    match at {
+        [] => {}
+        // New observations usually come last.
+        _ if at[0] == v.len() => v.resize(v.len() + at.len(), value),
+        _ => {
+            for &i in at {
+                v.insert(i, value);
+            }
+        }
+    }
+}
+
 impl Rule<'_> {
     /// The lower bound of the widths of `n` observations' kernels: the
     /// magic clip's `1 / min(100, n + 1)` (or [`MIN_SIGMA`]), raised to
@@ -564,43 +609,45 @@ impl NumericalDim {
         self.sigma.push(PRIOR_SIGMA);
     }
 
-    /// [`NumericalDim::refit`] for `centres` whose first `kept` are the
-    /// centres this dimension was last fitted to (with the same rule, width
-    /// bound and more than one observation): the kernels of the new centres
-    /// are fitted, and those of their neighbours in sorted order refitted
-    /// (their widths may change); the others are kept. Every kernel's terms
-    /// are what a refit from scratch computes, bit for bit.
-    fn extend(&mut self, centres: &[f64], kept: usize, rule: &Rule, log_weights: &[f64]) {
+    /// [`NumericalDim::refit`] for `centres` that are the centres this
+    /// dimension was last fitted to (with the same rule, width bound and
+    /// more than one observation) with new ones at the indices `added`
+    /// (ascending, in the new order): the kernels of the new centres are
+    /// fitted, and those of their neighbours in sorted order refitted (their
+    /// widths may change); the others are kept. Every kernel's terms are
+    /// what a refit from scratch computes, bit for bit.
+    fn extend(&mut self, centres: &[f64], added: &[usize], rule: &Rule, log_weights: &[f64]) {
         let n = centres.len();
+        let kept = n - added.len();
         let order = rule
             .presorted
             .expect("only the neighbour rule with a sorted order extends");
         debug_assert_eq!(order.len(), n);
         debug_assert!(kept >= 2 && n > kept && self.mu.len() == kept + 1);
-        // Take the prior's kernel off the end; it goes back last.
+        // Take the prior's kernel off the end (it goes back last), and make
+        // room for the new kernels where they belong.
         for v in [
             &mut self.mu,
             &mut self.sigma,
             &mut self.scale,
             &mut self.norm,
+            &mut self.log_norm,
         ] {
             v.truncate(kept);
+            insert_at(v, added, 0.0);
         }
         self.truncation.truncate(kept);
-        self.log_norm.truncate(kept);
-        self.mu
-            .extend(centres[kept..].iter().map(|x| x.clamp(0.0, 1.0)));
+        insert_at(&mut self.truncation, added, (0.0, 0.0));
+        for &k in added {
+            self.mu[k] = centres[k].clamp(0.0, 1.0);
+        }
         self.mu.push(0.5);
-        self.sigma.resize(n, 0.0);
-        self.scale.resize(n, 0.0);
-        self.norm.resize(n, 0.0);
-        self.truncation.resize(n, (0.0, 0.0));
-        self.log_norm.resize(n, 0.0);
         // The places in sorted order of the new kernels and their
         // neighbours; each kernel's width depends on its two neighbours only.
-        let mut places: Vec<usize> = Vec::with_capacity(3 * (n - kept));
+        let mut places: Vec<usize> = Vec::with_capacity(3 * added.len());
+        let first_added = added[0] as u32;
         for (i, &k) in order.iter().enumerate() {
-            if k as usize >= kept {
+            if k >= first_added && added.binary_search(&(k as usize)).is_ok() {
                 places.extend(i.saturating_sub(1)..(i + 2).min(n));
             }
         }
@@ -2028,7 +2075,7 @@ mod tests {
         ];
         let d = specs.len();
         let mut rng = StdRng::seed_from_u64(5);
-        let rows: Vec<[f64; 5]> = (0..180)
+        let rows: Vec<[f64; 5]> = (0..181)
             .map(|i| {
                 [
                     // Clustered, with repeats and the range's ends.
@@ -2055,6 +2102,12 @@ mod tests {
         steps.push((0..141).filter(|&i| i != 70).collect());
         steps.push((0..141).filter(|&i| i != 70).chain(141..144).collect());
         steps.push((0..141).filter(|&i| i != 70).chain(141..180).collect());
+        // One back in the middle; three taken out; two back in the middle
+        // and one more at the end; the last one back.
+        steps.push((0..180).collect());
+        steps.push((0..180).filter(|i| ![30, 90, 150].contains(i)).collect());
+        steps.push((0..181).filter(|&i| i != 90).collect());
+        steps.push((0..181).collect());
         for consider_endpoints in [false, true] {
             let config = EstimatorConfig {
                 bandwidth: Bandwidth::Neighbor,
@@ -2119,10 +2172,11 @@ mod tests {
                 }
             }
             // The numerical dimensions of the refits with one to eight
-            // more observations (4 of them) took the shorter path.
+            // more observations and none taken out (8 of them) took the
+            // shorter path.
             assert_eq!(
                 grown.extended,
-                3 * 5,
+                3 * 8,
                 "consider_endpoints {consider_endpoints}"
             );
         }
@@ -2177,6 +2231,26 @@ mod tests {
                 assert_eq!(together.random::<u64>(), next);
             }
         }
+    }
+
+    #[test]
+    fn added_ids_are_found_where_they_were_inserted() {
+        assert_eq!(
+            added_indices(&[1, 2, 3], &[1, 2, 3, 4, 5]),
+            Some(vec![3, 4])
+        );
+        assert_eq!(
+            added_indices(&[1, 3, 5], &[0, 1, 2, 3, 5, 6]),
+            Some(vec![0, 2, 5])
+        );
+        // Nothing added, one taken out, another order, too many added.
+        assert_eq!(added_indices(&[1, 2, 3], &[1, 2, 3]), None);
+        assert_eq!(added_indices(&[1, 2, 3], &[1, 3, 4, 5]), None);
+        assert_eq!(added_indices(&[1, 2, 3], &[2, 1, 3, 4]), None);
+        let nine_more: Vec<u32> = (0..11).collect();
+        assert_eq!(added_indices(&[0, 1], &nine_more), None);
+        let eight_more: Vec<u32> = (0..10).collect();
+        assert_eq!(added_indices(&[0, 1], &eight_more), Some((2..10).collect()));
     }
 
     #[test]
