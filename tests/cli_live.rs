@@ -14,13 +14,17 @@ use hypersweep::trials::{SledStorage, Trial};
 use serde_json::json;
 
 /// Trial 0 ends at once; the others block until `release` appears in the
-/// test's directory.
+/// test's directory, or the directory is gone: a trial orphaned by the
+/// kill -9 test may miss the release file, written just before the
+/// directory is deleted, and would otherwise poll for ever.
 const TRIAL: &str = r#"
 import json, os, pathlib, sys, time
 n = int(os.environ["HYPERSWEEP_TRIAL"])
 if n > 0:
     release = pathlib.Path(sys.argv[1]) / "release"
     while not release.exists():
+        if not release.parent.exists():
+            sys.exit("the test's directory is gone")
         time.sleep(0.05)
 print(json.dumps({"loss": float(n)}))
 "#;
