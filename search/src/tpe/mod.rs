@@ -40,7 +40,6 @@
 //! with neighbour widths, gamma 0.15, and no repeats in discrete spaces.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 
 mod categorical;
 pub(crate) mod final_prediction;
@@ -739,24 +738,11 @@ impl Fit<'_> {
         // Sorting a small set costs a few comparisons per value.
         let units = if small && !extend { pool::FIT_UNITS } else { 1 };
         let threads = pool::threads_for(self.options.scoring_threads(), d, n * d * units);
-        if threads <= 1 {
-            for (k, (column, order)) in model.columns.iter_mut().zip(&mut model.orders).enumerate()
-            {
-                prepare(k, column, order);
-            }
-        } else {
-            let parts: Vec<Mutex<(&mut Vec<f64>, &mut Vec<u32>)>> = model
-                .columns
-                .iter_mut()
-                .zip(&mut model.orders)
-                .map(Mutex::new)
-                .collect();
-            pool::for_each(d, threads - 1, &|k| {
-                let mut part = parts[k].lock().unwrap_or_else(|e| e.into_inner());
-                let (column, order) = &mut *part;
-                prepare(k, column, order);
-            });
-        }
+        let mut parts: Vec<(&mut Vec<f64>, &mut Vec<u32>)> =
+            model.columns.iter_mut().zip(&mut model.orders).collect();
+        pool::for_each_mut(&mut parts, threads - 1, &|k, (column, order)| {
+            prepare(k, column, order)
+        });
         if !extend {
             for &i in kept {
                 slot[i as usize] = u32::MAX;

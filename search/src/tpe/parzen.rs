@@ -17,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
-use std::sync::Mutex;
 
 use rand::RngExt;
 
@@ -186,8 +185,6 @@ pub struct ParzenEstimator {
     /// Scratch for building: the running product of normalisers per kernel.
     prod: Vec<f64>,
     log_prod: Vec<f64>,
-    /// Scratch for the neighbour rule's sorted order.
-    order: Vec<(f64, usize)>,
     /// Threads the univariate form may use ([`ParzenEstimator::set_threads`];
     /// 0 as 1).
     threads: usize,
@@ -348,19 +345,8 @@ impl ParzenEstimator {
             let runs = n_kernels.div_ceil(LOG_RUN);
             pool::threads_for(self.threads, runs, n_kernels * pool::FIT_UNITS)
         };
-        if threads <= 1 {
-            log_run(0, &mut self.log_weights);
-        } else {
-            let runs: Vec<Mutex<&mut [f64]>> = self
-                .log_weights
-                .chunks_mut(LOG_RUN)
-                .map(Mutex::new)
-                .collect();
-            pool::for_each(runs.len(), threads - 1, &|r| {
-                let mut out = runs[r].lock().unwrap_or_else(|e| e.into_inner());
-                log_run(r * LOG_RUN, &mut out);
-            });
-        }
+        let mut runs: Vec<&mut [f64]> = self.log_weights.chunks_mut(LOG_RUN).collect();
+        pool::for_each_mut(&mut runs, threads - 1, &|r, out| log_run(r * LOG_RUN, out));
         self.cum_weights.clear();
         let mut acc = 0.0;
         for &w in weights.iter().chain(std::iter::once(&config.prior_weight)) {
@@ -438,18 +424,11 @@ impl ParzenEstimator {
         } else {
             pool::threads_for(self.threads, d, n_kernels * d * pool::FIT_UNITS)
         };
-        if threads <= 1 {
-            for (j, dim) in dims.iter_mut().enumerate() {
-                fit(j, dim, &mut self.order);
-            }
-        } else {
-            let dims: Vec<Mutex<&mut Dim>> = dims.iter_mut().map(Mutex::new).collect();
-            pool::for_each(d, threads - 1, &|j| {
-                let mut dim = dims[j].lock().unwrap_or_else(|e| e.into_inner());
-                // Only an unsorted neighbour rule sorts (TPE passes orders).
-                fit(j, &mut dim, &mut Vec::new());
-            });
-        }
+        // Only an unsorted neighbour rule sorts (TPE passes orders): it
+        // takes a buffer per dimension.
+        pool::for_each_mut(&mut dims, threads - 1, &|j, dim| {
+            fit(j, dim, &mut Vec::new())
+        });
         self.dims = dims;
         #[cfg(test)]
         {
@@ -1033,17 +1012,13 @@ impl ParzenEstimator {
         let per_point = 1 + 2 * d;
         let uniforms: Vec<f64> = (0..m * per_point).map(|_| rng.random::<f64>()).collect();
         let mut columns = vec![0.0; m * d];
-        {
-            let parts: Vec<Mutex<&mut [f64]>> =
-                columns.chunks_exact_mut(m).map(Mutex::new).collect();
-            pool::for_each(d, threads - 1, &|j| {
-                let mut column = parts[j].lock().unwrap_or_else(|e| e.into_inner());
-                for (c, x) in column.iter_mut().enumerate() {
-                    let u = &uniforms[c * per_point + 1 + 2 * j..];
-                    *x = Self::draw(&self.dims[j], self.pick_kernel(u[0]), u[1]);
-                }
-            });
-        }
+        let mut parts: Vec<&mut [f64]> = columns.chunks_exact_mut(m).collect();
+        pool::for_each_mut(&mut parts, threads - 1, &|j, column| {
+            for (c, x) in column.iter_mut().enumerate() {
+                let u = &uniforms[c * per_point + 1 + 2 * j..];
+                *x = Self::draw(&self.dims[j], self.pick_kernel(u[0]), u[1]);
+            }
+        });
         for (c, x) in out.chunks_exact_mut(d).enumerate() {
             for (j, xj) in x.iter_mut().enumerate() {
                 *xj = columns[j * m + c];
@@ -1244,31 +1219,25 @@ pub fn log_pdf_dims_of(
         start: usize,
         out: &'a mut [LogSum],
     }
-    let mut items: Vec<Mutex<Item>> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     for (pe, out) in estimators.iter().zip(outs.iter_mut()) {
         let run = (ITEM_TERMS / pe.n_kernels.max(1)).clamp(1, m);
         for (dim, out) in out.chunks_exact_mut(m).enumerate() {
             for (r, out) in out.chunks_mut(run).enumerate() {
-                items.push(Mutex::new(Item {
+                items.push(Item {
                     estimator: pe,
                     dim,
                     start: r * run,
                     out,
-                }));
+                });
             }
         }
     }
-    pool::for_each(items.len(), threads - 1, &|i| {
-        let mut item = items[i].lock().unwrap_or_else(|e| e.into_inner());
-        let Item {
-            estimator,
-            dim,
-            start,
-            ref mut out,
-        } = *item;
-        let points_run = start..start + out.len();
+    pool::for_each_mut(&mut items, threads - 1, &|_, item| {
+        let points_run = item.start..item.start + item.out.len();
         SCRATCH.with_borrow_mut(|scratch| {
-            estimator.dim_log_pdf_points(dim, points, points_run, out, scratch);
+            let (estimator, dim) = (item.estimator, item.dim);
+            estimator.dim_log_pdf_points(dim, points, points_run, item.out, scratch);
         });
     });
 }

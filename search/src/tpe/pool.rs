@@ -70,6 +70,27 @@ pub(super) fn for_each(n: usize, helpers: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// Runs `f(i, &mut items[i])` for every item, as [`for_each`] splits the
+/// work (on the caller alone for `helpers` 0 or a single item). Each item is
+/// handed to one thread at a time.
+pub(super) fn for_each_mut<T: Send>(
+    items: &mut [T],
+    helpers: usize,
+    f: &(dyn Fn(usize, &mut T) + Sync),
+) {
+    if helpers == 0 || items.len() <= 1 {
+        for (i, item) in items.iter_mut().enumerate() {
+            f(i, item);
+        }
+        return;
+    }
+    let cells: Vec<Mutex<&mut T>> = items.iter_mut().map(Mutex::new).collect();
+    for_each(cells.len(), helpers, &|i| {
+        let mut item = cells[i].lock().unwrap_or_else(|e| e.into_inner());
+        f(i, &mut item);
+    });
+}
+
 struct Job {
     next: AtomicUsize,
     finished: AtomicUsize,
