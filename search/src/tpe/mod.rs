@@ -592,12 +592,9 @@ struct Workspace {
 #[derive(Debug, Clone, Default)]
 struct Model {
     estimator: ParzenEstimator,
-    /// The history cache's epoch the columns were gathered in.
-    epoch: Option<u64>,
-    /// Positions of the trials the estimator is built on, in trial order.
+    /// Positions of the trials the estimator is built on, in trial order
+    /// (the estimator keeps the last fit's, to tell what was added).
     kept: Vec<u32>,
-    /// The next fit's, while it is being built.
-    next: Vec<u32>,
     /// Per dimension of the group, the trials' values (`kept` order).
     columns: Vec<Vec<f64>>,
     /// Per dimension of the group, the kernels sorted by value, ties by
@@ -627,14 +624,17 @@ impl Fit<'_> {
         let columns = &self.cache.columns;
         // The trials where the whole group is set (all of them, or none, in
         // a space of valid configurations).
-        model.next.clear();
+        model.kept.clear();
         let complete = &self.cache.complete;
-        model.next.extend(set.iter().filter_map(|&i| {
+        model.kept.extend(set.iter().filter_map(|&i| {
             let whole = complete[i] || group.params.iter().all(|&j| !columns[j][i].is_nan());
             whole.then_some(i as u32)
         }));
-        std::mem::swap(&mut model.kept, &mut model.next);
-        let (kept, last) = (&model.kept, &model.next);
+        let kept = &model.kept;
+        let observations = Observations {
+            epoch: self.cache.epoch,
+            ids: kept,
+        };
         let presorted = self.options.bandwidth == Bandwidth::Neighbor;
         let n = kept.len();
         let d = group.params.len();
@@ -649,8 +649,10 @@ impl Fit<'_> {
         let sorted = |k: usize| presorted && !matches!(group.specs[k], DimSpec::Categorical { .. });
         // The trials added since the last fit (indices in the new order),
         // when that is all that changed.
-        let added = if model.epoch == Some(self.cache.epoch) && model.columns.len() == d {
-            parzen::added_indices(last, kept)
+        // (The estimator keeps the last fit's trials; the columns and orders
+        // here were built for them.)
+        let added = if model.columns.len() == d {
+            model.estimator.added(observations)
         } else {
             None
         };
@@ -658,8 +660,9 @@ impl Fit<'_> {
         let added = added.unwrap_or_default();
         // With trials added before the last one kept, the kept kernels'
         // indices move: `remap[o]` is old kernel `o`'s new index.
-        let remap: Vec<u32> = if extend && added[0] < last.len() {
-            let mut remap = Vec::with_capacity(last.len());
+        let n_last = n - added.len();
+        let remap: Vec<u32> = if extend && added[0] < n_last {
+            let mut remap = Vec::with_capacity(n_last);
             let mut next_added = added.iter().peekable();
             for i in 0..n {
                 if next_added.peek() == Some(&&i) {
@@ -672,7 +675,6 @@ impl Fit<'_> {
         } else {
             Vec::new()
         };
-        model.epoch = Some(self.cache.epoch);
         model.columns.resize_with(d, Vec::new);
         model.orders.resize_with(d, Vec::new);
         // Per dimension: its column of values, and for the neighbour rule
@@ -756,10 +758,6 @@ impl Fit<'_> {
         }
         let column_refs: Vec<&[f64]> = model.columns.iter().map(Vec::as_slice).collect();
         let orders = presorted.then_some(&model.orders[..]);
-        let observations = Observations {
-            epoch: self.cache.epoch,
-            ids: &model.kept,
-        };
         model.estimator.refit(
             &column_refs,
             &model.weights,

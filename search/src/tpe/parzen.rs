@@ -228,7 +228,7 @@ const LOG_RUN: usize = 256;
 
 /// At most this many observations added since the last refit are fitted on
 /// their own; more, and the estimator is refitted from scratch.
-pub(super) const MAX_ADDED: usize = 8;
+const MAX_ADDED: usize = 8;
 
 /// Builds the Parzen estimator of `n = weights.len()` observations given
 /// row-major in `obs` (`n * specs.len()` values: coordinates for numerical
@@ -280,8 +280,6 @@ impl ParzenEstimator {
         assert_eq!(columns.len(), d);
         debug_assert!(columns.iter().all(|c| c.len() == n_obs));
         let n_kernels = n_obs + 1;
-        // The number of observations the kept kernels are fitted to, when
-        // this refit only adds observations to the last one's.
         // The indices (in the new kernel order) of the observations this
         // refit adds to the last one's, when it only adds a few.
         let added = match (&self.last, observations) {
@@ -289,20 +287,14 @@ impl ParzenEstimator {
                 if !config.multivariate
                     && config.bandwidth == Bandwidth::Neighbor
                     && orders.is_some()
-                    && last.epoch == now.epoch
                     && last.config == *config
                     && last.ids.len() >= 2
-                    && now.ids.len() > last.ids.len()
-                    && now.ids.len() - last.ids.len() <= MAX_ADDED
                     && last.specs == specs =>
             {
-                added_indices(&last.ids, now.ids)
+                self.added(now)
             }
             _ => None,
         };
-        let kept = added
-            .as_ref()
-            .map(|_| self.last.as_ref().map_or(0, |l| l.ids.len()));
         match observations {
             Some(now) => {
                 let last = self.last.get_or_insert_with(|| LastFit {
@@ -379,9 +371,10 @@ impl ParzenEstimator {
                         _ => NumericalDim::default(),
                     };
                     let rule = rule(j, *min_sigma);
-                    match (kept, &added) {
-                        (Some(kept), Some(added))
-                            if dim.low == rule.low(n_obs) && dim.mu.len() == kept + 1 =>
+                    match &added {
+                        Some(added)
+                            if dim.low == rule.low(n_obs)
+                                && dim.mu.len() == n_obs - added.len() + 1 =>
                         {
                             dim.extend(column, added, &rule, log_weights);
                             #[cfg(test)]
@@ -490,7 +483,7 @@ struct Rule<'a> {
 /// The indices in `now` of the ids that are not in `last`, when `last` is
 /// `now` with those taken out (both in the same order) and there are at
 /// most [`MAX_ADDED`] of them; `None` otherwise.
-pub(super) fn added_indices(last: &[u32], now: &[u32]) -> Option<Vec<usize>> {
+fn added_indices(last: &[u32], now: &[u32]) -> Option<Vec<usize>> {
     if now.len() <= last.len() || now.len() - last.len() > MAX_ADDED {
         return None;
     }
@@ -970,6 +963,18 @@ fn widths_in_order(
 }
 
 impl ParzenEstimator {
+    /// The indices in `now`'s order of the observations it adds to the last
+    /// refit's, when it names that refit's observations (the same epoch) with
+    /// at most [`MAX_ADDED`] more and none taken out; `None` otherwise, or
+    /// when the last refit was not given its [`Observations`].
+    pub fn added(&self, now: Observations<'_>) -> Option<Vec<usize>> {
+        let last = self.last.as_ref()?;
+        if last.epoch != now.epoch {
+            return None;
+        }
+        added_indices(&last.ids, now.ids)
+    }
+
     /// Number of kernels, the prior included.
     pub fn n_kernels(&self) -> usize {
         self.n_kernels
