@@ -43,6 +43,24 @@ completed, so that reaching it means finding as good a configuration, not also d
 lucky a noise (the noise, sd 0.003 on `curves` and 0.005 on the Hartmann functions, is about
 the size of the gaps between the best trials of a converged searcher).
 
+With `--oracle`, per problem and no-pruning sweep (`hs-none`, `hs-auto-none`), what a sweep that
+runs the best configuration in every trial, from its first, and spends no epoch on anything
+else, needs to reach that sweep's target: the share of the budget when its first final value is
+as good (trial k, numbered as the worker numbers trials, draws the same noise as every method's
+trial k), the seeds within 1/3, and for the synthetic problems how far the trial holding the target is from
+the minimum (noise-free) and how lucky its noise was (in standard deviations; medians over
+seeds), and the expected number of seeds within 1/3, sum over seeds of 1 - (1 - p)^20 with p = P(minimum + noise <= target). On the
+synthetic problems the noise is added to the value and does not depend on the parameters, so no
+method's complete trial is better than the minimum plus its noise, and whether a trial runs to
+the end cannot depend on the noise of its last step: in distribution no searcher or pruner does
+better than this sweep. On `sgd-logreg` there is no known minimum and the noise (the order of
+the minibatches) depends on the parameters: the configuration taken is the one with the lowest
+mean final value over `--reps` runs (seeds no sweep uses) among the 40 best complete ones
+observed (the target trial's regret and noise are then those of its mean over as many runs),
+so the figure is an estimate of what a searcher that has found the best region gets,
+not a bound. With `--each` (minutes), each of those 40 configurations in turn is the repeated
+one, for the spread of that estimate.
+
 Then, per problem, a bound for pruning that leaves the searcher's sequence of trials as it is:
 TPE ranks a pruned trial below every complete one, so only its good set (the best
 ceil(0.15 n), at most 25, of the n trials before each suggestion) decides the next suggestion;
@@ -59,6 +77,7 @@ import json
 import math
 import os
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -213,6 +232,184 @@ def noiseless(runs, problems, only):
     print(run.markdown(*run.summarise(clean)))
 
 
+# The configurations that minimise the noise-free final value (step E) of the synthetic problems,
+# refined from these starts by `best_configuration`: Hartmann's published minimisers (the
+# fidelity is 1 at step E) and, for `curves`, its best region (x0 near 0.7, x1 = 0.3, x2 = 0,
+# x3 = 0 for the fastest learning).
+OPTIMUM_STARTS = {
+    "curves": [0.7, 0.3, 0.0, 0.0],
+    "mf-hartmann3": [0.114614, 0.555649, 0.852547],
+    "mf-hartmann6": [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573],
+}
+NOISE_SD = {"curves": 0.003, "mf-hartmann3": 0.005, "mf-hartmann6": 0.005}
+
+
+def noise_free_final(problem, x):
+    noisy = run.noise
+    run.noise = lambda *_: 0.0
+    try:
+        names = [n for n, *_ in problem.params]
+        return list(problem.curve(dict(zip(names, x)), 0, 0))[-1]
+    finally:
+        run.noise = noisy
+
+
+def best_configuration(problem):
+    """(x, value): a pattern search on the noise-free final value from OPTIMUM_STARTS, inside
+    the unit cube, down to steps of 1e-9."""
+    x = list(OPTIMUM_STARTS[problem.name])
+    fx = noise_free_final(problem, x)
+    step = 0.05
+    while step > 1e-9:
+        improved = False
+        for i in range(len(x)):
+            for sign in (1.0, -1.0):
+                y = list(x)
+                y[i] = min(1.0, max(0.0, y[i] + sign * step))
+                fy = noise_free_final(problem, y)
+                if fy < fx:
+                    x, fx, improved = y, fy, True
+        if not improved:
+            step /= 2
+    return x, fx
+
+
+def normal_cdf(z):
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def best_observed(runs, pname, count):
+    """The `count` complete configurations of `pname` with the lowest observed final values,
+    over every run, best first."""
+    seen = {}
+    for r in runs:
+        if r["problem"] != pname:
+            continue
+        for steps, pruned, last, params, *_ in r["trials"]:
+            key = tuple(sorted(params.items()))
+            if steps == run.E and not pruned and (key not in seen or last < seen[key][0]):
+                seen[key] = (last, params)
+    return [p for _, p in sorted(seen.values(), key=lambda c: c[0])[:count]]
+
+
+def repeated_share(problem, params, seed, target):
+    """The share spent when a sweep that runs `params` as every trial first completes a trial
+    as good as `target`; inf when 60 trials do not."""
+    for k in range(run.TRIALS):
+        if list(problem.curve(params, seed, k))[-1] <= target:
+            return (k + 1) * run.E / run.BUDGET
+    return math.inf
+
+
+def repeated_finals(job):
+    """{seed: final values of trials 0..count-1} of a sweep that runs `params` as every trial."""
+    pname, params, seeds, count = job
+    problem = run.problems()[pname]
+    return {s: [list(problem.curve(params, s, k))[-1] for k in range(count)] for s in seeds}
+
+
+def oracle(runs, problems, only, reps, each):
+    """The share of a sweep that runs the best configuration in every trial; see the module's
+    docstring."""
+    refs = sorted({r["method"] for r in runs if r["method"] in ("hs-none", "hs-auto-none")},
+                  key=run.method_order)
+    targets = {(r["problem"], r["method"], r["seed"]): min(v for _, v in r["complete"])
+               for r in runs if r["method"] in refs}
+    fmt = lambda x: "never" if x == math.inf else f"{x:.3f}"
+    third = run.TRIALS // 3  # complete trials that fit in 1/3 of the budget
+    print("| problem | target: best of | target trial's noise-free regret | its noise (sd) | "
+          "best configuration's final value | its share, median over seeds | seeds within 1/3 "
+          "| expected seeds within 1/3 |")
+    print("|---|---|---|---|---|---|---|---|")
+    noisy = []
+    for pname in sorted({r["problem"] for r in runs}):
+        if only and pname not in only.split(","):
+            continue
+        problem = problems[pname]
+        if pname in OPTIMUM_STARTS:
+            x, value = best_configuration(problem)
+            best = dict(zip([n for n, *_ in problem.params], x))
+            sd = NOISE_SD[pname]
+            label = f"{value:.5f} (noise-free minimum)"
+        else:
+            # No known optimum, and the noise (the minibatches' order) depends on the
+            # parameters: the configuration with the lowest mean final value over `reps` runs
+            # on seeds no sweep uses, among the 40 best observed.
+            noisy.append(pname)
+            means = [(statistics.mean(list(problem.curve(p, 10_000 + i, 0))[-1]
+                                      for i in range(reps)), p)
+                     for p in best_observed(runs, pname, 40)]
+            value, best = min(means, key=lambda m: m[0])
+            sd = None
+            label = f"{value:.4f} (mean of {reps} runs)"
+        for ref in refs:
+            seeds = sorted(s for p, m, s in targets if p == pname and m == ref)
+            shares = [repeated_share(problem, best, s, targets[(pname, ref, s)]) for s in seeds]
+            within = sum(s <= 1 / 3 for s in shares)
+            expected, regret, luck = "", "", ""
+            if sd is None:
+                # The trial holding the target, run again `reps` times: its mean final value
+                # above the best configuration's, and its noise in its own standard deviations.
+                gaps, draws = [], []
+                for r in runs:
+                    if r["problem"] == pname and r["method"] == ref:
+                        _, _, last, params, *_ = min(
+                            (t for t in r["trials"] if t[0] == run.E and not t[1]),
+                            key=lambda t: t[2])
+                        again = [list(problem.curve(params, 10_000 + i, 0))[-1]
+                                 for i in range(reps)]
+                        gaps.append(statistics.mean(again) - value)
+                        draws.append((last - statistics.mean(again)) / statistics.pstdev(again))
+                regret = f"{statistics.median(gaps):.4f}"
+                luck = f"{statistics.median(draws):+.2f}"
+            else:
+                hit = [normal_cdf((targets[(pname, ref, s)] - value) / sd) for s in seeds]
+                expected = f"{sum(1.0 - (1.0 - p) ** third for p in hit):.1f}"
+                # The trial holding the target: how far its configuration is from the minimum,
+                # and how lucky its noise was (medians over seeds).
+                gaps, draws = [], []
+                for r in runs:
+                    if r["problem"] == pname and r["method"] == ref:
+                        _, _, last, params, *_ = min(
+                            (t for t in r["trials"] if t[0] == run.E and not t[1]),
+                            key=lambda t: t[2])
+                        clean = noise_free_final(problem, [params[n] for n, *_ in
+                                                           problem.params])
+                        gaps.append(clean - value)
+                        draws.append((last - clean) / sd)
+                regret = f"{statistics.median(gaps):.4f}"
+                luck = f"{statistics.median(draws):+.2f}"
+            print(f"| {pname} | {ref} | {regret} | {luck} | {label} | "
+                  f"{fmt(statistics.median(shares))} | {within}/{len(shares)} | {expected} |")
+    if not each:
+        return
+    # Every one of the 40 best observed configurations in turn as the repeated one: on how many
+    # seeds it reaches each target within 1/3 (20 complete trials).
+    for pname in noisy:
+        problem = problems[pname]
+        configs = best_observed(runs, pname, 40)
+        counts = {ref: [] for ref in refs}
+        seeds = sorted({s for p, _, s in targets if p == pname})
+        jobs = [(pname, params, seeds, third) for params in configs]
+        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+            all_finals = list(pool.map(repeated_finals, jobs))
+        for finals in all_finals:
+            for ref in refs:
+                counts[ref].append(sum(min(finals[s]) <= targets[(pname, ref, s)]
+                                       for s in seeds if (pname, ref, s) in targets))
+        print()
+        print(f"{pname}: seeds within 1/3 when one of the {len(configs)} best observed "
+              "configurations runs as every trial (of "
+              f"{len({s for p, _, s in targets if p == pname})})")
+        print()
+        print("| target: best of | fewest | median | most | configurations within 1/3 on more "
+              "than half the seeds |")
+        print("|---|---|---|---|---|")
+        seeds_n = len({s for p, _, s in targets if p == pname})
+        for ref, c in counts.items():
+            print(f"| {ref} | {min(c)} | {statistics.median(c)} | {max(c)} | "
+                  f"{sum(2 * x > seeds_n for x in c)} of {len(c)} |")
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default=os.path.join(run.HERE, "results", "runs.json"))
@@ -222,15 +419,25 @@ def main():
                     help="only the replay of the no-pruning sweeps through the pruners")
     ap.add_argument("--noiseless", action="store_true",
                     help="only run.py's table, complete trials judged by noise-free finals")
+    ap.add_argument("--oracle", action="store_true",
+                    help="only the table of a sweep that completes the best configuration in "
+                         "every trial")
+    ap.add_argument("--reps", type=int, default=16,
+                    help="--oracle on sgd-logreg: runs per configuration for its mean")
+    ap.add_argument("--each", action="store_true",
+                    help="--oracle on sgd-logreg: also each of the 40 best observed "
+                         "configurations as the repeated one (minutes)")
     ap.add_argument("--pruned-targets", action="store_true",
                     help="only the table of pruned trials' targets against their final values")
     args = ap.parse_args()
-    runs = json.load(open(args.runs))
+    runs = [r for name in args.runs.split(",") for r in json.load(open(name))]
     if not all("trials" in r for r in runs):
         raise SystemExit(f"{args.runs}: runs without a trace; run run.py with --trace")
     problems = run.problems()
     if args.pruned_targets:
         return pruned_targets(runs, problems, args.problems)
+    if args.oracle:
+        return oracle(runs, problems, args.problems, args.reps, args.each)
     if args.noiseless:
         return noiseless(runs, problems, args.problems)
     if args.replay:

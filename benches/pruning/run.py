@@ -17,7 +17,11 @@ Problems (minimised, steps = epochs, E = 27):
 - `mf-hartmann3`, `mf-hartmann6`: the multi-fidelity Hartmann functions (as BoTorch's
   AugmentedHartmann: alpha - 0.1 (1 - z), fidelity z = t / E);
 - `sgd-logreg`: a real training run: logistic regression fit by minibatch SGD with momentum
-  and L2 on a generated data set (numpy), validation log-loss per epoch.
+  and L2 on a generated data set (numpy), validation log-loss per epoch. Each trial shuffles
+  the minibatches with its own seed, so its final value carries that draw's luck;
+- `sgd-logreg-one-order` (run only when named in `--problems`): the same, with one order of
+  the minibatches per sweep (as when the training script fixes its seed), so that a
+  configuration's curve does not depend on the trial that runs it.
 
 Methods: `hs-none`, `hs-asha`, `hs-hyperband` (hypersweep's TPE and pruners through
 `pruning_worker`), `optuna-none`, `optuna-sha`, `optuna-hyperband` (Optuna's TPESampler with
@@ -124,7 +128,12 @@ class SgdLogReg:
     params = [("lr", 1e-4, 3.0, True), ("l2", 1e-6, 1e-1, True), ("batch", 8.0, 512.0, True),
               ("momentum", 0.0, 0.99, False)]
 
-    def __init__(self):
+    def __init__(self, one_order=False):
+        # `one_order`: every trial of a sweep sees the minibatches in the same order (the sweep
+        # seed's), as when a training script fixes its seed; otherwise each trial draws its own.
+        self.one_order = one_order
+        if one_order:
+            self.name = "sgd-logreg-one-order"
         rng = np.random.default_rng(0)
         n, d = 2000, 20
         x = rng.normal(size=(n, d))
@@ -133,7 +142,7 @@ class SgdLogReg:
         self.xt, self.yt, self.xv, self.yv = x[:1500], y[:1500], x[1500:], y[1500:]
 
     def curve(self, p, seed, number):
-        rng = np.random.default_rng([seed, number])
+        rng = np.random.default_rng([seed] if self.one_order else [seed, number])
         d = self.xt.shape[1]
         w, b, vw, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
         lr, l2, mom = p["lr"], p["l2"], p["momentum"]
@@ -157,7 +166,12 @@ class SgdLogReg:
 
 
 def problems():
-    return {p.name: p for p in [Curves(), MfHartmann(3), MfHartmann(6), SgdLogReg()]}
+    return {p.name: p for p in [Curves(), MfHartmann(3), MfHartmann(6), SgdLogReg(),
+                                SgdLogReg(one_order=True)]}
+
+
+# The problems run unless `--problems` names others (`sgd-logreg-one-order` only when named).
+DEFAULT_PROBLEMS = ["curves", "mf-hartmann3", "mf-hartmann6", "sgd-logreg"]
 
 
 # ---------------------------------------------------------------- methods
@@ -426,7 +440,8 @@ def main():
     ap.add_argument("--summarise", metavar="FILE[,FILE...]",
                     help="run nothing: print the table of runs stored in these files "
                          "(e.g. two seed ranges of the same methods)")
-    ap.add_argument("--problems", default=",".join(problems()))
+    ap.add_argument("--problems", default=",".join(DEFAULT_PROBLEMS),
+                    help=f"comma-separated, among {', '.join(problems())}")
     ap.add_argument("--methods", help=f"default: {','.join(METHODS)}; with --summarise, "
                     "the stored methods to show (default: all)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
