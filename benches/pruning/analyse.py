@@ -346,39 +346,31 @@ def oracle(runs, problems, only, reps, each):
             seeds = sorted(s for p, m, s in targets if p == pname and m == ref)
             shares = [repeated_share(problem, best, s, targets[(pname, ref, s)]) for s in seeds]
             within = sum(s <= 1 / 3 for s in shares)
-            expected, regret, luck = "", "", ""
-            if sd is None:
-                # The trial holding the target, run again `reps` times: its mean final value
-                # above the best configuration's, and its noise in its own standard deviations.
-                gaps, draws = [], []
-                for r in runs:
-                    if r["problem"] == pname and r["method"] == ref:
-                        _, _, last, params, *_ = min(
-                            (t for t in r["trials"] if t[0] == run.E and not t[1]),
-                            key=lambda t: t[2])
-                        again = [list(problem.curve(params, 10_000 + i, 0))[-1]
-                                 for i in range(reps)]
-                        gaps.append(statistics.mean(again) - value)
-                        draws.append((last - statistics.mean(again)) / statistics.pstdev(again))
-                regret = f"{statistics.median(gaps):.4f}"
-                luck = f"{statistics.median(draws):+.2f}"
-            else:
+            expected = ""
+            if sd is not None:
                 hit = [normal_cdf((targets[(pname, ref, s)] - value) / sd) for s in seeds]
                 expected = f"{sum(1.0 - (1.0 - p) ** third for p in hit):.1f}"
-                # The trial holding the target: how far its configuration is from the minimum,
-                # and how lucky its noise was (medians over seeds).
-                gaps, draws = [], []
-                for r in runs:
-                    if r["problem"] == pname and r["method"] == ref:
-                        _, _, last, params, *_ = min(
-                            (t for t in r["trials"] if t[0] == run.E and not t[1]),
-                            key=lambda t: t[2])
-                        clean = noise_free_final(problem, [params[n] for n, *_ in
-                                                           problem.params])
-                        gaps.append(clean - value)
-                        draws.append((last - clean) / sd)
-                regret = f"{statistics.median(gaps):.4f}"
-                luck = f"{statistics.median(draws):+.2f}"
+            # The trial holding the target: how far its configuration is from the best one
+            # (noise-free; a mean over `reps` runs on sgd-logreg), and how lucky its draw was, in
+            # standard deviations of the noise (of its own `reps` runs on sgd-logreg).
+            gaps, draws = [], []
+            for r in runs:
+                if r["problem"] == pname and r["method"] == ref:
+                    _, _, last, params, *_ = min(
+                        (t for t in r["trials"] if t[0] == run.E and not t[1]),
+                        key=lambda t: t[2])
+                    if sd is None:
+                        again = [list(problem.curve(params, 10_000 + i, 0))[-1]
+                                 for i in range(reps)]
+                        centre, spread = statistics.mean(again), statistics.pstdev(again)
+                    else:
+                        centre = noise_free_final(problem, [params[n] for n, *_ in
+                                                            problem.params])
+                        spread = sd
+                    gaps.append(centre - value)
+                    draws.append((last - centre) / spread)
+            regret = f"{statistics.median(gaps):.4f}"
+            luck = f"{statistics.median(draws):+.2f}"
             print(f"| {pname} | {ref} | {regret} | {luck} | {label} | "
                   f"{fmt(statistics.median(shares))} | {within}/{len(shares)} | {expected} |")
     if not each:
