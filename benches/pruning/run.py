@@ -34,7 +34,7 @@ switches at about 200 trials) and `hs-gp-...` (the GP throughout, as `auto` does
 trials; slow here past a few hundred trials, seconds per suggestion); a further `-<rule>` suffix
 sets an option of the searcher (`-lin`: TPE's `pruned_rank: linear`; `-gplin`: the GP's
 `pruned_value: linear`, which fits a pruned trial to a predicted final value, e.g.
-`hs-auto-asha-gplin`). A pruner is judged against the same searcher without pruning: the
+`hs-auto-asha-gplin`; `-uni`: TPE's `multivariate: false`). A pruner is judged against the same searcher without pruning: the
 target of `hs-auto-asha` is the best of `hs-auto-none`; when another searcher than TPE is in
 the run, the table also gives the share against `hs-none`'s target (TPE without pruning), what
 a user gains by switching on the defaults. Both sides use min_resource 1, max_resource 27,
@@ -184,10 +184,12 @@ ETA = int(os.environ.get("PRUNING_ETA", "3"))
 # hypersweep methods: `hs-[<searcher>-]<pruner>[-<rule>]`. No searcher means TPE (the names
 # of the first runs); a rule sets an option of the searcher: `lin` is TPE's
 # `pruned_rank: linear` (pruned trials ranked by a predicted final value), `gplin` the GP's
-# `pruned_value: linear` (pruned trials fitted to a predicted final value).
+# `pruned_value: linear` (pruned trials fitted to a predicted final value), `uni` TPE's
+# `multivariate: false`.
 HS_SEARCHERS = ("auto", "gp")
 HS_PRUNERS = ("none", "asha", "hyperband")
-HS_RULES = {"lin": {"tpe": {"pruned_rank": "linear"}}, "gplin": {"gp": {"pruned_value": "linear"}}}
+HS_RULES = {"lin": {"tpe": {"pruned_rank": "linear"}}, "gplin": {"gp": {"pruned_value": "linear"}},
+            "uni": {"tpe": {"multivariate": False}}}
 
 
 def hs_parse(method):
