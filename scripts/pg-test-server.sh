@@ -2,7 +2,8 @@
 # Starts a throwaway PostgreSQL server for hypersweep's PostgreSQL tests.
 #
 #   scripts/pg-test-server.sh          prints the server's URL
-#   source scripts/pg-test-server.sh   also exports HYPERSWEEP_TEST_POSTGRES
+#   source scripts/pg-test-server.sh   also exports HYPERSWEEP_TEST_POSTGRES,
+#                                      and hs_pg_stop stops the server
 #
 # The cluster lives in a fresh temp directory (printed to stderr, with the
 # command that stops it), listens on 127.0.0.1 only, on the first free port
@@ -72,9 +73,21 @@ hs_pg_start() {
         return 1
     }
 
+    # For hs_pg_stop.
+    HS_PG_DIR="$dir"
+    HS_PG_CTL=("${as[@]}" "$bin/pg_ctl")
     HYPERSWEEP_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
     echo "pg-test-server: data in $dir; stop with: ${as[*]} $bin/pg_ctl -D $dir/data stop" >&2
     echo "$HYPERSWEEP_TEST_POSTGRES"
+}
+
+# Stops the server the last hs_pg_start started and deletes its directory
+# (e.g. `trap hs_pg_stop EXIT` after sourcing this file); nothing if none.
+hs_pg_stop() {
+    [[ -n "${HS_PG_DIR:-}" ]] || return 0
+    "${HS_PG_CTL[@]}" -D "$HS_PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$HS_PG_DIR"
+    HS_PG_DIR=""
 }
 
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
