@@ -14,7 +14,7 @@ use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hypersweep_search::{Direction, History, TrialState};
+use hypersweep_search::{Direction, History, Observation, TrialState, position_by_number};
 
 use crate::budget::Budget;
 use crate::trial::Trial;
@@ -143,7 +143,11 @@ impl StudyCache {
             }
             self.budget.apply(trial);
             self.tally.add(trial.state, 1);
-            if let Some(old) = history.insert_or_replace(trial.observation()) {
+            let mut observation = trial.observation();
+            if trial.state == TrialState::Running {
+                keep_reported_steps(history, &mut observation);
+            }
+            if let Some(old) = history.insert_or_replace(observation) {
                 self.tally.add(old.state, -1);
             }
             if self.keep_records || self.scope.is_some() {
@@ -238,6 +242,31 @@ impl StudyCache {
     }
 }
 
+/// A running trial read from the store keeps the intermediate values the
+/// history already has at steps the record lacks. A reporter writes each
+/// value to the store and then adds it here, while a catch-up reads the store
+/// and then applies what it read; a catch-up whose read came before a write
+/// and whose apply came after the add would otherwise take that value away,
+/// and the pruner (and a pruned trial's value, its last one) would see the
+/// curve without it until the next catch-up. A running trial's curve only
+/// grows (a retry is a new trial), so a step the record lacks was not taken
+/// back; at a step both have, the record's value is the newer one.
+fn keep_reported_steps(history: &History, observation: &mut Observation) {
+    let Ok(i) = position_by_number(&history.trials, observation.number, |t| t.number) else {
+        return;
+    };
+    let cached = &history.trials[i];
+    if cached.state != TrialState::Running || cached.intermediate.is_empty() {
+        return;
+    }
+    let curve = &mut observation.intermediate;
+    for &(step, value) in &cached.intermediate {
+        if let Err(j) = curve.binary_search_by_key(&step, |&(s, _)| s) {
+            curve.insert(j, (step, value));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +321,45 @@ mod tests {
         let history = cache.history();
         assert_eq!(history.trials.len(), 3);
         assert_eq!(history.trials[1].state, TrialState::Complete);
+    }
+
+    #[test]
+    fn a_stale_read_of_a_running_trial_keeps_the_steps_its_reporter_added() {
+        let mut cache = StudyCache::new(Direction::Minimize, Budget::new(None, 0));
+        let running = |curve: &[(u64, f64)]| Trial {
+            intermediate: curve.to_vec(),
+            ..trial(0, TrialState::Running, None)
+        };
+        cache.apply([running(&[(1, 3.0)])]);
+        // The reporter adds step 2 (after writing it to the store)...
+        {
+            let shared = cache.shared_history();
+            let mut h = shared.lock().unwrap();
+            Arc::make_mut(&mut h).trials[0].intermediate.push((2, 2.0));
+        }
+        // ...and a catch-up that read the store before that write applies.
+        cache.apply([running(&[(1, 3.0)])]);
+        assert_eq!(
+            cache.history().trials[0].intermediate,
+            vec![(1, 3.0), (2, 2.0)]
+        );
+        // A newer read wins where both have a step, and adds its own steps.
+        cache.apply([running(&[(1, 2.5), (2, 2.0), (3, 1.0)])]);
+        assert_eq!(
+            cache.history().trials[0].intermediate,
+            vec![(1, 2.5), (2, 2.0), (3, 1.0)]
+        );
+        // A finished record is taken as it is.
+        let pruned = Trial {
+            intermediate: vec![(1, 2.5), (2, 2.0)],
+            ..trial(0, TrialState::Pruned, Some(2.0))
+        };
+        cache.apply([pruned]);
+        assert_eq!(
+            cache.history().trials[0].intermediate,
+            vec![(1, 2.5), (2, 2.0)]
+        );
+        assert_eq!(cache.history().trials[0].state, TrialState::Pruned);
     }
 
     #[test]
