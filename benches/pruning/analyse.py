@@ -212,23 +212,16 @@ def replay(runs, problems, only):
 
 
 def noiseless(runs, problems, only):
-    synthetic = {"curves", "mf-hartmann3", "mf-hartmann6"}
-    noisy = run.noise
-    run.noise = lambda *_: 0.0  # the problems' curves read it at call time
-    try:
-        clean = []
-        for r in runs:
-            if r["problem"] not in synthetic or (only and r["problem"] not in only.split(",")):
-                continue
-            spent, complete = 0, []
-            for steps, pruned, last, params, *_ in r["trials"]:
-                spent += steps
-                if not pruned and steps == run.E:
-                    final = list(problems[r["problem"]].curve(params, r["seed"], 0))[-1]
-                    complete.append((spent, final))
-            clean.append(dict(r, complete=complete))
-    finally:
-        run.noise = noisy
+    clean = []
+    for r in runs:
+        if r["problem"] not in OPTIMUM_STARTS or (only and r["problem"] not in only.split(",")):
+            continue
+        spent, complete = 0, []
+        for steps, pruned, last, params, *_ in r["trials"]:
+            spent += steps
+            if not pruned and steps == run.E:
+                complete.append((spent, noise_free_final(problems[r["problem"]], params)))
+        clean.append(dict(r, complete=complete))
     print(run.markdown(*run.summarise(clean)))
 
 
@@ -241,24 +234,25 @@ OPTIMUM_STARTS = {
     "mf-hartmann3": [0.114614, 0.555649, 0.852547],
     "mf-hartmann6": [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573],
 }
-NOISE_SD = {"curves": 0.003, "mf-hartmann3": 0.005, "mf-hartmann6": 0.005}
 
 
-def noise_free_final(problem, x):
+def noise_free_final(problem, params):
+    """The final value (step E) of `params`' curve without its noise."""
     noisy = run.noise
-    run.noise = lambda *_: 0.0
+    run.noise = lambda *_: 0.0  # the problems' curves read it at call time
     try:
-        names = [n for n, *_ in problem.params]
-        return list(problem.curve(dict(zip(names, x)), 0, 0))[-1]
+        return list(problem.curve(params, 0, 0))[-1]
     finally:
         run.noise = noisy
 
 
 def best_configuration(problem):
-    """(x, value): a pattern search on the noise-free final value from OPTIMUM_STARTS, inside
-    the unit cube, down to steps of 1e-9."""
+    """(params, value): a pattern search on the noise-free final value from OPTIMUM_STARTS,
+    inside the unit cube, down to steps of 1e-9."""
+    names = [n for n, *_ in problem.params]
+    final = lambda x: noise_free_final(problem, dict(zip(names, x)))
     x = list(OPTIMUM_STARTS[problem.name])
-    fx = noise_free_final(problem, x)
+    fx = final(x)
     step = 0.05
     while step > 1e-9:
         improved = False
@@ -266,12 +260,12 @@ def best_configuration(problem):
             for sign in (1.0, -1.0):
                 y = list(x)
                 y[i] = min(1.0, max(0.0, y[i] + sign * step))
-                fy = noise_free_final(problem, y)
+                fy = final(y)
                 if fy < fx:
                     x, fx, improved = y, fy, True
         if not improved:
             step /= 2
-    return x, fx
+    return dict(zip(names, x)), fx
 
 
 def normal_cdf(z):
@@ -327,9 +321,8 @@ def oracle(runs, problems, only, reps, each):
             continue
         problem = problems[pname]
         if pname in OPTIMUM_STARTS:
-            x, value = best_configuration(problem)
-            best = dict(zip([n for n, *_ in problem.params], x))
-            sd = NOISE_SD[pname]
+            best, value = best_configuration(problem)
+            sd = problem.noise_sd
             label = f"{value:.5f} (noise-free minimum)"
         else:
             # No known optimum, and the noise (the minibatches' order) depends on the
@@ -364,8 +357,7 @@ def oracle(runs, problems, only, reps, each):
                                  for i in range(reps)]
                         centre, spread = statistics.mean(again), statistics.pstdev(again)
                     else:
-                        centre = noise_free_final(problem, [params[n] for n, *_ in
-                                                            problem.params])
+                        centre = noise_free_final(problem, params)
                         spread = sd
                     gaps.append(centre - value)
                     draws.append((last - centre) / spread)
@@ -391,16 +383,14 @@ def oracle(runs, problems, only, reps, each):
                                        for s in seeds if (pname, ref, s) in targets))
         print()
         print(f"{pname}: seeds within 1/3 when one of the {len(configs)} best observed "
-              "configurations runs as every trial (of "
-              f"{len({s for p, _, s in targets if p == pname})})")
+              f"configurations runs as every trial (of {len(seeds)})")
         print()
         print("| target: best of | fewest | median | most | configurations within 1/3 on more "
               "than half the seeds |")
         print("|---|---|---|---|---|")
-        seeds_n = len({s for p, _, s in targets if p == pname})
         for ref, c in counts.items():
             print(f"| {ref} | {min(c)} | {statistics.median(c)} | {max(c)} | "
-                  f"{sum(2 * x > seeds_n for x in c)} of {len(c)} |")
+                  f"{sum(2 * x > len(seeds) for x in c)} of {len(c)} |")
 
 def main():
     ap = argparse.ArgumentParser()

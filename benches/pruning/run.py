@@ -86,6 +86,7 @@ def noise(seed: int, number: int, t: int, scale: float) -> float:
 
 class Curves:
     name = "curves"
+    noise_sd = 0.003  # of every reported value
     params = [("x0", 0.0, 1.0, False), ("x1", 0.0, 1.0, False), ("x2", 0.0, 1.0, False),
               ("x3", 0.0, 1.0, False)]
 
@@ -94,7 +95,7 @@ class Curves:
         # The best region (x0 near 0.7) learns slowly: curves cross.
         tau = 0.5 + 6.0 * p["x0"] + 4.0 * p["x3"]
         for t in range(1, E + 1):
-            yield final + math.exp(-t / tau) + noise(seed, number, t, 0.003)
+            yield final + math.exp(-t / tau) + noise(seed, number, t, self.noise_sd)
 
 
 HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
@@ -110,6 +111,8 @@ HARTMANN6_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886],
 
 
 class MfHartmann:
+    noise_sd = 0.005  # of every reported value
+
     def __init__(self, dims):
         self.name = f"mf-hartmann{dims}"
         self.a, self.p = (HARTMANN3_A, HARTMANN3_P) if dims == 3 else (HARTMANN6_A, HARTMANN6_P)
@@ -120,7 +123,7 @@ class MfHartmann:
         inner = np.exp(-np.sum(self.a * (x - self.p) ** 2, axis=1))
         for t in range(1, E + 1):
             alpha = HARTMANN_ALPHA - 0.1 * (1.0 - t / E)
-            yield float(-np.dot(alpha, inner)) + noise(seed, number, t, 0.005)
+            yield float(-np.dot(alpha, inner)) + noise(seed, number, t, self.noise_sd)
 
 
 class SgdLogReg:
